@@ -1,0 +1,41 @@
+"""Errors a user can act on.
+
+Every problem in a user's file is reported as one line naming the file, the line (when known), the key
+path and the problem, e.g. ``scenarios/x.yaml:12: levers.fund.size: must be >= 0``. All such errors
+derive from :class:`InputError` so the CLI can print them without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class InputError(ValueError):
+    """A problem in user-supplied data (plan, scenario or calibration file, or an argument)."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 key: str | None = None):
+        self.file, self.line, self.key, self.problem = file, line, key, message
+        where = ""
+        if file:
+            where = f"{file}:{line}: " if line else f"{file}: "
+        if key:
+            where += f"{key}: "
+        super().__init__(where + message)
+
+
+class ReplicationError(RuntimeError):
+    """A replication failed; carries its index and seed so it can be rerun alone."""
+
+    def __init__(self, replication: int, seed_entropy: int, spawn_key: tuple, error: str):
+        self.replication, self.seed_entropy, self.spawn_key, self.error = (
+            replication, seed_entropy, spawn_key, error)
+        super().__init__(f"replication {replication} (seed entropy {seed_entropy}, spawn key "
+                         f"{spawn_key}) failed: {error}")
+
+
+def nearest(word: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' hint for a misspelt key, or '' if nothing is close."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""

@@ -1,0 +1,127 @@
+"""Finding and loading plan files.
+
+A region is found by name in the seed directories: those listed in the ``SEISIM_SEEDS`` environment
+variable (``os.pathsep``-separated), then ``./seeds`` in the working directory, then the ``seeds/``
+folder shipped beside the package. A path to a YAML file works too, so a user can keep a region of
+their own anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from sim.errors import InputError, nearest
+from sim.plans.schema import Plan, PlanFile, check_references
+from sim.yamlio import load_located, raise_validation_error
+
+PACKAGE_SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+
+
+def seed_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("SEISIM_SEEDS", "").split(os.pathsep) if p]
+    dirs += [Path.cwd() / "seeds", PACKAGE_SEEDS]
+    unique: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def available_regions() -> list[str]:
+    """Region names found in the seed directories."""
+    names = {p.stem for d in seed_dirs() for p in d.glob("*.yaml")}
+    return sorted(names)
+
+
+def display_path(path: Path) -> str:
+    """A path as a user should see it in messages: relative to the working directory if inside."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        try:
+            return str(path.resolve().relative_to(PACKAGE_SEEDS.parent))
+        except ValueError:
+            return str(path)
+
+
+def resolve_region(region: str | os.PathLike) -> Path:
+    text = str(region)
+    if text.endswith((".yaml", ".yml")) or os.sep in text or "/" in text:
+        path = Path(text)
+        if not path.is_file():
+            raise InputError("plan file not found", file=text)
+        return path
+    for d in seed_dirs():
+        candidate = d / f"{text}.yaml"
+        if candidate.is_file():
+            return candidate
+    regions = available_regions()
+    raise InputError(f"unknown region '{text}'{nearest(text, regions)}; available: "
+                     f"{', '.join(regions) or 'none'}")
+
+
+def read_plan_file(path: str | os.PathLike) -> PlanFile:
+    """Parse and validate a plan file (all its versions); one-line errors name file, line and key."""
+    path = Path(path)
+    located = load_located(path, display_path(path))
+    if not isinstance(located.data, dict):
+        raise InputError("a plan file must be a mapping at the top level", file=located.file)
+    try:
+        plan_file = PlanFile.model_validate(located.data)
+    except ValidationError as exc:
+        raise_validation_error(located, exc, PlanFile)
+    problems = check_references(plan_file)
+    if problems:
+        key_path, problem = problems[0]
+        raise located.error(key_path, problem)
+    if plan_file.region != path.stem:
+        raise located.error(("region",), f"region '{plan_file.region}' must match the file name "
+                                         f"'{path.stem}'")
+    return plan_file
+
+
+@functools.lru_cache(maxsize=64)
+def _load_cached(path: str, mtime_ns: int, version: str | None) -> Plan:
+    plan_file = read_plan_file(path)
+    return select_version(plan_file, version, display_path(Path(path)))
+
+
+def select_version(plan_file: PlanFile, version: str | None, file: str) -> Plan:
+    version = plan_file.default if version is None else str(version)
+    if version not in plan_file.versions:
+        raise InputError(f"unknown version '{version}' of {plan_file.region}"
+                         f"{nearest(version, plan_file.versions)}; versions: "
+                         f"{', '.join(plan_file.versions)}", file=file)
+    meta = plan_file.versions[version]
+
+    def pick(items):
+        return tuple(it for it in items if version in it.source)
+
+    return Plan(region=plan_file.region, name=plan_file.name, name_en=plan_file.name_en,
+                version=version, versions=tuple(plan_file.versions), document=meta.document,
+                title=meta.title, file=file, industries=pick(plan_file.industries),
+                parks=pick(plan_file.parks), funds=pick(plan_file.funds),
+                figures=pick(plan_file.figures))
+
+
+def load(region: str | os.PathLike, version: str | None = None) -> Plan:
+    """Load one version of a region's plan (the file's default version if ``version`` is None).
+
+    ``region`` is a region name found in the seed directories or a path to a plan YAML file.
+    Raises :class:`sim.errors.InputError` with a one-line message on any problem in the data.
+    """
+    path = resolve_region(region)
+    return _load_cached(str(path.resolve()), path.stat().st_mtime_ns,
+                        None if version is None else str(version))
+
+
+def load_all_versions(region: str | os.PathLike) -> list[Plan]:
+    """Every version of a region's plan, default first."""
+    path = resolve_region(region)
+    plan_file = read_plan_file(path)
+    order = [plan_file.default] + [v for v in plan_file.versions if v != plan_file.default]
+    return [load(path, v) for v in order]

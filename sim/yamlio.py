@@ -1,0 +1,181 @@
+"""YAML reading that remembers where each key came from.
+
+Users edit plan and scenario files by hand; an error must point at the line. ``yaml.safe_load`` throws
+the positions away, so we compose the node graph ourselves (still the safe loader: no arbitrary
+objects) and record the line of every mapping key and sequence item by its key path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sim.errors import InputError, nearest
+
+KeyPath = tuple  # of str | int
+
+
+class Located:
+    """Parsed YAML data with the line of every key path (1-based)."""
+
+    def __init__(self, data: Any, lines: dict[KeyPath, int], file: str):
+        self.data, self.lines, self.file = data, lines, file
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """Line of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+    def error(self, path: KeyPath, problem: str) -> InputError:
+        return InputError(problem, file=self.file, line=self.line_of(path), key=format_path(path))
+
+
+def format_path(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _construct(node: yaml.Node, path: KeyPath, lines: dict, loader: yaml.SafeLoader):
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, (list, dict)):
+                raise yaml.MarkedYAMLError(problem="a mapping key must be a scalar",
+                                           problem_mark=key_node.start_mark)
+            key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                raise yaml.MarkedYAMLError(problem=f"duplicate key '{key}'",
+                                           problem_mark=key_node.start_mark)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            out[key] = _construct(value_node, path + (key,), lines, loader)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            lines[path + (i,)] = item.start_mark.line + 1
+            items.append(_construct(item, path + (i,), lines, loader))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def load_located(path: str | Path, display: str | None = None) -> Located:
+    """Read a YAML file with the safe loader, keeping the line of every key path."""
+    path = Path(path)
+    display = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=display) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason})", file=display) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        lines: dict[KeyPath, int] = {}
+        data = {} if root is None else _construct(root, (), lines, loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise InputError(f"invalid YAML: {problem}", file=display, line=line) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", file=display) from None
+    finally:
+        loader.dispose()
+    return Located(data, lines, display)
+
+
+def raise_validation_error(located: Located, exc: ValidationError, model: type | None = None,
+                           base: KeyPath = ()) -> None:
+    """Turn pydantic's first error into a one-line :class:`InputError` at the right line.
+
+    ``model`` is the pydantic class validated at ``base``; it lets an unknown key be answered with the
+    nearest valid key.
+    """
+    err = exc.errors(include_url=False)[0]
+    # Pydantic inserts union member names and validator names into ``loc``; keep real key paths only.
+    loc = tuple(p for p in err["loc"] if _is_data_key(located.data, base, err["loc"], p))
+    path = base + loc
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] == "extra_forbidden":
+        fields = fields_at(model, loc[:-1]) if model is not None else []
+        msg = f"unknown key '{path[-1]}'" + nearest(path[-1], fields)
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    raise located.error(path, msg) from None
+
+
+def _is_data_key(data: Any, base: KeyPath, loc: tuple, part: Any) -> bool:
+    if isinstance(part, int):
+        return True
+    return not (part.startswith("function-") or "[" in part or part in _UNION_TAGS)
+
+
+_UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "is-instance"}
+
+
+def fields_at(model: type, path: KeyPath) -> list[str]:
+    """The field names of the pydantic model found by following ``path`` from ``model``."""
+    import typing
+
+    current: Any = model
+    for part in path:
+        current = _unwrap_container(current, part)
+        if current is None:
+            return []
+    current = _unwrap_container(current, None)
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _unwrap_container(tp: Any, part: Any) -> Any:
+    import types
+    import typing
+
+    for _ in range(6):
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            models = [a for a in typing.get_args(tp) if hasattr(a, "model_fields")
+                      or typing.get_origin(a) in (list, dict)]
+            if not models:
+                return None
+            tp = models[0]
+            continue
+        if origin in (list, tuple):
+            if part is None or isinstance(part, int):
+                tp = typing.get_args(tp)[0]
+                if isinstance(part, int):
+                    return tp
+                continue
+            return None
+        if origin is dict:
+            tp = typing.get_args(tp)[1]
+            if part is None:
+                continue
+            return tp
+        break
+    if part is None:
+        return tp
+    fields = getattr(tp, "model_fields", None)
+    if fields and part in fields:
+        return fields[part].annotation
+    return None
