@@ -106,7 +106,13 @@ def raise_validation_error(located: Located, exc: ValidationError, model: type |
     ``model`` is the pydantic class validated at ``base``; it lets an unknown key be answered with the
     nearest valid key.
     """
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    if err["type"] == "missing":
+        # A misspelt key shows up twice: the right key missing and the wrong one unknown. The
+        # unknown key is the one the user typed, so that is where the line and the hint belong.
+        err = next((e for e in errors if e["type"] == "extra_forbidden"
+                    and e["loc"][:-1] == err["loc"][:-1]), err)
     # Pydantic inserts union member names and validator names into ``loc``; keep real key paths only.
     loc = tuple(p for p in err["loc"] if _is_data_key(located.data, base, err["loc"], p))
     path = base + loc

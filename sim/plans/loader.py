@@ -75,8 +75,8 @@ def read_plan_file(path: str | os.PathLike) -> PlanFile:
     except ValidationError as exc:
         raise_validation_error(located, exc, PlanFile)
     problems = check_references(plan_file)
-    if problems:
-        key_path, problem = problems[0]
+    if problems:  # report the first problem in file order, as a reader would meet it
+        key_path, problem = min(problems, key=lambda p: located.line_of(p[0]) or 0)
         raise located.error(key_path, problem)
     if plan_file.region != path.stem:
         raise located.error(("region",), f"region '{plan_file.region}' must match the file name "
@@ -117,6 +117,19 @@ def load(region: str | os.PathLike, version: str | None = None) -> Plan:
     path = resolve_region(region)
     return _load_cached(str(path.resolve()), path.stat().st_mtime_ns,
                         None if version is None else str(version))
+
+
+def plan_path(plan: Plan) -> Path:
+    """The file a loaded plan came from, so its other versions can be read from the same file.
+
+    ``Plan.file`` is a display path (relative to the working directory or to the repository, see
+    :func:`display_path`); it is resolved the same two ways. If the file has moved, or the working
+    directory changed since loading, the region is looked up by name.
+    """
+    for candidate in (Path(plan.file), PACKAGE_SEEDS.parent / plan.file):
+        if candidate.is_file():
+            return candidate
+    return resolve_region(plan.region)
 
 
 def load_all_versions(region: str | os.PathLike) -> list[Plan]:

@@ -8,10 +8,9 @@ the object the model and the audit use.
 from __future__ import annotations
 
 import datetime as _dt
-from collections import Counter
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from sim.errors import nearest
 
@@ -141,7 +140,7 @@ class Figure(StrictModel):
     qualifier: Qualifier = "exact"
     role: Role
     kind: Kind | None = None
-    threshold: float | None = Field(default=None, gt=0)
+    threshold: float | None = Field(default=None, gt=0, validate_default=True)
     note: str = ""
     source: Source
 
@@ -156,9 +155,13 @@ class Figure(StrictModel):
 
     @field_validator("unit")
     @classmethod
-    def _known_unit(cls, value: str) -> str:
+    def _known_unit(cls, value: str, info: ValidationInfo) -> str:
         if value not in UNIT_FACTORS:
             raise ValueError(f"unknown unit '{value}' (expected one of {', '.join(UNIT_FACTORS)})")
+        indicator = info.data.get("indicator")
+        if indicator is not None and value not in INDICATORS[indicator]:
+            raise ValueError(f"unit '{value}' does not fit indicator '{indicator}' "
+                             f"(allowed: {', '.join(INDICATORS[indicator])})")
         return value
 
     @field_validator("scope")
@@ -171,23 +174,41 @@ class Figure(StrictModel):
                                  "'park:<id>' or 'fund:<id>'")
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Figure:
-        allowed = INDICATORS[self.indicator]
-        if self.unit not in allowed:
-            raise ValueError(f"unit '{self.unit}' does not fit indicator '{self.indicator}' "
-                             f"(allowed: {', '.join(allowed)})")
-        if self.indicator in SHARE_INDICATORS and not 0 <= self.value <= 100:
-            raise ValueError(f"share {self.value} is outside 0-100")
-        if self.indicator not in SIGNED_INDICATORS and self.value < 0:
-            raise ValueError(f"negative amount {self.value} for '{self.indicator}'")
-        if self.indicator in NEEDS_THRESHOLD and self.threshold is None:
-            raise ValueError(f"indicator '{self.indicator}' needs a 'threshold' in 亿元")
-        if self.kind is not None and self.role != "target":
+    # The checks below need an earlier field (``info.data``); they are field validators rather than
+    # one model validator so that an error points at the offending key's line, not the figure's.
+    @field_validator("period")
+    @classmethod
+    def _period_ends_in_year(cls, value: tuple[int, int] | None,
+                             info: ValidationInfo) -> tuple[int, int] | None:
+        year = info.data.get("year")
+        if value is not None and year is not None and not value[0] <= value[1] == year:
+            raise ValueError(f"period {list(value)} must end in the figure's year {year}")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _value_range(cls, value: float, info: ValidationInfo) -> float:
+        indicator = info.data.get("indicator")
+        if indicator in SHARE_INDICATORS and not 0 <= value <= 100:
+            raise ValueError(f"share {value:g} is outside 0-100")
+        if indicator is not None and indicator not in SIGNED_INDICATORS and value < 0:
+            raise ValueError(f"negative amount {value:g} for '{indicator}'")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_for_targets(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("role") == "baseline":
             raise ValueError("'kind' (expected/binding) applies to targets only")
-        if self.period is not None and not self.period[0] <= self.period[1] == self.year:
-            raise ValueError(f"period {list(self.period)} must end in the figure's year {self.year}")
-        return self
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_needed(cls, value: float | None, info: ValidationInfo) -> float | None:
+        indicator = info.data.get("indicator")
+        if indicator in NEEDS_THRESHOLD and value is None:
+            raise ValueError(f"indicator '{indicator}' needs a 'threshold' in 亿元")
+        return value
 
     @property
     def canonical_unit(self) -> str:
@@ -216,21 +237,26 @@ class PlanFile(StrictModel):
     name_en: str
     parent: str | None = None
     versions: dict[str, Version] = Field(min_length=1)
-    default_version: str | None = None
+    # Validated even when absent, so "several versions but no default" points at this key.
+    default_version: str | None = Field(default=None, validate_default=True)
     industries: list[Industry] = Field(min_length=1)
     parks: list[Park] = []
     funds: list[Fund] = []
     figures: list[Figure] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _default_version(self) -> PlanFile:
-        if self.default_version is None:
-            if len(self.versions) > 1:
+    @field_validator("default_version")
+    @classmethod
+    def _default_version(cls, value: str | None, info: ValidationInfo) -> str | None:
+        versions = info.data.get("versions")
+        if versions is None:
+            return value
+        if value is None:
+            if len(versions) > 1:
                 raise ValueError("several versions: 'default_version' must name one")
-        elif self.default_version not in self.versions:
-            raise ValueError(f"default_version '{self.default_version}' is not one of the versions"
-                             f"{nearest(self.default_version, self.versions)}")
-        return self
+        elif value not in versions:
+            raise ValueError(f"default_version '{value}' is not one of the versions"
+                             f"{nearest(value, versions)}")
+        return value
 
     @property
     def default(self) -> str:
@@ -273,10 +299,11 @@ class Plan(BaseModel):
         raise KeyError(f"no figure '{figure_id}' in {self.region} version {self.version}"
                        f"{nearest(figure_id, [f.id for f in self.figures])}")
 
-    def find(self, indicator: str, *, scope: str = "region", year: int | None = None,
+    def find(self, indicator: str, *, scope: str | None = "region", year: int | None = None,
              role: str | None = None, threshold: float | None = None) -> list[Figure]:
+        """Figures of ``indicator`` matching the filters (``scope=None`` matches any scope)."""
         return [f for f in self.figures
-                if f.indicator == indicator and f.scope == scope
+                if f.indicator == indicator and (scope is None or f.scope == scope)
                 and (year is None or f.year == year) and (role is None or f.role == role)
                 and (threshold is None or f.threshold == threshold)]
 
@@ -335,11 +362,13 @@ def check_references(plan_file: PlanFile) -> list[tuple[tuple, str]]:
             return [(i, it) for i, it in enumerate(items) if version in it.source]
 
         for section in ("industries", "parks", "funds", "figures"):
-            counts = Counter(it.id for _, it in present(getattr(plan_file, section)))
+            first: dict[str, int] = {}
             for i, it in present(getattr(plan_file, section)):
-                if counts[it.id] > 1:
+                if it.id in first:  # point at the repeat, which is the one to fix or re-tag
                     problems.append(((section, i, "id"),
-                                     f"duplicate id '{it.id}' in version '{version}'"))
+                                     f"duplicate id '{it.id}' in version '{version}' (first at "
+                                     f"{section}[{first[it.id]}])"))
+                first.setdefault(it.id, i)
         industries = {it.id for _, it in present(plan_file.industries)}
         parks = {it.id for _, it in present(plan_file.parks)}
         funds = {it.id for _, it in present(plan_file.funds)}

@@ -1,0 +1,520 @@
+"""The model's starting point, derived from a plan's baseline figures.
+
+Plans give totals for a year or two, sometimes broken down by industry and park, often only size
+classes. This module turns them into the exact aggregate state the synthetic population must match,
+and records every assumption it had to make (``Baseline.notes``) so a user can see where the plan was
+silent. Rules, in order of preference:
+
+* a figure for the base year is used as printed;
+* a figure missing in the base year is taken from the nearest year and scaled by the ratio of SEI
+  output between the two years;
+* industry outputs without figures come from size classes (千亿级, 五百亿级 ...), see
+  :func:`industry_split`; future industries (group ``future``) start empty;
+* parks without output figures are replaced by one region-wide pseudo park.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.errors import InputError
+from sim.model.params import ModelParams
+from sim.plans.schema import Figure, Plan
+
+UNLIMITED_LAND = 1e12
+REGION_PARK = "region"
+OTHER_PARK = "outside_parks"
+DEFAULT_RD_INTENSITY = 0.015
+DEFAULT_LEVERAGE = 4.0
+DEFAULT_FUND_PERIOD_YEARS = 5  # a five-year-plan period, when a fund total has no period
+DEFAULT_NONSEI_GROWTH = 0.05
+MIN_HISTORY_YEARS = 3  # shorter spans are too noisy to set a trend (Fuling's 2021 was a boom year)
+
+
+@dataclass(frozen=True)
+class FundBaseline:
+    id: str
+    annual_investment: float
+    leverage: float
+    source: str
+
+
+@dataclass
+class Baseline:
+    """Aggregate state in the base year, the targets of the synthetic population."""
+
+    region: str
+    version: str
+    year: int
+    industries: list[str]                 # industrial SEI industries (firms live here)
+    services: list[str]                   # SEI services industries (aggregate stocks)
+    parks: list[str]
+    industry_output: np.ndarray           # (J,) 亿元, exact baseline by industry
+    park_output: np.ndarray               # (P,) 亿元
+    cell_output: np.ndarray               # (P, J) 亿元, rows = parks
+    cell_allowed: np.ndarray              # (P, J) bool
+    park_land: np.ndarray                 # (P,) 亿元 of output the park's land can host
+    services_output: np.ndarray           # (S,)
+    above_scale_firms: int
+    big_firm_threshold: float | None
+    big_firms: int
+    nonsei_output: float
+    published_total_output: float         # SEI share denominator implied by the plan
+    gdp: float
+    va_ratio: float
+    talent: float
+    rd_mean: float
+    nonsei_growth: float
+    funds: list[FundBaseline]
+    attraction_weights: np.ndarray        # (J,)
+    fund_weights: np.ndarray              # (J,)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sei_industrial_output(self) -> float:
+        return float(self.industry_output.sum())
+
+    @property
+    def strict_share(self) -> float:
+        return 100 * self.sei_industrial_output / (self.sei_industrial_output + self.nonsei_output)
+
+
+def default_base_year(plan: Plan) -> int:
+    years = [f.year for f in plan.find("sei_output", role="baseline")]
+    if not years:
+        raise InputError(f"plan {plan.region} ({plan.version}) has no baseline SEI output figure",
+                         file=plan.file)
+    return max(years)
+
+
+class _Reader:
+    """Figure lookups with the nearest-year fallback, noting each fallback."""
+
+    def __init__(self, plan: Plan, year: int, notes: list[str]):
+        self.plan, self.year, self.notes = plan, year, notes
+
+    def exact(self, indicator: str, scope: str = "region", year: int | None = None,
+              threshold: float | None = None) -> Figure | None:
+        found = [f for f in self.plan.find(indicator, scope=scope, year=year or self.year,
+                                           role="baseline", threshold=threshold)]
+        return found[0] if found else None
+
+    def nearest(self, indicator: str, scope: str = "region",
+                threshold: float | None = None) -> Figure | None:
+        found = [f for f in self.plan.find(indicator, scope=scope, role="baseline",
+                                           threshold=threshold)]
+        if not found:
+            return None
+        return min(found, key=lambda f: (abs(f.year - self.year), -f.year))
+
+
+def region_output(plan: Plan, year: int, notes: list[str]) -> float:
+    """SEI output (region total as printed) in ``year``; derived from the next year's level and
+    growth rate when only those are given."""
+    value = plan.value("sei_output", year=year)
+    if value is not None:
+        return value
+    nxt, growth = plan.value("sei_output", year=year + 1), plan.value("sei_output_growth",
+                                                                     year=year + 1)
+    if nxt is not None and growth is not None:
+        notes.append(f"SEI output {year} derived from {year + 1} output {nxt:g} and growth "
+                     f"{growth:g}%: {nxt / (1 + growth / 100):.1f}")
+        return nxt / (1 + growth / 100)
+    raise InputError(f"no SEI output for base year {year} in {plan.region} ({plan.version}); "
+                     f"baseline years with output: {sorted({f.year for f in plan.find('sei_output')})}",
+                     file=plan.file)
+
+
+def region_share(plan: Plan, year: int, notes: list[str]) -> float:
+    share = plan.value("sei_output_share", year=year)
+    if share is None:
+        raise InputError(f"no SEI share of industrial output for base year {year} in "
+                         f"{plan.region} ({plan.version}); the non-SEI economy cannot be sized",
+                         file=plan.file)
+    return share
+
+
+def industry_split(plan: Plan, year: int, industrial_total: float, params: ModelParams,
+                   notes: list[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """Baseline output of each industrial and services industry.
+
+    Explicit industry lines win. Otherwise size classes: an industry in a bounded class [c, c_next)
+    gets the geometric middle sqrt(c * c_next); industries in the top class share what is left of
+    the industrial total in proportion to their class floors; industries without a class get
+    ``unclassed_fraction`` of the lowest floor; future industries start at zero.
+    """
+    alloc = params.allocation
+    reader = _Reader(plan, year, notes)
+    industrial = [i for i in plan.industrial_industries]
+    services = plan.service_industries
+    out_ind: dict[str, float] = {}
+    out_srv: dict[str, float] = {}
+
+    lines = {i.id: reader.exact("sei_output", f"industry:{i.id}") for i in plan.industries}
+    have_lines = any(f is not None for i, f in lines.items()
+                     if i in {x.id for x in industrial})
+    for s in services:
+        f = lines[s.id] or reader.nearest("sei_output", f"industry:{s.id}")
+        if f is not None:
+            out_srv[s.id] = f.canonical_value
+    if alloc.industry_output:
+        unknown = set(alloc.industry_output) - {i.id for i in plan.industries}
+        if unknown:
+            raise InputError(f"allocation.industry_output names unknown industries "
+                             f"{sorted(unknown)}")
+        for i in industrial:
+            out_ind[i.id] = float(alloc.industry_output.get(i.id, 0.0))
+        for s in services:
+            if s.id in alloc.industry_output:
+                out_srv[s.id] = float(alloc.industry_output[s.id])
+        notes.append("industry outputs taken from the parameter set (allocation.industry_output)")
+        return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
+    if have_lines:
+        for i in industrial:
+            f = lines[i.id]
+            out_ind[i.id] = f.canonical_value if f is not None else 0.0
+        return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
+
+    classes = {}
+    for i in plan.industries:
+        f = reader.exact("cluster_class", f"industry:{i.id}")
+        if f is not None:
+            classes[i.id] = f.canonical_value
+    floors = sorted(set(classes.values()))
+    if not floors:
+        notes.append("no industry breakdown or size class in the plan: industrial output split "
+                     "equally over the non-future industries")
+        active = [i for i in industrial if i.group != "future"] or industrial
+        for i in industrial:
+            out_ind[i.id] = industrial_total / len(active) if i in active else 0.0
+        return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
+
+    top = floors[-1]
+    fixed = 0.0
+    top_members = []
+    for i in industrial:
+        if i.group == "future":
+            out_ind[i.id] = 0.0
+        elif i.id in classes and classes[i.id] == top:
+            top_members.append(i.id)
+        elif i.id in classes:
+            nxt = floors[floors.index(classes[i.id]) + 1]
+            out_ind[i.id] = math.sqrt(classes[i.id] * nxt)
+            fixed += out_ind[i.id]
+        else:
+            out_ind[i.id] = alloc.unclassed_fraction * floors[0]
+            fixed += out_ind[i.id]
+    remainder = industrial_total - fixed
+    top_floor_sum = top * len(top_members)
+    if top_members and remainder >= top_floor_sum:
+        for i in top_members:
+            out_ind[i] = remainder / len(top_members)
+    else:
+        # Classes inconsistent with the total: scale everything proportionally instead.
+        for i in top_members:
+            out_ind[i] = top
+        scale = industrial_total / sum(out_ind.values())
+        out_ind = {k: v * scale for k, v in out_ind.items()}
+        notes.append("size classes do not fit the industrial total; class-based split scaled "
+                     f"by {scale:.3f}")
+    notes.append("industry outputs inferred from size classes (top class takes the remainder, "
+                 "bounded classes the geometric middle, unclassed "
+                 f"{alloc.unclassed_fraction:g} x lowest floor): "
+                 + ", ".join(f"{k} {v:.0f}" for k, v in out_ind.items() if v > 0))
+    for s in services:
+        if s.id not in out_srv and s.id in classes:
+            c = classes[s.id]
+            out_srv[s.id] = c * alloc.services_top_class_factor if c == top else \
+                math.sqrt(c * floors[floors.index(c) + 1])
+    return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
+
+
+def split_year(plan: Plan, year: int) -> int:
+    """The baseline year whose industry lines or size classes split the base-year output: the base
+    year itself if it has them, else the nearest year that does."""
+    years = {f.year for f in plan.figures if f.role == "baseline" and (
+        f.indicator == "cluster_class" or (f.indicator == "sei_output" and f.scope_kind == "industry"))}
+    if not years or year in years:
+        return year
+    return min(years, key=lambda y: (abs(y - year), -y))
+
+
+def _fill_services(plan, year, services, out_srv, alloc, notes):
+    for s in services:
+        if s.id not in out_srv:
+            out_srv[s.id] = 0.0
+            notes.append(f"no baseline output for services industry {s.id}: starts at 0")
+    return out_srv
+
+
+def ipf(row_totals: np.ndarray, col_totals: np.ndarray, allowed: np.ndarray,
+        iterations: int = 500) -> np.ndarray:
+    """Iterative proportional fitting of a (rows x cols) matrix with structural zeros.
+
+    Returns a non-negative matrix whose row sums equal ``row_totals`` exactly and whose column sums
+    approach ``col_totals`` as closely as the zero pattern allows.
+    """
+    m = allowed.astype(float) * np.outer(row_totals, col_totals)
+    m[np.outer(row_totals, col_totals) == 0] = 0.0
+    m += allowed * 1e-12
+    for _ in range(iterations):
+        cs = m.sum(axis=0)
+        m *= np.divide(col_totals, cs, out=np.zeros_like(cs), where=cs > 0)
+        rs = m.sum(axis=1)
+        m *= np.divide(row_totals, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
+        if np.allclose(m.sum(axis=0), col_totals, rtol=1e-13, atol=1e-9):
+            break
+    return m
+
+
+def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> Baseline:
+    """Aggregate base-year state of ``plan`` under ``params`` (see the module docstring)."""
+    notes: list[str] = []
+    year = default_base_year(plan) if year is None else int(year)
+    reader = _Reader(plan, year, notes)
+
+    total_printed = region_output(plan, year, notes)
+    share = region_share(plan, year, notes)
+    published_total = total_printed / (share / 100)
+
+    services_lines = sum(f.canonical_value for s in plan.service_industries
+                         for f in plan.find("sei_output", scope=f"industry:{s.id}", year=year))
+    industrial_guess = total_printed - services_lines
+    at = split_year(plan, year)
+    if at == year:
+        ind_split, srv_split = industry_split(plan, year, industrial_guess, params, notes)
+    else:
+        other_total = region_output(plan, at, notes) - sum(
+            f.canonical_value for s in plan.service_industries
+            for f in plan.find("sei_output", scope=f"industry:{s.id}", year=at))
+        ind_split, srv_split = industry_split(plan, at, other_total, params, notes)
+        scale = industrial_guess / other_total
+        ind_split = {k: v * scale for k, v in ind_split.items()}
+        srv_split = {k: v * scale for k, v in srv_split.items()}
+        notes.append(f"industry split of {at} applied to {year}, scaled by output ratio "
+                     f"{scale:.3f}")
+    industries = [i for i in ind_split]
+    industry_output = np.array([ind_split[i] for i in industries])
+    industrial_total = float(industry_output.sum())
+    if abs(industrial_total - industrial_guess) > 1e-9 * max(1.0, industrial_guess):
+        notes.append(f"industrial SEI output = sum of industry lines {industrial_total:.2f}; the "
+                     f"printed total less services lines is {industrial_guess:.2f}")
+    if services_lines:
+        notes.append(f"services lines ({services_lines:g}) inside the printed total "
+                     f"{total_printed:g} are kept out of industrial SEI output")
+    services = list(srv_split)
+    services_output = np.array([srv_split[s] for s in services])
+    nonsei = published_total - industrial_total
+    if nonsei <= 0:
+        raise InputError(f"base year {year}: SEI output {industrial_total:g} exceeds the total "
+                         f"industrial output implied by the share {share:g}%", file=plan.file)
+
+    parks, park_output, allowed = _parks(plan, year, industries, industry_output, notes)
+    cell = ipf(industry_output, park_output, allowed.T).T  # (P, J)
+    park_output = cell.sum(axis=1)
+    land = _park_land(plan, parks, park_output, params, notes)
+
+    # Firm counts.
+    f = reader.exact("sei_firm_count") or reader.nearest("sei_firm_count")
+    if f is None:
+        n_firms = max(len(industries), int(round(industrial_total / 10.0)))
+        notes.append(f"no above-scale firm count: assumed mean firm output 10 亿元 -> {n_firms}")
+    else:
+        n_firms = f.canonical_value
+        if f.year != year:
+            ratio = industrial_total / _industrial_output_in(plan, f.year, industrial_total, year)
+            n_firms *= ratio
+            notes.append(f"above-scale firm count scaled from {f.year} by output ratio "
+                         f"{ratio:.3f}")
+        n_firms = int(round(n_firms))
+    big_threshold, big_firms = None, 0
+    bigs = [g for g in plan.find("firm_count_over", role="baseline", year=year)]
+    if bigs:
+        g = max(bigs, key=lambda g: g.threshold)
+        big_threshold, big_firms = float(g.threshold), int(round(g.canonical_value))
+
+    # Value added and GDP.
+    total_sei = industrial_total + float(services_output.sum())
+    va_ratio, gdp = _value_added_and_gdp(plan, year, total_sei, industrial_total, nonsei, params,
+                                         notes)
+
+    # Talent.
+    t = reader.exact("rd_personnel") or reader.nearest("rd_personnel")
+    share_rd = params.talent.sei_share_of_rd_personnel
+    if t is not None:
+        share_rd = share / 100 if share_rd is None else share_rd
+        talent = t.canonical_value * share_rd
+        if t.year != year:
+            talent *= industrial_total / _industrial_output_in(plan, t.year, industrial_total, year)
+            notes.append(f"R&D personnel scaled from {t.year}")
+    else:
+        talent = params.talent.persons_per_output * industrial_total
+        notes.append(f"no R&D personnel figure: talent stock = "
+                     f"{params.talent.persons_per_output:g} persons per 亿元 of SEI output")
+
+    rd = reader.exact("industrial_rd_intensity") or reader.nearest("industrial_rd_intensity")
+    rd_mean = params.firms.rd_mean or (rd.canonical_value / 100 if rd else DEFAULT_RD_INTENSITY)
+
+    nonsei_growth = params.economy.nonsei_growth
+    if nonsei_growth is None:
+        nonsei_growth = _historical_nonsei_growth(plan, year, notes)
+
+    funds = _funds(plan, params, industrial_total, notes)
+    weights = industry_output / industrial_total
+    floor = params.allocation.attraction_floor
+    attraction = np.maximum(weights, floor)
+    attraction /= attraction.sum()
+
+    return Baseline(
+        region=plan.region, version=plan.version, year=year, industries=industries,
+        services=services, parks=parks, industry_output=industry_output, park_output=park_output,
+        cell_output=cell, cell_allowed=allowed, park_land=land, services_output=services_output,
+        above_scale_firms=n_firms, big_firm_threshold=big_threshold, big_firms=big_firms,
+        nonsei_output=nonsei, published_total_output=published_total, gdp=gdp, va_ratio=va_ratio,
+        talent=talent, rd_mean=rd_mean, nonsei_growth=nonsei_growth, funds=funds,
+        attraction_weights=attraction, fund_weights=weights.copy(), notes=notes)
+
+
+def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_total: float,
+                         nonsei: float, params: ModelParams, notes: list[str]) -> tuple[float, float]:
+    """VA per unit of SEI output and base-year GDP, from the plan where it says, else documented
+    fallbacks (nearest year with growth, parameter set, industry share of GDP)."""
+    econ = params.economy
+    va_figs = sorted(plan.find("sei_value_added", role="baseline"),
+                     key=lambda f: (abs(f.year - year), -f.year))
+    va_ratio = econ.va_ratio
+    if va_ratio is None and va_figs:
+        f = va_figs[0]
+        va_ratio = f.canonical_value / (total_sei * _output_ratio(plan, f.year, year))
+        if f.year != year:
+            notes.append(f"SEI value-added ratio taken from {f.year}: {va_ratio:.3f}")
+    if va_ratio is None:
+        va_ratio = 0.28
+        notes.append("no SEI value added in the plan: assumed VA ratio 0.28")
+    if econ.gdp is not None:
+        notes.append(f"base-year GDP {econ.gdp:g} from the parameter set")
+        return va_ratio, econ.gdp
+    pairs = [(f, plan.find("sei_value_added_share_gdp", year=f.year, role="baseline"))
+             for f in va_figs]
+    pairs = [(f, s[0]) for f, s in pairs if s]
+    if pairs:
+        f, share = pairs[0]
+        gdp = f.canonical_value / (share.canonical_value / 100)
+        if f.year != year:
+            gdp *= (1 + econ.gdp_growth) ** (year - f.year)
+            notes.append(f"GDP {year} projected from {f.year} at {econ.gdp_growth:g}/yr: {gdp:.0f}")
+        return va_ratio, gdp
+    industrial_va = va_ratio * industrial_total + econ.nonsei_va_ratio * nonsei
+    gdp = industrial_va / params.allocation.gdp_industry_share
+    notes.append(f"no GDP share in the plan: GDP inferred as industrial value added / "
+                 f"{params.allocation.gdp_industry_share:g} = {gdp:.0f}")
+    return va_ratio, gdp
+
+
+def _output_ratio(plan: Plan, other_year: int, year: int) -> float:
+    """Printed SEI output in ``other_year`` relative to ``year`` (1 if either is missing)."""
+    a, b = plan.value("sei_output", year=other_year), plan.value("sei_output", year=year)
+    return a / b if a is not None and b is not None else 1.0
+
+
+def _industrial_output_in(plan: Plan, other_year: int, industrial_total: float, year: int) -> float:
+    """Industrial SEI output in ``other_year``, by the ratio of printed region totals."""
+    a, b = plan.value("sei_output", year=other_year), plan.value("sei_output", year=year)
+    if a is None or b is None:
+        return industrial_total
+    return industrial_total * a / b
+
+
+def _parks(plan: Plan, year: int, industries: list[str], industry_output: np.ndarray,
+           notes: list[str]):
+    industrial_total = float(industry_output.sum())
+    figures = {p.id: plan.value("sei_output", scope=f"park:{p.id}", year=year) for p in plan.parks}
+    with_output = [p for p in plan.parks if figures[p.id] is not None]
+    if not with_output:
+        if plan.parks:
+            notes.append("no park output figures for the base year: all firms in one region-wide "
+                         "pseudo park (plan parks kept for reference only)")
+        return [REGION_PARK], np.array([industrial_total]), np.ones((1, len(industries)), bool)
+    parks = [p.id for p in with_output]
+    outputs = np.array([figures[p] for p in parks])
+    allowed = np.array([[ind in p.industries for ind in industries] for p in with_output])
+    total = outputs.sum()
+    if total > industrial_total:
+        scale = industrial_total / total
+        outputs = outputs * scale
+        notes.append(f"park outputs sum to {total:.2f} > industrial SEI output "
+                     f"{industrial_total:.2f}: parks scaled by {scale:.4f}")
+    uncovered = ~allowed.any(axis=0) & (industry_output > 0)
+    gap = industrial_total - outputs.sum()
+    if gap > 1e-9 * industrial_total or uncovered.any():
+        parks.append(OTHER_PARK)
+        outputs = np.append(outputs, max(gap, 0.0))
+        allowed = np.vstack([allowed, np.ones(len(industries), bool)])
+        notes.append(f"pseudo park '{OTHER_PARK}' holds {max(gap, 0):.2f} 亿元 of SEI output "
+                     "outside the named parks")
+    return parks, outputs, allowed
+
+
+def _park_land(plan: Plan, parks: list[str], park_output: np.ndarray, params: ModelParams,
+               notes: list[str]) -> np.ndarray:
+    land = np.empty(len(parks))
+    for k, park in enumerate(parks):
+        targets = plan.find("sei_output", scope=f"park:{park}", role="target")
+        if park in (REGION_PARK, OTHER_PARK):
+            land[k] = UNLIMITED_LAND
+        elif targets:
+            land[k] = params.parks.land_headroom * max(f.canonical_value for f in targets)
+        else:
+            land[k] = params.parks.land_headroom * 2 * park_output[k]
+    return land
+
+
+def _historical_nonsei_growth(plan: Plan, year: int, notes: list[str]) -> float:
+    years = sorted({f.year for f in plan.find("sei_output", role="baseline")}
+                   & {f.year for f in plan.find("sei_output_share", role="baseline")})
+    years = [y for y in years if y <= year]
+    if len(years) >= 2 and years[-1] - years[0] >= MIN_HISTORY_YEARS:
+        y0, y1 = years[0], years[-1]
+        x0 = plan.value("sei_output", year=y0) * (100 / plan.value("sei_output_share", year=y0) - 1)
+        x1 = plan.value("sei_output", year=y1) * (100 / plan.value("sei_output_share", year=y1) - 1)
+        g = (x1 / x0) ** (1 / (y1 - y0)) - 1
+        notes.append(f"non-SEI industrial output growth {100 * g:.2f}%/yr from the plan's "
+                     f"{y0}-{y1} output and share figures")
+        return g
+    notes.append(f"non-SEI industrial output growth: default {100 * DEFAULT_NONSEI_GROWTH:g}%/yr "
+                 "(the plan gives no usable history)")
+    return DEFAULT_NONSEI_GROWTH
+
+
+def _funds(plan: Plan, params: ModelParams, industrial_total: float,
+           notes: list[str]) -> list[FundBaseline]:
+    fp = params.funds
+    invested = plan.find("fund_invested", scope=None, role="baseline")
+    funds = []
+    for f in invested:
+        fund_id = f.scope_id or "region_funds"
+        years = (f.period[1] - f.period[0] + 1) if f.period else DEFAULT_FUND_PERIOD_YEARS
+        annual = fp.annual_investment or f.canonical_value / years
+        co = [g for g in plan.find("fund_co_investment", scope=f.scope, year=f.year)]
+        if fp.leverage is not None:
+            leverage = fp.leverage
+        elif co:
+            leverage = co[0].canonical_value / f.canonical_value - 1
+        else:
+            leverage = DEFAULT_LEVERAGE
+        if not f.period:
+            notes.append(f"fund '{fund_id}': {f.canonical_value:g} 亿元 invested read as a "
+                         f"{DEFAULT_FUND_PERIOD_YEARS}-year total -> {annual:.1f} 亿元/yr; "
+                         f"leverage {leverage:.2f}")
+        funds.append(FundBaseline(fund_id, annual, leverage, plan.source_of(f)))
+    if not funds:
+        annual = fp.annual_investment or fp.investment_share * industrial_total
+        leverage = fp.leverage if fp.leverage is not None else DEFAULT_LEVERAGE
+        fund_id = plan.funds[0].id if plan.funds else "guidance_fund"
+        notes.append(f"no fund figures: fund '{fund_id}' invests {annual:.2f} 亿元/yr "
+                     f"({fp.investment_share:g} of SEI output), leverage {leverage:g}")
+        funds.append(FundBaseline(fund_id, annual, leverage, "assumption"))
+    return funds

@@ -1,0 +1,216 @@
+"""The numeric form of one model configuration, shared by both engines.
+
+:func:`compile_inputs` turns (plan, parameters, levers, horizon) into flat arrays: a vector of
+scalars indexed by :class:`S`, per-industry, per-park and per-fund arrays, and the schedule of growth
+shifts. Both engines read exactly these arrays and draw random numbers in the same order from the
+same streams (:func:`random_streams`), which is what makes their trajectories identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import InputError, nearest
+from sim.model.baseline import Baseline, build_baseline
+from sim.model.levers import Levers
+from sim.model.params import ModelParams
+from sim.model.population import Population, build_population
+from sim.plans.schema import Plan
+
+#: Random streams of one replication, in spawn order. Separate streams keep one mechanism's draws
+#: from shifting another's when a lever changes how many draws it makes (common random numbers).
+STREAMS = ("population", "macro", "growth", "exit", "fund", "entry")
+BIG_THRESHOLDS = (10.0, 100.0)  # 亿元: the plans' 超10亿 and 百亿级 firm classes
+
+
+class S:
+    """Indices into the scalar vector."""
+
+    DT, SQRT_DT, THR, LOG_THR = 0, 1, 2, 3
+    SIGMA0, LOG_SIGMA_REF, SIGMA_ELAST, SIGMA_MAX = 4, 5, 6, 7
+    RD_MEAN, RD_LOG_SD, RD_EFFECT, RD_MULT = 8, 9, 10, 11
+    MACRO_SIGMA, MACRO_RHO, IND_SIGMA, IND_RHO = 12, 13, 14, 15
+    STARTUP_RATE, STARTUP_FLOOR, LOG_STARTUP_SIZE, STARTUP_LOG_SD = 16, 17, 18, 19
+    ATTRACT_RATE, ATTRACT_SIZE, ATTRACT_ALPHA, ATTRACT_CAP = 20, 21, 22, 23
+    EXIT_H0, EXIT_GAMMA = 24, 25
+    TALENT0, TALENT_INFLOW0, TALENT_GROWTH, TALENT_ATTRITION = 26, 27, 28, 29
+    PROD_GROWTH, SHORTAGE_PENALTY = 30, 31
+    TICKET, KAPPA, LAG_STEPS, HOLD_STEPS, EXIT_MULT, RECYCLE, SELECT_EXP = 32, 33, 34, 35, 36, 37, 38
+    NONSEI0, NONSEI_G, NONSEI_SIGMA = 39, 40, 41
+    SERV_G, SERV_SIGMA = 42, 43
+    GDP_REST0, GDP_G, GDP_SIGMA = 44, 45, 46
+    VA_RATIO, NONSEI_VA = 47, 48
+    BIG1, BIG2, AGG_ALPHA = 49, 50, 51
+    SIZE = 52
+
+
+#: Columns of the per-year scalar output; flows are yearly totals, stocks are year-end values.
+ANNUAL = (
+    "sei_industrial_output", "nonsei_output", "sei_services_output", "gdp_rest",
+    "above_scale_firms", "firms_over_10", "firms_over_100", "alive_firms",
+    "talent_stock", "talent_demand", "talent_shortage",
+    "fund_invested", "co_investment", "fund_cash", "fund_stakes", "fund_exit_proceeds",
+    "fund_writeoffs", "entries_startup", "entries_attracted", "entries_blocked",
+    "entries_dropped", "exits", "crossings", "macro_shock",
+)
+A = type("A", (), {name.upper(): k for k, name in enumerate(ANNUAL)})
+
+
+@dataclass
+class ModelInputs:
+    """Everything an engine needs except the random streams."""
+
+    plan: Plan
+    params: ModelParams
+    levers: Levers
+    baseline: Baseline
+    start_year: int
+    end_year: int
+    steps_per_year: int
+    scalars: np.ndarray          # (S.SIZE,)
+    mu: np.ndarray               # (J,) drift by industry
+    cell_allowed: np.ndarray     # (P, J) uint8
+    land: np.ndarray             # (P,)
+    attraction_cum: np.ndarray   # (J,) cumulative weights
+    fund_inflow: np.ndarray      # (F,) 亿元 per year
+    fund_leverage: np.ndarray    # (F,)
+    fund_alloc_cum: np.ndarray   # (F, J) cumulative weights
+    services0: np.ndarray        # (NS,)
+    drift_shift: np.ndarray      # (n_steps,)
+
+    @property
+    def n_years(self) -> int:
+        return self.end_year - self.start_year
+
+    @property
+    def n_steps(self) -> int:
+        return self.n_years * self.steps_per_year
+
+    @property
+    def years(self) -> np.ndarray:
+        return np.arange(self.start_year, self.end_year + 1)
+
+    def capacity(self, n_initial: int) -> int:
+        """Firm slots to allocate: initial firms plus a generous bound on entries."""
+        s = self.scalars
+        cells = int(self.cell_allowed.sum())
+        per_year = (s[S.STARTUP_RATE] * n_initial * 2 + s[S.STARTUP_FLOOR] * cells
+                    + s[S.ATTRACT_RATE])
+        return int(n_initial + 3 * per_year * self.n_years + 200)
+
+
+def _cumulative(weights: np.ndarray) -> np.ndarray:
+    total = weights.sum()
+    return np.cumsum(weights) / total if total > 0 else np.zeros_like(weights)
+
+
+def _weights_by_industry(mapping: dict[str, float], industries: list[str], what: str) -> np.ndarray:
+    unknown = [k for k in mapping if k not in industries]
+    if unknown:
+        raise InputError(f"{what}: unknown industry '{unknown[0]}'{nearest(unknown[0], industries)}")
+    return np.array([float(mapping.get(i, 0.0)) for i in industries])
+
+
+def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers | None = None,
+                   *, start_year: int | None = None, end_year: int | None = None) -> ModelInputs:
+    """Numeric inputs for ``plan`` (base year ``start_year``) run to ``end_year``.
+
+    ``end_year`` defaults to the plan's last target year.
+    """
+    params = params or ModelParams()
+    levers = levers or Levers()
+    baseline = build_baseline(plan, params, start_year)
+    start = baseline.year
+    end = int(end_year) if end_year is not None else max(plan.target_years or [start + 5])
+    if end <= start:
+        raise InputError(f"end year {end} must be after the base year {start}")
+    spy = params.steps_per_year
+    dt = 1.0 / spy
+    fp, sp, ep, tp, fup, ec = (params.firms, params.shocks, params.entry_exit, params.talent,
+                               params.funds, params.economy)
+    industries = baseline.industries
+    s = np.zeros(S.SIZE)
+    s[S.DT], s[S.SQRT_DT] = dt, np.sqrt(dt)
+    s[S.THR], s[S.LOG_THR] = fp.above_scale_threshold, np.log(fp.above_scale_threshold)
+    s[S.SIGMA0], s[S.LOG_SIGMA_REF] = fp.sigma, np.log(fp.sigma_ref_size)
+    s[S.SIGMA_ELAST], s[S.SIGMA_MAX] = fp.sigma_size_elasticity, fp.sigma_max
+    s[S.RD_MEAN], s[S.RD_LOG_SD], s[S.RD_EFFECT] = baseline.rd_mean, fp.rd_log_sd, fp.rd_growth_effect
+    s[S.RD_MULT] = levers.rd_policy
+    s[S.MACRO_SIGMA], s[S.MACRO_RHO] = sp.macro_sigma, sp.macro_persistence ** dt
+    s[S.IND_SIGMA], s[S.IND_RHO] = sp.industry_sigma, sp.industry_persistence ** dt
+    s[S.STARTUP_RATE], s[S.STARTUP_FLOOR] = ep.startup_rate, ep.startup_floor
+    s[S.LOG_STARTUP_SIZE], s[S.STARTUP_LOG_SD] = np.log(ep.startup_size), ep.startup_log_sd
+    s[S.ATTRACT_RATE] = ep.attraction_rate * baseline.above_scale_firms * levers.attraction
+    s[S.ATTRACT_SIZE], s[S.ATTRACT_ALPHA] = ep.attraction_size, ep.attraction_alpha
+    s[S.ATTRACT_CAP] = 0.1 * baseline.sei_industrial_output
+    s[S.EXIT_H0], s[S.EXIT_GAMMA] = ep.exit_hazard, ep.exit_size_elasticity
+    growth = tp.supply_growth if levers.talent_supply_growth is None else levers.talent_supply_growth
+    s[S.TALENT0] = baseline.talent
+    s[S.TALENT_INFLOW0] = (tp.supply_growth + tp.attrition) * baseline.talent * levers.talent_supply
+    s[S.TALENT_GROWTH], s[S.TALENT_ATTRITION] = growth, tp.attrition
+    s[S.PROD_GROWTH], s[S.SHORTAGE_PENALTY] = tp.productivity_growth, tp.shortage_penalty
+    s[S.TICKET], s[S.KAPPA] = fup.ticket, fup.output_per_investment
+    s[S.LAG_STEPS] = round(fup.deployment_lag * spy)
+    s[S.HOLD_STEPS] = max(1, round(fup.holding_period * spy))
+    s[S.EXIT_MULT], s[S.RECYCLE], s[S.SELECT_EXP] = fup.exit_multiple, float(fup.recycle), \
+        fup.selection_exponent
+    s[S.NONSEI0], s[S.NONSEI_G], s[S.NONSEI_SIGMA] = (baseline.nonsei_output,
+                                                      baseline.nonsei_growth, ec.nonsei_sigma)
+    s[S.SERV_G], s[S.SERV_SIGMA] = ec.services_growth, ec.services_sigma
+    sei_va = baseline.va_ratio * (baseline.sei_industrial_output + baseline.services_output.sum())
+    s[S.GDP_REST0] = baseline.gdp - sei_va
+    if s[S.GDP_REST0] <= 0:
+        raise InputError(f"GDP {baseline.gdp:g} is below SEI value added {sei_va:g}")
+    s[S.GDP_G], s[S.GDP_SIGMA] = ec.gdp_growth, ec.gdp_sigma
+    s[S.VA_RATIO], s[S.NONSEI_VA] = baseline.va_ratio, ec.nonsei_va_ratio
+    s[S.BIG1], s[S.BIG2] = BIG_THRESHOLDS
+    s[S.AGG_ALPHA] = fp.agglomeration
+
+    mu = np.full(len(industries), fp.drift)
+    mu += _weights_by_industry(fp.industry_drift, industries, "firms.industry_drift")
+
+    land = baseline.park_land.copy()
+    expansion = dict(levers.park_expansion)
+    everywhere = expansion.pop("all", 0.0)
+    unknown = [k for k in expansion if k not in baseline.parks]
+    if unknown:
+        raise InputError(f"park_expansion: unknown park '{unknown[0]}'"
+                         f"{nearest(unknown[0], baseline.parks)}; model parks: "
+                         f"{', '.join(baseline.parks)}")
+    for k, park in enumerate(baseline.parks):
+        land[k] *= 1.0 + everywhere + expansion.get(park, 0.0)
+
+    alloc = (baseline.fund_weights if levers.fund_allocation is None else
+             _weights_by_industry(levers.fund_allocation, industries, "fund allocation"))
+    funds = baseline.funds
+    fund_inflow = np.array([f.annual_investment * levers.fund_scale for f in funds])
+    fund_leverage = np.array([f.leverage if levers.fund_leverage is None else levers.fund_leverage
+                              for f in funds])
+    fund_alloc_cum = np.vstack([_cumulative(alloc) for _ in funds])
+
+    n_steps = (end - start) * spy
+    shift = np.zeros(n_steps)
+    for shock in levers.shocks:
+        for k in range(n_steps):
+            year = start + k // spy + 1  # the calendar year step k belongs to
+            if shock.start <= year <= shock.end:
+                shift[k] += shock.growth_shift
+    return ModelInputs(
+        plan=plan, params=params, levers=levers, baseline=baseline, start_year=start,
+        end_year=end, steps_per_year=spy, scalars=s, mu=mu,
+        cell_allowed=baseline.cell_allowed.astype(np.uint8), land=land,
+        attraction_cum=_cumulative(baseline.attraction_weights), fund_inflow=fund_inflow,
+        fund_leverage=fund_leverage, fund_alloc_cum=fund_alloc_cum,
+        services0=baseline.services_output.copy(), drift_shift=shift)
+
+
+def random_streams(seed: np.random.SeedSequence | int) -> dict[str, np.random.Generator]:
+    """The named random streams of one replication (see :data:`STREAMS`)."""
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, ss.spawn(len(STREAMS)))}
+
+
+def initial_population(inputs: ModelInputs, rng: np.random.Generator) -> Population:
+    return build_population(inputs.baseline, inputs.params, rng)

@@ -1,0 +1,67 @@
+"""Policy levers: what a planner can change, as the model sees it.
+
+Scenario files (``sim.scenarios``) set these; they are also usable directly from Python:
+``sim.run("fuling", levers=Levers(fund_scale=2))``. A lever is a change relative to the calibrated
+status quo, so the all-defaults ``Levers()`` is the baseline.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class GrowthShock(BaseModel):
+    """A temporary shift of every growth rate (a recession when negative)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: int = Field(description="first calendar year affected")
+    end: int = Field(description="last calendar year affected (inclusive)")
+    growth_shift: float = Field(description="added to all growth rates, per year (-0.05 = -5 pp)",
+                                ge=-1, le=1)
+
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, end, info):
+        start = info.data.get("start")
+        if start is not None and end < start:
+            raise ValueError(f"end year {end} is before start year {start}")
+        return end
+
+
+class Levers(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fund_scale: float = Field(1.0, ge=0, description="multiplier on the funds' annual investment")
+    fund_leverage: float | None = Field(None, ge=0, description="co-investment drawn per fund "
+                                        "yuan; None keeps the plan-derived value")
+    fund_allocation: dict[str, float] | None = Field(None, description="relative weights of "
+                                                     "industries in fund deals; None = by output")
+    talent_supply: float = Field(1.0, ge=0, description="multiplier on the talent inflow")
+    talent_supply_growth: float | None = Field(None, ge=-0.5, le=1.0, description="growth rate "
+                                               "of talent inflow; None keeps the parameter")
+    attraction: float = Field(1.0, ge=0, description="multiplier on the rate of attracted "
+                              "projects (招商引资)")
+    park_expansion: dict[str, float] = Field({}, description="extra land per park as a fraction "
+                                             "of its land (0.5 = +50%); key 'all' for every park")
+    rd_policy: float = Field(1.0, gt=0, description="multiplier on firms' R&D intensity")
+    shocks: tuple[GrowthShock, ...] = ()
+
+    @field_validator("fund_allocation")
+    @classmethod
+    def _non_negative_weights(cls, weights):
+        if weights is not None:
+            for key, w in weights.items():
+                if w < 0:
+                    raise ValueError(f"weight of '{key}' is negative")
+            if sum(weights.values()) <= 0:
+                raise ValueError("weights must not all be zero")
+        return weights
+
+    @field_validator("park_expansion")
+    @classmethod
+    def _non_negative_land(cls, expansion):
+        for key, value in expansion.items():
+            if value < -1:
+                raise ValueError(f"park '{key}' cannot lose more than all its land")
+        return expansion

@@ -1,0 +1,207 @@
+"""Model parameters: every behavioural constant of the model, with its provenance.
+
+Parameters fall in three groups (see ``docs/ODD.md``): figures read from the plan (these are not here;
+:mod:`sim.model.baseline` derives them from the plan data), values from the literature (cited in the
+field's ``source``), and assumptions that calibration refines (``source`` says "assumption" or
+"calibrated"). A parameter set is a YAML mapping with the same nesting as :class:`ModelParams`; only
+the keys that differ from the defaults need to be written.
+
+Rates are per year; amounts are in 亿元 (1e8 yuan) of annual output unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def P(default, source: str, description: str, **limits):
+    """A parameter field carrying its provenance (``source``) for the ODD tables."""
+    return Field(default, description=description, json_schema_extra={"source": source}, **limits)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FirmParams(Section):
+    pareto_alpha: float = P(1.2, "literature: Pareto tail 1.0-1.5 for Chinese industrial firms "
+                            "(Fang, Yang & Zheng 2021; Axtell 2001 gives 1.06 for US firms)",
+                            "tail exponent of the initial firm-size distribution", gt=0.5, le=3)
+    above_scale_threshold: float = P(0.2, "statistical definition: 20 million yuan main-business "
+                                     "revenue (National Bureau of Statistics, since 2011)",
+                                     "output at which a firm enters the above-scale statistics", gt=0)
+    subscale_ratio: float = P(1.0, "assumption", "sub-threshold SEI firms per above-scale firm at t0 "
+                              "(candidates for crossing the threshold)", ge=0, le=20)
+    subscale_log_sd: float = P(0.6, "assumption", "log-sd of sub-threshold firm sizes", gt=0)
+    drift: float = P(0.08, "calibrated (default: nominal growth of above-scale SEI output net of "
+                     "entry, order of the 2015-2020 national figure)",
+                     "expected organic growth rate of a firm's output", ge=-0.5, le=1.0)
+    industry_drift: dict[str, float] = P({}, "calibrated", "per-industry additions to `drift`")
+    sigma: float = P(0.22, "literature: s.d. of annual log growth of mid-size firms 0.2-0.3 "
+                     "(Stanley et al. 1996; Bottazzi & Secchi 2006)",
+                     "idiosyncratic volatility of a firm with output `sigma_ref_size`", ge=0, le=2)
+    sigma_ref_size: float = P(1.0, "assumption", "reference size for `sigma` (亿元)", gt=0)
+    sigma_size_elasticity: float = P(0.18, "literature: volatility falls with size with exponent "
+                                     "0.15-0.2 (Stanley et al. 1996; Amaral et al. 1997)",
+                                     "beta in sigma(y) = sigma * (y / ref)^(-beta)", ge=0, le=1)
+    sigma_max: float = P(0.8, "assumption", "cap on the volatility of the smallest firms", gt=0)
+    rd_mean: float | None = P(None, "plan figure (industrial R&D intensity) when given, else 1.5%",
+                              "mean R&D intensity of SEI firms (fraction of output)")
+    rd_log_sd: float = P(0.5, "assumption", "log-sd of firm R&D intensity", ge=0)
+    agglomeration: float = P(0.04, "literature: elasticity of productivity to own-industry scale "
+                             "in a location 0.02-0.08 (Rosenthal & Strange 2004)",
+                             "growth of a firm per unit log-growth of its park-industry cell",
+                             ge=0, lt=0.5)
+    rd_growth_effect: float = P(0.02, "literature: output elasticity of R&D 0.05-0.15 (Hall, "
+                                "Mairesse & Mohnen 2010) scaled to a growth premium",
+                                "growth premium per unit of relative R&D intensity (rd/rd_mean-1)")
+
+
+class ShockParams(Section):
+    macro_sigma: float = P(0.03, "literature: s.d. of Chinese provincial industrial growth "
+                           "around trend, 2-4 percentage points (NBS yearbooks)",
+                           "s.d. of the common macro growth shock (annual rate)", ge=0)
+    macro_persistence: float = P(0.5, "assumption", "annual autocorrelation of the macro shock",
+                                 ge=0, lt=1)
+    industry_sigma: float = P(0.06, "literature: industry-level output growth s.d. 5-10 pp "
+                              "(NBS industry series)", "s.d. of industry growth shocks", ge=0)
+    industry_persistence: float = P(0.5, "assumption", "annual autocorrelation of industry shocks",
+                                    ge=0, lt=1)
+
+
+class EntryExitParams(Section):
+    startup_rate: float = P(0.05, "assumption", "start-ups per year per incumbent firm in a "
+                            "park-industry cell", ge=0)
+    startup_floor: float = P(0.2, "assumption", "start-ups per year in a cell with no incumbent "
+                             "(keeps new industries reachable)", ge=0)
+    startup_size: float = P(0.06, "assumption", "median output of a start-up (亿元)", gt=0)
+    startup_log_sd: float = P(0.8, "assumption", "log-sd of start-up output", ge=0)
+    attraction_rate: float = P(0.03, "assumption (order of the plans' investment-attraction "
+                               "drives)", "attracted projects per year per above-scale firm at t0",
+                               ge=0)
+    attraction_size: float = P(0.5, "assumption", "minimum output of an attracted project (亿元)",
+                               gt=0)
+    attraction_alpha: float = P(1.3, "assumption (same tail class as firm sizes)",
+                                "Pareto tail of attracted-project output", gt=0.5)
+    exit_hazard: float = P(0.08, "literature: annual exit rates of small Chinese industrial firms "
+                           "around 5-10% (Brandt, Van Biesebroeck & Zhang 2012)",
+                           "annual exit hazard of a firm at the above-scale threshold", ge=0)
+    exit_size_elasticity: float = P(0.35, "literature: exit hazard falls with size "
+                                    "(Dunne, Roberts & Samuelson 1989)",
+                                    "gamma in hazard(y) = h0 * (y / threshold)^(-gamma)", ge=0)
+
+
+class TalentParams(Section):
+    sei_share_of_rd_personnel: float | None = P(
+        None, "assumption: equal to the SEI share of industrial output when not given",
+        "share of the region's R&D personnel working for SEI firms")
+    persons_per_output: float = P(6.8, "derived from Chongqing 2020 (16.07万 R&D personnel x 32% "
+                                  "/ 7600 亿元), used where a plan gives no R&D personnel",
+                                  "SEI R&D personnel per 亿元 of SEI output at t0", gt=0)
+    supply_growth: float = P(0.08, "literature: R&D personnel in China grew 7-9% a year in "
+                             "2015-2020 (MOST statistics)", "growth rate of talent inflow")
+    attrition: float = P(0.06, "assumption", "share of the talent stock leaving per year", ge=0)
+    productivity_growth: float = P(0.03, "assumption", "yearly fall in R&D personnel needed per "
+                                   "unit of output", ge=0)
+    shortage_penalty: float = P(0.5, "assumption", "growth lost per unit of talent shortage "
+                                "(shortage = 1 - supply/demand)", ge=0)
+
+
+class FundParams(Section):
+    leverage: float | None = P(None, "plan figure: project investment drawn per fund yuan "
+                               "(co-investment / invested - 1) when given, else 4",
+                               "co-investment drawn in per yuan of fund money")
+    annual_investment: float | None = P(None, "plan figure: invested amount over the period "
+                                        "when given, else `investment_share` of SEI output",
+                                        "fund money invested per year (亿元)")
+    investment_share: float = P(0.0034, "derived from Chongqing 001 (130 亿元 over five years vs "
+                                "7600 亿元 SEI output)", "annual fund investment / SEI output "
+                                "where a plan gives no fund figures", ge=0)
+    ticket: float = P(0.5, "assumption", "fund money per deal (亿元)", gt=0)
+    output_per_investment: float = P(1.0, "literature: fixed-asset turnover of Chinese "
+                                     "manufacturing about 1-2 (NBS); conservative end",
+                                     "annual output added per yuan of project investment", ge=0)
+    deployment_lag: float = P(2.0, "assumption: 1-3 years from investment to production",
+                              "years from a deal to its added output", ge=0)
+    holding_period: float = P(5.0, "literature: guidance-fund holding periods of 5-7 years "
+                              "(Zero2IPO survey reports)", "years before a stake is exited", gt=0)
+    exit_multiple: float = P(1.0, "assumption (capital preserved)", "cash returned per yuan at "
+                             "exit", ge=0)
+    recycle: bool = P(True, "plan: funds recycle capital", "exited cash is reinvested")
+    selection_exponent: float = P(0.5, "assumption", "firm selection weight = output^exponent",
+                                  ge=0)
+
+
+class ParkParams(Section):
+    land_headroom: float = P(1.3, "assumption", "park land, in output units, as a multiple of the "
+                             "park's target output (or of 2x baseline output without a target)",
+                             gt=0)
+
+
+class EconomyParams(Section):
+    nonsei_growth: float | None = P(None, "plan-implied: growth of non-SEI industrial output "
+                                    "between two baseline years when given, else 0.05",
+                                    "growth of non-SEI above-scale industrial output")
+    nonsei_sigma: float = P(0.02, "assumption", "idiosyncratic s.d. of non-SEI output growth",
+                            ge=0)
+    services_growth: float = P(0.10, "assumption", "growth of SEI services output", ge=-0.5)
+    services_sigma: float = P(0.03, "assumption", "s.d. of SEI services growth", ge=0)
+    gdp_growth: float = P(0.07, "assumption: nominal GDP growth, 14th Five-Year Plan period",
+                          "growth of GDP outside SEI value added")
+    gdp_sigma: float = P(0.01, "assumption", "s.d. of that growth", ge=0)
+    gdp: float | None = P(None, "official statistics where the plan gives no GDP share (cite in "
+                          "the parameter set)", "GDP in the base year (亿元); None = derive "
+                          "from the plan", gt=0)
+    va_ratio: float | None = P(None, "plan figure: SEI value added / SEI output when given, "
+                               "else 0.28", "value added per unit of SEI output")
+    nonsei_va_ratio: float = P(0.25, "literature: value added / gross output of Chinese "
+                               "industry about 0.25 (NBS input-output tables)",
+                               "value added per unit of non-SEI industrial output", gt=0, le=1)
+
+
+class AllocationParams(Section):
+    """How a baseline is split where the plan gives only totals or size classes."""
+
+    industry_output: dict[str, float] = P({}, "assumption (user-supplied)", "baseline output by "
+                                          "industry (亿元), overriding the class-based split")
+    unclassed_fraction: float = P(0.5, "assumption", "an industry with no size class gets this "
+                                  "fraction of the lowest class floor the plan uses", gt=0, le=1)
+    services_top_class_factor: float = P(1.5, "assumption", "a services industry in the top size "
+                                         "class gets this multiple of the class floor", ge=1)
+    attraction_floor: float = P(0.02, "assumption", "minimum share of attracted projects going to "
+                                "each industry (keeps future industries reachable)", ge=0, le=0.2)
+    gdp_industry_share: float = P(0.31, "statistics: industry value added was 31% of China's GDP "
+                                  "in 2020 (NBS)", "used to infer GDP where neither the plan nor "
+                                  "the parameter set gives it",
+                                  gt=0, le=1)
+
+
+class ModelParams(Section):
+    """All behavioural parameters; defaults are the documented values in docs/ODD.md."""
+
+    steps_per_year: int = P(4, "assumption", "time steps per year", ge=1, le=52)
+    firms: FirmParams = FirmParams()
+    shocks: ShockParams = ShockParams()
+    entry_exit: EntryExitParams = EntryExitParams()
+    talent: TalentParams = TalentParams()
+    funds: FundParams = FundParams()
+    parks: ParkParams = ParkParams()
+    economy: EconomyParams = EconomyParams()
+    allocation: AllocationParams = AllocationParams()
+
+    def updated(self, overrides: dict) -> ModelParams:
+        """A copy with nested ``overrides`` applied (validated)."""
+        return ModelParams.model_validate(_merge(self.model_dump(), overrides))
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in _LEAF_DICTS:
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+_LEAF_DICTS = {"industry_drift", "industry_output"}

@@ -1,0 +1,164 @@
+"""Synthetic firm population matching a :class:`~sim.model.baseline.Baseline` exactly.
+
+Firm sizes are heavy-tailed (Pareto with tail ``firms.pareto_alpha``). Counts and sizes are drawn per
+park-industry cell and then fitted so that
+
+* every cell's above-scale output equals the baseline cell output (hence industry and park totals
+  are exact),
+* every above-scale firm is at or above the statistical threshold,
+* exactly the plan's number of very large firms (e.g. 百亿级) exceed their threshold where the plan
+  gives that count and the cell outputs allow it.
+
+Sub-threshold firms (candidates for crossing into the statistics) are added on top; they do not count
+in the baseline figures because the statistics ignore them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.model.baseline import Baseline
+from sim.model.params import ModelParams
+
+
+@dataclass
+class Population:
+    """Initial firm columns (one entry per firm)."""
+
+    output: np.ndarray     # 亿元 per year
+    industry: np.ndarray   # index into Baseline.industries
+    park: np.ndarray       # index into Baseline.parks
+    rd: np.ndarray         # R&D intensity (fraction of output)
+    age: np.ndarray        # years
+    notes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.output)
+
+
+def allocate_counts(cell_output: np.ndarray, total: int) -> np.ndarray:
+    """Firm counts per cell proportional to output (largest remainder), at least one per non-empty
+    cell."""
+    flat = cell_output.ravel()
+    positive = flat > 0
+    counts = np.zeros(flat.size, dtype=np.int64)
+    if not positive.any():
+        return counts.reshape(cell_output.shape)
+    total = max(int(total), int(positive.sum()))
+    share = flat / flat.sum() * total
+    counts[positive] = np.maximum(1, np.floor(share[positive]).astype(np.int64))
+    remaining = total - counts.sum()
+    if remaining > 0:
+        order = np.argsort(-(share - np.floor(share)) * positive, kind="stable")
+        for k in order[:remaining]:
+            counts[k] += 1
+    elif remaining < 0:
+        order = np.argsort(share - counts, kind="stable")
+        for k in order:
+            if remaining == 0:
+                break
+            if counts[k] > 1:
+                counts[k] -= 1
+                remaining += 1
+    return counts.reshape(cell_output.shape)
+
+
+def allocate_big_firms(cell_output: np.ndarray, counts: np.ndarray, n_big: int, big: float,
+                       threshold: float) -> tuple[np.ndarray, int]:
+    """Place ``n_big`` firms of at least ``big`` in cells that can hold them; returns per-cell big
+    counts and how many could not be placed."""
+    flat_out, flat_n = cell_output.ravel(), counts.ravel()
+    bigs = np.zeros_like(flat_n)
+    for _ in range(n_big):
+        slack = flat_out - big * (bigs + 1) - threshold * (flat_n - bigs - 1)
+        feasible = (slack >= 0) & (bigs < flat_n)
+        if not feasible.any():
+            break
+        score = np.where(feasible, flat_out / (bigs + 1), -np.inf)
+        bigs[int(np.argmax(score))] += 1
+    return bigs.reshape(counts.shape), int(n_big - bigs.sum())
+
+
+def fit_sizes(raw: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Scale ``raw`` sizes by one factor, clipped to [lower, upper], so they sum to ``total``.
+
+    Bisection on the log scale factor, then an exact correction spread over the unclipped firms.
+    Requires sum(lower) <= total <= sum(upper).
+    """
+    lo, hi = -60.0, 60.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if np.clip(raw * np.exp(mid), lower, upper).sum() < total:
+            lo = mid
+        else:
+            hi = mid
+    sizes = np.clip(raw * np.exp(hi), lower, upper)
+    free = (sizes > lower) & (sizes < upper)
+    excess = sizes.sum() - total
+    if free.any():
+        sizes[free] -= excess * sizes[free] / sizes[free].sum()
+    else:
+        sizes *= total / sizes.sum()
+    return sizes
+
+
+def build_population(baseline: Baseline, params: ModelParams, rng: np.random.Generator
+                     ) -> Population:
+    """Draw a synthetic firm population for ``baseline`` (see module docstring)."""
+    fp = params.firms
+    thr = fp.above_scale_threshold
+    notes: list[str] = []
+    cell = baseline.cell_output
+    counts = allocate_counts(cell, baseline.above_scale_firms)
+    # A cell holding more output than its firms could produce below the big-firm threshold needs
+    # more firms; one firm per cell at least.
+    big = baseline.big_firm_threshold
+    bigs = np.zeros_like(counts)
+    if big is not None and baseline.big_firms > 0:
+        bigs, unplaced = allocate_big_firms(cell, counts, baseline.big_firms, big, thr)
+        if unplaced:
+            notes.append(f"{unplaced} of {baseline.big_firms} firms above {big:g} 亿元 could not "
+                         "be placed within the cell outputs")
+    too_small = counts * thr > cell + 1e-12
+    if too_small.any():
+        # Fewer firms where the cell's output cannot keep them all above the threshold.
+        counts = np.where(too_small, np.maximum(1, np.floor(cell / thr)).astype(np.int64), counts)
+    outputs, industries, parks = [], [], []
+    n_parks, n_ind = cell.shape
+    for p in range(n_parks):
+        for j in range(n_ind):
+            n, b, total = int(counts[p, j]), int(bigs[p, j]), float(cell[p, j])
+            if n == 0 or total <= 0:
+                continue
+            raw = np.sort(rng.pareto(fp.pareto_alpha, n) + 1.0)[::-1]
+            lower = np.full(n, min(thr, total / n))
+            upper = np.full(n, np.inf)
+            if big is not None:
+                lower[:b] = big
+                upper[b:] = np.nextafter(big, 0)
+                if total > lower[:b].sum() + upper[b:].sum():
+                    upper[b:] = np.inf  # the plan's count cannot hold: let the tail exceed it
+                    notes.append(f"cell {baseline.parks[p]}/{baseline.industries[j]}: output too "
+                                 f"large for {b} firms above {big:g}; more are allowed")
+            outputs.append(fit_sizes(raw, total, lower, upper))
+            industries.append(np.full(n, j))
+            parks.append(np.full(n, p))
+    above = np.concatenate(outputs)
+    ind = np.concatenate(industries)
+    park = np.concatenate(parks)
+
+    # Sub-threshold firms, spread over cells in proportion to their above-scale counts.
+    n_sub = int(round(fp.subscale_ratio * len(above)))
+    if n_sub:
+        weights = counts.ravel() / counts.sum()
+        cells = rng.choice(weights.size, size=n_sub, p=weights)
+        sub = thr * np.exp(-np.abs(rng.standard_normal(n_sub)) * fp.subscale_log_sd - 1e-3)
+        above = np.concatenate([above, sub])
+        ind = np.concatenate([ind, cells % n_ind])
+        park = np.concatenate([park, cells // n_ind])
+    n = len(above)
+    rd = baseline.rd_mean * np.exp(fp.rd_log_sd * rng.standard_normal(n) - 0.5 * fp.rd_log_sd ** 2)
+    age = rng.exponential(10.0, n)
+    return Population(above, ind.astype(np.int64), park.astype(np.int64), rd, age, notes)
