@@ -21,41 +21,8 @@ from sim.plans.schema import Plan
 
 #: Random streams of one replication, in spawn order. Separate streams keep one mechanism's draws
 #: from shifting another's when a lever changes how many draws it makes (common random numbers).
-STREAMS = ("population", "macro", "growth", "exit", "fund", "entry")
+STREAMS = ("population", "macro", "growth", "exit", "fund", "entry", "agents")
 BIG_THRESHOLDS = (10.0, 100.0)  # 亿元: the plans' 超10亿 and 百亿级 firm classes
-
-
-class S:
-    """Indices into the scalar vector."""
-
-    DT, SQRT_DT, THR, LOG_THR = 0, 1, 2, 3
-    SIGMA0, LOG_SIGMA_REF, SIGMA_ELAST, SIGMA_MAX = 4, 5, 6, 7
-    RD_MEAN, RD_LOG_SD, RD_EFFECT, RD_MULT = 8, 9, 10, 11
-    MACRO_SIGMA, MACRO_RHO, IND_SIGMA, IND_RHO = 12, 13, 14, 15
-    STARTUP_RATE, STARTUP_FLOOR, LOG_STARTUP_SIZE, STARTUP_LOG_SD = 16, 17, 18, 19
-    ATTRACT_RATE, ATTRACT_SIZE, ATTRACT_ALPHA, ATTRACT_CAP = 20, 21, 22, 23
-    EXIT_H0, EXIT_GAMMA = 24, 25
-    TALENT0, TALENT_INFLOW0, TALENT_GROWTH, TALENT_ATTRITION = 26, 27, 28, 29
-    PROD_GROWTH, SHORTAGE_PENALTY = 30, 31
-    TICKET, KAPPA, LAG_STEPS, HOLD_STEPS, EXIT_MULT, RECYCLE, SELECT_EXP = 32, 33, 34, 35, 36, 37, 38
-    NONSEI0, NONSEI_G, NONSEI_SIGMA = 39, 40, 41
-    SERV_G, SERV_SIGMA = 42, 43
-    GDP_REST0, GDP_G, GDP_SIGMA = 44, 45, 46
-    VA_RATIO, NONSEI_VA = 47, 48
-    BIG1, BIG2, AGG_ALPHA = 49, 50, 51
-    SIZE = 52
-
-
-#: Columns of the per-year scalar output; flows are yearly totals, stocks are year-end values.
-ANNUAL = (
-    "sei_industrial_output", "nonsei_output", "sei_services_output", "gdp_rest",
-    "above_scale_firms", "firms_over_10", "firms_over_100", "alive_firms",
-    "talent_stock", "talent_demand", "talent_shortage",
-    "fund_invested", "co_investment", "fund_cash", "fund_stakes", "fund_exit_proceeds",
-    "fund_writeoffs", "entries_startup", "entries_attracted", "entries_blocked",
-    "entries_dropped", "exits", "crossings", "macro_shock",
-)
-A = type("A", (), {name.upper(): k for k, name in enumerate(ANNUAL)})
 
 
 @dataclass
@@ -69,7 +36,7 @@ class ModelInputs:
     start_year: int
     end_year: int
     steps_per_year: int
-    scalars: np.ndarray          # (S.SIZE,)
+    scalars: dict[str, float]    # named scalar parameters (engines pack them)
     mu: np.ndarray               # (J,) drift by industry
     cell_allowed: np.ndarray     # (P, J) uint8
     land: np.ndarray             # (P,)
@@ -96,8 +63,8 @@ class ModelInputs:
         """Firm slots to allocate: initial firms plus a generous bound on entries."""
         s = self.scalars
         cells = int(self.cell_allowed.sum())
-        per_year = (s[S.STARTUP_RATE] * n_initial * 2 + s[S.STARTUP_FLOOR] * cells
-                    + s[S.ATTRACT_RATE])
+        per_year = (s["startup_rate"] * n_initial * 2 + s["startup_floor"] * cells
+                    + s["attract_rate"])
         return int(n_initial + 3 * per_year * self.n_years + 200)
 
 
@@ -131,42 +98,42 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     fp, sp, ep, tp, fup, ec = (params.firms, params.shocks, params.entry_exit, params.talent,
                                params.funds, params.economy)
     industries = baseline.industries
-    s = np.zeros(S.SIZE)
-    s[S.DT], s[S.SQRT_DT] = dt, np.sqrt(dt)
-    s[S.THR], s[S.LOG_THR] = fp.above_scale_threshold, np.log(fp.above_scale_threshold)
-    s[S.SIGMA0], s[S.LOG_SIGMA_REF] = fp.sigma, np.log(fp.sigma_ref_size)
-    s[S.SIGMA_ELAST], s[S.SIGMA_MAX] = fp.sigma_size_elasticity, fp.sigma_max
-    s[S.RD_MEAN], s[S.RD_LOG_SD], s[S.RD_EFFECT] = baseline.rd_mean, fp.rd_log_sd, fp.rd_growth_effect
-    s[S.RD_MULT] = levers.rd_policy
-    s[S.MACRO_SIGMA], s[S.MACRO_RHO] = sp.macro_sigma, sp.macro_persistence ** dt
-    s[S.IND_SIGMA], s[S.IND_RHO] = sp.industry_sigma, sp.industry_persistence ** dt
-    s[S.STARTUP_RATE], s[S.STARTUP_FLOOR] = ep.startup_rate, ep.startup_floor
-    s[S.LOG_STARTUP_SIZE], s[S.STARTUP_LOG_SD] = np.log(ep.startup_size), ep.startup_log_sd
-    s[S.ATTRACT_RATE] = ep.attraction_rate * baseline.above_scale_firms * levers.attraction
-    s[S.ATTRACT_SIZE], s[S.ATTRACT_ALPHA] = ep.attraction_size, ep.attraction_alpha
-    s[S.ATTRACT_CAP] = 0.1 * baseline.sei_industrial_output
-    s[S.EXIT_H0], s[S.EXIT_GAMMA] = ep.exit_hazard, ep.exit_size_elasticity
+    s: dict[str, float] = {}
+    s["dt"], s["sqrt_dt"] = dt, np.sqrt(dt)
+    s["thr"], s["log_thr"] = fp.above_scale_threshold, np.log(fp.above_scale_threshold)
+    s["sigma0"], s["log_sigma_ref"] = fp.sigma, np.log(fp.sigma_ref_size)
+    s["sigma_elast"], s["sigma_max"] = fp.sigma_size_elasticity, fp.sigma_max
+    s["rd_mean"], s["rd_log_sd"], s["rd_effect"] = baseline.rd_mean, fp.rd_log_sd, fp.rd_growth_effect
+    s["rd_mult"] = levers.rd_policy
+    s["macro_sigma"], s["macro_rho"] = sp.macro_sigma, sp.macro_persistence ** dt
+    s["ind_sigma"], s["ind_rho"] = sp.industry_sigma, sp.industry_persistence ** dt
+    s["startup_rate"], s["startup_floor"] = ep.startup_rate, ep.startup_floor
+    s["log_startup_size"], s["startup_log_sd"] = np.log(ep.startup_size), ep.startup_log_sd
+    s["attract_rate"] = ep.attraction_rate * baseline.above_scale_firms * levers.attraction
+    s["attract_size"], s["attract_alpha"] = ep.attraction_size, ep.attraction_alpha
+    s["attract_cap"] = 0.1 * baseline.sei_industrial_output
+    s["exit_h0"], s["exit_gamma"] = ep.exit_hazard, ep.exit_size_elasticity
     growth = tp.supply_growth if levers.talent_supply_growth is None else levers.talent_supply_growth
-    s[S.TALENT0] = baseline.talent
-    s[S.TALENT_INFLOW0] = (tp.supply_growth + tp.attrition) * baseline.talent * levers.talent_supply
-    s[S.TALENT_GROWTH], s[S.TALENT_ATTRITION] = growth, tp.attrition
-    s[S.PROD_GROWTH], s[S.SHORTAGE_PENALTY] = tp.productivity_growth, tp.shortage_penalty
-    s[S.TICKET], s[S.KAPPA] = fup.ticket, fup.output_per_investment
-    s[S.LAG_STEPS] = round(fup.deployment_lag * spy)
-    s[S.HOLD_STEPS] = max(1, round(fup.holding_period * spy))
-    s[S.EXIT_MULT], s[S.RECYCLE], s[S.SELECT_EXP] = fup.exit_multiple, float(fup.recycle), \
+    s["talent0"] = baseline.talent
+    s["talent_inflow0"] = (tp.supply_growth + tp.attrition) * baseline.talent * levers.talent_supply
+    s["talent_growth"], s["talent_attrition"] = growth, tp.attrition
+    s["prod_growth"], s["shortage_penalty"] = tp.productivity_growth, tp.shortage_penalty
+    s["ticket"], s["kappa"] = fup.ticket, fup.output_per_investment
+    s["lag_steps"] = round(fup.deployment_lag * spy)
+    s["hold_steps"] = max(1, round(fup.holding_period * spy))
+    s["exit_mult"], s["recycle"], s["select_exp"] = fup.exit_multiple, float(fup.recycle), \
         fup.selection_exponent
-    s[S.NONSEI0], s[S.NONSEI_G], s[S.NONSEI_SIGMA] = (baseline.nonsei_output,
+    s["nonsei0"], s["nonsei_g"], s["nonsei_sigma"] = (baseline.nonsei_output,
                                                       baseline.nonsei_growth, ec.nonsei_sigma)
-    s[S.SERV_G], s[S.SERV_SIGMA] = ec.services_growth, ec.services_sigma
+    s["serv_g"], s["serv_sigma"] = ec.services_growth, ec.services_sigma
     sei_va = baseline.va_ratio * (baseline.sei_industrial_output + baseline.services_output.sum())
-    s[S.GDP_REST0] = baseline.gdp - sei_va
-    if s[S.GDP_REST0] <= 0:
+    s["gdp_rest0"] = baseline.gdp - sei_va
+    if s["gdp_rest0"] <= 0:
         raise InputError(f"GDP {baseline.gdp:g} is below SEI value added {sei_va:g}")
-    s[S.GDP_G], s[S.GDP_SIGMA] = ec.gdp_growth, ec.gdp_sigma
-    s[S.VA_RATIO], s[S.NONSEI_VA] = baseline.va_ratio, ec.nonsei_va_ratio
-    s[S.BIG1], s[S.BIG2] = BIG_THRESHOLDS
-    s[S.AGG_ALPHA] = fp.agglomeration
+    s["gdp_g"], s["gdp_sigma"] = ec.gdp_growth, ec.gdp_sigma
+    s["va_ratio"], s["nonsei_va"] = baseline.va_ratio, ec.nonsei_va_ratio
+    s["big1"], s["big2"] = BIG_THRESHOLDS
+    s["agg_alpha"] = fp.agglomeration
 
     mu = np.full(len(industries), fp.drift)
     mu += _weights_by_industry(fp.industry_drift, industries, "firms.industry_drift")
@@ -207,8 +174,16 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
 
 
 def random_streams(seed: np.random.SeedSequence | int) -> dict[str, np.random.Generator]:
-    """The named random streams of one replication (see :data:`STREAMS`)."""
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    """The named random streams of one replication (see :data:`STREAMS`).
+
+    Spawning mutates a SeedSequence, so we spawn from a copy: the same seed always yields the same
+    streams, however often it is used.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        ss = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key,
+                                    pool_size=seed.pool_size)
+    else:
+        ss = np.random.SeedSequence(seed)
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, ss.spawn(len(STREAMS)))}
 
 

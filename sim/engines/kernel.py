@@ -1,0 +1,409 @@
+"""The compiled kernel of the fast engine, and the array layout both engines share.
+
+See ``docs/ODD.md`` for the equations; :mod:`sim.engines.mesa_engine` is the same model written
+agent by agent.
+
+It computes exactly what :mod:`sim.engines.mesa_engine` computes (same equations, same order of
+random draws from the same streams, same summation order), so the two agree to rounding; the Mesa
+engine is the readable reference, this one is the one to use for Monte Carlo. See ``docs/ODD.md``
+for the equations. Compiled with ``cache=True``: the first call in a fresh environment compiles
+(a few seconds), later processes load the cached machine code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+#: Order of the scalar parameter vector. The layout lives in this file on purpose: numba's cache
+#: is keyed on this file, so a layout change always recompiles the kernel.
+SCALARS = (
+    "dt", "sqrt_dt", "thr", "log_thr", "sigma0", "log_sigma_ref", "sigma_elast", "sigma_max",
+    "rd_mean", "rd_log_sd", "rd_effect", "rd_mult", "macro_sigma", "macro_rho", "ind_sigma",
+    "ind_rho", "startup_rate", "startup_floor", "log_startup_size", "startup_log_sd",
+    "attract_rate", "attract_size", "attract_alpha", "attract_cap", "exit_h0", "exit_gamma",
+    "talent0", "talent_inflow0", "talent_growth", "talent_attrition", "prod_growth",
+    "shortage_penalty", "ticket", "kappa", "lag_steps", "hold_steps", "exit_mult", "recycle",
+    "select_exp", "nonsei0", "nonsei_g", "nonsei_sigma", "serv_g", "serv_sigma", "gdp_rest0",
+    "gdp_g", "gdp_sigma", "va_ratio", "nonsei_va", "big1", "big2", "agg_alpha",
+)
+
+#: Columns of the per-year output; flows are yearly totals (output: the year's production),
+#: stocks and counts are year-end values.
+ANNUAL = (
+    "sei_industrial_output", "nonsei_output", "sei_services_output", "gdp_rest",
+    "above_scale_firms", "firms_over_10", "firms_over_100", "alive_firms",
+    "talent_stock", "talent_demand", "talent_shortage",
+    "fund_invested", "co_investment", "fund_cash", "fund_stakes", "fund_exit_proceeds",
+    "fund_writeoffs", "entries_startup", "entries_attracted", "entries_blocked",
+    "entries_dropped", "exits", "crossings", "macro_shock",
+)
+
+# Index constants as module globals (numba freezes them into the compiled code).
+for _k, _name in enumerate(SCALARS):
+    globals()["S_" + _name.upper()] = _k
+for _k, _name in enumerate(ANNUAL):
+    globals()["A_" + _name.upper()] = _k
+A_INDEX = {name: k for k, name in enumerate(ANNUAL)}
+
+
+def pack_scalars(named: dict[str, float]) -> np.ndarray:
+    missing = set(SCALARS) - set(named)
+    if missing:
+        raise KeyError(f"scalar parameters missing: {sorted(missing)}")
+    return np.array([float(named[name]) for name in SCALARS])
+
+
+@njit(cache=True)
+def _fill_row0(s, logy, ind, park, rd, alive, n_used, serv0, ann, ann_ind, ann_park, ann_serv,
+               history):
+    """Year-0 row: the initial state (the plan's baseline) and the talent normalisation."""
+    demand = 0.0
+    for i in range(n_used):
+        if alive[i] == 0:
+            continue
+        y = math.exp(logy[i])
+        demand += rd[i] * y
+        ann[0, A_ALIVE_FIRMS] += 1
+        if logy[i] >= s[S_LOG_THR]:
+            ann[0, A_SEI_INDUSTRIAL_OUTPUT] += y
+            ann_ind[0, ind[i]] += y
+            ann_park[0, park[i]] += y
+            ann[0, A_ABOVE_SCALE_FIRMS] += 1
+            if y >= s[S_BIG1]:
+                ann[0, A_FIRMS_OVER_10] += 1
+            if y >= s[S_BIG2]:
+                ann[0, A_FIRMS_OVER_100] += 1
+        if history.shape[0] > 0:
+            history[0, i] = y
+    for k in range(serv0.size):
+        ann_serv[0, k] = serv0[k]
+        ann[0, A_SEI_SERVICES_OUTPUT] += serv0[k]
+    ann[0, A_NONSEI_OUTPUT] = s[S_NONSEI0]
+    ann[0, A_GDP_REST] = s[S_GDP_REST0]
+    ann[0, A_TALENT_STOCK] = s[S_TALENT0]
+    ann[0, A_TALENT_DEMAND] = s[S_TALENT0] * s[S_RD_MULT]
+    return s[S_TALENT0] / demand if demand > 0 else 0.0
+
+
+@njit(cache=True)
+def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, serv0, shift,
+              spy, n_years, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t,
+              stake_f, n_used, rng_macro, rng_growth, rng_exit, rng_fund, rng_entry,
+              ann, ann_ind, ann_park, ann_serv, history):
+    J, P, F, NS = mu.size, land.size, f_inflow.size, serv0.size
+    cap = logy.size
+    dt, sqrt_dt = s[S_DT], s[S_SQRT_DT]
+    log_thr = s[S_LOG_THR]
+    rd_rel = s[S_RD_MULT] / s[S_RD_MEAN]
+    tau0 = _fill_row0(s, logy, ind, park, rd, alive, n_used, serv0, ann, ann_ind, ann_park,
+                      ann_serv, history)
+
+    # Aggregate state.
+    e0 = rng_macro.standard_normal(1 + J)
+    macro = s[S_MACRO_SIGMA] * e0[0]
+    zind = np.empty(J)
+    for j in range(J):
+        zind[j] = s[S_IND_SIGMA] * e0[1 + j]
+    log_nonsei = math.log(s[S_NONSEI0])
+    log_serv = np.empty(NS)
+    for k in range(NS):
+        log_serv[k] = math.log(serv0[k]) if serv0[k] > 0 else -np.inf
+    log_rest = math.log(s[S_GDP_REST0])
+    talent = s[S_TALENT0]
+    shortage = 0.0
+    cash = np.zeros(F)
+    stakes_total = 0.0
+    agg = np.zeros((P, J))
+    prev_cell = np.zeros((P, J))
+    for i in range(n_used):
+        if alive[i] == 1:
+            prev_cell[park[i], ind[i]] += math.exp(logy[i])
+
+    m_rho, m_sd = s[S_MACRO_RHO], s[S_MACRO_SIGMA] * math.sqrt(1 - s[S_MACRO_RHO] ** 2)
+    z_rho, z_sd = s[S_IND_RHO], s[S_IND_SIGMA] * math.sqrt(1 - s[S_IND_RHO] ** 2)
+    hold, lag = s[S_HOLD_STEPS], s[S_LAG_STEPS]
+    ticket = s[S_TICKET]
+
+    cell_out = np.zeros((P, J))
+    cell_n = np.zeros((P, J))
+    land_used = np.zeros(P)
+    ind_out = np.zeros(J)
+    park_out = np.zeros(P)
+    elig_idx = np.empty(cap, np.int64)
+    elig_cum = np.empty(cap)
+    elig_count = np.zeros(J, np.int64)
+    elig_start = np.zeros(J + 1, np.int64)
+    deals = np.zeros(F, np.int64)
+
+    for k in range(n_years * spy):
+        t = (k + 1) * dt
+        row = k // spy + 1
+        e = rng_macro.standard_normal(3 + J + NS)
+        macro = m_rho * macro + m_sd * e[0]
+        for j in range(J):
+            zind[j] = z_rho * zind[j] + z_sd * e[1 + j]
+        common = macro + shift[k]
+        eps = rng_growth.standard_normal(n_used)
+        u_exit = rng_exit.random(n_used)
+
+        cell_out[:, :] = 0.0
+        cell_n[:, :] = 0.0
+        land_used[:] = 0.0
+        ind_out[:] = 0.0
+        park_out[:] = 0.0
+        n_above = n10 = n100 = n_alive = 0
+        demand = 0.0
+        exits = crossings = 0
+        proceeds = writeoffs = 0.0
+        for i in range(n_used):
+            if alive[i] == 0:
+                continue
+            ly = logy[i]
+            j, p = ind[i], park[i]
+            sig = s[S_SIGMA0] * math.exp(-s[S_SIGMA_ELAST] * (ly - s[S_LOG_SIGMA_REF]))
+            if sig > s[S_SIGMA_MAX]:
+                sig = s[S_SIGMA_MAX]
+            g = (mu[j] + s[S_RD_EFFECT] * (rd[i] * rd_rel - 1.0)
+                 - s[S_SHORTAGE_PENALTY] * shortage + agg[p, j] + common + zind[j]
+                 - 0.5 * sig * sig)
+            was_above = ly >= log_thr
+            ly = ly + g * dt + sig * sqrt_dt * eps[i]
+            if pipe[i] > 0.0 and k + 1 >= pipe_t[i]:
+                ly = math.log(math.exp(ly) + pipe[i])
+                pipe[i] = 0.0
+            if stake[i] > 0.0 and k + 1 - stake_t[i] >= hold:
+                back = stake[i] * s[S_EXIT_MULT]
+                proceeds += back
+                if s[S_RECYCLE] > 0:
+                    cash[stake_f[i]] += back
+                stakes_total -= stake[i]
+                stake[i] = 0.0
+            hazard = s[S_EXIT_H0] * math.exp(-s[S_EXIT_GAMMA] * (ly - log_thr))
+            if u_exit[i] < 1.0 - math.exp(-hazard * dt):
+                alive[i] = 0
+                exits += 1
+                if stake[i] > 0.0:
+                    writeoffs += stake[i]
+                    stakes_total -= stake[i]
+                    stake[i] = 0.0
+                pipe[i] = 0.0
+                continue
+            logy[i] = ly
+            age[i] += dt
+            y = math.exp(ly)
+            cell_out[p, j] += y
+            cell_n[p, j] += 1.0
+            land_used[p] += y
+            n_alive += 1
+            demand += rd[i] * y
+            if ly >= log_thr:
+                n_above += 1
+                ind_out[j] += y
+                park_out[p] += y
+                if not was_above:
+                    crossings += 1
+                if y >= s[S_BIG1]:
+                    n10 += 1
+                if y >= s[S_BIG2]:
+                    n100 += 1
+
+        # Agglomeration: growth of the park-industry cell feeds its firms' next-step growth.
+        for p in range(P):
+            for j in range(J):
+                if cell_out[p, j] > 0.0 and prev_cell[p, j] > 0.0:
+                    agg[p, j] = s[S_AGG_ALPHA] * (math.log(cell_out[p, j])
+                                                  - math.log(prev_cell[p, j])) / dt
+                else:
+                    agg[p, j] = 0.0
+                prev_cell[p, j] = cell_out[p, j]
+
+        # Funds: new capital, then deals in tickets, industry by allocation, firm by size^theta.
+        invested = coinv = 0.0
+        any_deal = False
+        for f in range(F):
+            cash[f] += f_inflow[f] * dt
+            deals[f] = int(cash[f] / ticket + 1e-9)
+            if deals[f] > 0:
+                any_deal = True
+        if any_deal:
+            elig_count[:] = 0
+            for i in range(n_used):
+                if alive[i] == 1 and logy[i] >= log_thr and stake[i] == 0.0:
+                    elig_count[ind[i]] += 1
+            elig_start[0] = 0
+            for j in range(J):
+                elig_start[j + 1] = elig_start[j] + elig_count[j]
+            elig_count[:] = 0
+            for i in range(n_used):
+                if alive[i] == 1 and logy[i] >= log_thr and stake[i] == 0.0:
+                    j = ind[i]
+                    pos = elig_start[j] + elig_count[j]
+                    w = math.exp(s[S_SELECT_EXP] * logy[i])
+                    elig_cum[pos] = w if elig_count[j] == 0 else elig_cum[pos - 1] + w
+                    elig_idx[pos] = i
+                    elig_count[j] += 1
+            for f in range(F):
+                for _ in range(deals[f]):
+                    u1 = rng_fund.random()
+                    u2 = rng_fund.random()
+                    j = 0
+                    while j < J and f_alloc_cum[f, j] <= u1:
+                        j += 1
+                    if j >= J or elig_count[j] == 0:
+                        continue
+                    lo, hi = elig_start[j], elig_start[j] + elig_count[j] - 1
+                    target = u2 * elig_cum[hi]
+                    while lo < hi:
+                        mid = (lo + hi) // 2
+                        if elig_cum[mid] <= target:
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    i = elig_idx[lo]
+                    if stake[i] > 0.0:
+                        continue
+                    stake[i] = ticket
+                    stake_f[i] = f
+                    stake_t[i] = k + 1
+                    pipe[i] += ticket * (1.0 + f_lev[f]) * s[S_KAPPA]
+                    pipe_t[i] = k + 1 + lag
+                    cash[f] -= ticket
+                    stakes_total += ticket
+                    invested += ticket
+                    coinv += ticket * f_lev[f]
+
+        # Entry: start-ups in every park-industry cell, then attracted projects.
+        n_start = n_attr = blocked = dropped = 0
+        for p in range(P):
+            for j in range(J):
+                if allowed[p, j] == 0:
+                    continue
+                lam = (s[S_STARTUP_RATE] * cell_n[p, j] + s[S_STARTUP_FLOOR]) * dt
+                for _ in range(rng_entry.poisson(lam)):
+                    size = math.exp(s[S_LOG_STARTUP_SIZE]
+                                    + s[S_STARTUP_LOG_SD] * rng_entry.standard_normal())
+                    rd_new = s[S_RD_MEAN] * math.exp(s[S_RD_LOG_SD] * rng_entry.standard_normal()
+                                                     - 0.5 * s[S_RD_LOG_SD] ** 2)
+                    if land_used[p] + size > land[p]:
+                        blocked += 1
+                    elif n_used >= cap:
+                        dropped += 1
+                    else:
+                        _add_firm(n_used, size, j, p, rd_new, logy, ind, park, rd, age, alive,
+                                  pipe, pipe_t, stake, stake_t, stake_f)
+                        land_used[p] += size
+                        n_used += 1
+                        n_start += 1
+        for _ in range(rng_entry.poisson(s[S_ATTRACT_RATE] * dt)):
+            u1 = rng_entry.random()
+            u2 = rng_entry.random()
+            rd_new = s[S_RD_MEAN] * math.exp(s[S_RD_LOG_SD] * rng_entry.standard_normal()
+                                             - 0.5 * s[S_RD_LOG_SD] ** 2)
+            u3 = rng_entry.random()
+            j = 0
+            while j < J - 1 and attract_cum[j] <= u1:
+                j += 1
+            size = s[S_ATTRACT_SIZE] * (1.0 - u2) ** (-1.0 / s[S_ATTRACT_ALPHA])
+            if size > s[S_ATTRACT_CAP]:
+                size = s[S_ATTRACT_CAP]
+            free_total = 0.0
+            for p in range(P):
+                if allowed[p, j] == 1 and land[p] - land_used[p] >= size:
+                    free_total += land[p] - land_used[p]
+            if free_total <= 0.0:
+                blocked += 1
+                continue
+            target = u3 * free_total
+            chosen = -1
+            acc = 0.0
+            for p in range(P):
+                if allowed[p, j] == 1 and land[p] - land_used[p] >= size:
+                    acc += land[p] - land_used[p]
+                    chosen = p
+                    if acc > target:
+                        break
+            if n_used >= cap:
+                dropped += 1
+                continue
+            _add_firm(n_used, size, j, chosen, rd_new, logy, ind, park, rd, age, alive, pipe,
+                      pipe_t, stake, stake_t, stake_f)
+            land_used[chosen] += size
+            n_used += 1
+            n_attr += 1
+
+        # Talent: inflow grows, a share leaves; demand follows output and R&D effort.
+        inflow = s[S_TALENT_INFLOW0] * math.exp(s[S_TALENT_GROWTH] * t)
+        talent += (inflow - s[S_TALENT_ATTRITION] * talent) * dt
+        need = tau0 * s[S_RD_MULT] * demand * math.exp(-s[S_PROD_GROWTH] * t)
+        shortage = 1.0 - talent / need if need > talent else 0.0
+
+        # The rest of the economy.
+        log_nonsei += ((s[S_NONSEI_G] - 0.5 * s[S_NONSEI_SIGMA] ** 2 + common) * dt
+                       + s[S_NONSEI_SIGMA] * sqrt_dt * e[1 + J])
+        serv_total = 0.0
+        for q in range(NS):
+            log_serv[q] += ((s[S_SERV_G] - 0.5 * s[S_SERV_SIGMA] ** 2 + common) * dt
+                            + s[S_SERV_SIGMA] * sqrt_dt * e[2 + J + q])
+            v = math.exp(log_serv[q])
+            ann_serv[row, q] += v * dt
+            serv_total += v
+        log_rest += ((s[S_GDP_G] - 0.5 * s[S_GDP_SIGMA] ** 2 + common) * dt
+                     + s[S_GDP_SIGMA] * sqrt_dt * e[2 + J + NS])
+
+        sei = 0.0
+        for j in range(J):
+            sei += ind_out[j]
+            ann_ind[row, j] += ind_out[j] * dt
+        for p in range(P):
+            ann_park[row, p] += park_out[p] * dt
+        ann[row, A_SEI_INDUSTRIAL_OUTPUT] += sei * dt
+        ann[row, A_NONSEI_OUTPUT] += math.exp(log_nonsei) * dt
+        ann[row, A_SEI_SERVICES_OUTPUT] += serv_total * dt
+        ann[row, A_GDP_REST] += math.exp(log_rest) * dt
+        ann[row, A_TALENT_SHORTAGE] += shortage * dt
+        ann[row, A_MACRO_SHOCK] += macro * dt
+        ann[row, A_FUND_INVESTED] += invested
+        ann[row, A_CO_INVESTMENT] += coinv
+        ann[row, A_FUND_EXIT_PROCEEDS] += proceeds
+        ann[row, A_FUND_WRITEOFFS] += writeoffs
+        ann[row, A_ENTRIES_STARTUP] += n_start
+        ann[row, A_ENTRIES_ATTRACTED] += n_attr
+        ann[row, A_ENTRIES_BLOCKED] += blocked
+        ann[row, A_ENTRIES_DROPPED] += dropped
+        ann[row, A_EXITS] += exits
+        ann[row, A_CROSSINGS] += crossings
+        if (k + 1) % spy == 0:
+            ann[row, A_ABOVE_SCALE_FIRMS] = n_above
+            ann[row, A_FIRMS_OVER_10] = n10
+            ann[row, A_FIRMS_OVER_100] = n100
+            ann[row, A_ALIVE_FIRMS] = n_alive
+            ann[row, A_TALENT_STOCK] = talent
+            ann[row, A_TALENT_DEMAND] = need
+            cash_total = 0.0
+            for f in range(F):
+                cash_total += cash[f]
+            ann[row, A_FUND_CASH] = cash_total
+            ann[row, A_FUND_STAKES] = stakes_total
+            if history.shape[0] > 0:
+                for i in range(n_used):
+                    history[row, i] = math.exp(logy[i]) if alive[i] == 1 else 0.0
+    return n_used
+
+
+@njit(cache=True)
+def _add_firm(i, size, j, p, rd_new, logy, ind, park, rd, age, alive, pipe, pipe_t, stake,
+              stake_t, stake_f):
+    logy[i] = math.log(size)
+    ind[i] = j
+    park[i] = p
+    rd[i] = rd_new
+    age[i] = 0.0
+    alive[i] = 1
+    pipe[i] = 0.0
+    pipe_t[i] = 0
+    stake[i] = 0.0
+    stake_t[i] = 0
+    stake_f[i] = 0

@@ -1,0 +1,143 @@
+"""Run state and run results shared by both engines.
+
+:class:`FirmState` is the struct-of-arrays firm table (fixed capacity; a slot is never reused, so a
+firm's slot is its identity). :class:`RunResult` turns an engine's per-year arrays into the tidy
+``annual`` table users read. Everything per year is aggregated while the run goes; per-firm history
+exists only when asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.engines.kernel import A_INDEX, ANNUAL
+from sim.model.inputs import ModelInputs, initial_population
+
+
+@dataclass
+class FirmState:
+    logy: np.ndarray
+    industry: np.ndarray
+    park: np.ndarray
+    rd: np.ndarray
+    age: np.ndarray
+    alive: np.ndarray
+    pipeline: np.ndarray        # output (亿元/yr) a fund-backed project will add
+    pipeline_step: np.ndarray   # step at which it starts producing
+    stake: np.ndarray           # fund money held in the firm (亿元)
+    stake_step: np.ndarray      # step the stake was taken
+    stake_fund: np.ndarray      # which fund holds it
+    n_used: int
+
+    @property
+    def capacity(self) -> int:
+        return self.logy.size
+
+    @classmethod
+    def empty(cls, capacity: int) -> FirmState:
+        return cls(logy=np.zeros(capacity), industry=np.zeros(capacity, np.int64),
+                   park=np.zeros(capacity, np.int64), rd=np.zeros(capacity),
+                   age=np.zeros(capacity), alive=np.zeros(capacity, np.int8),
+                   pipeline=np.zeros(capacity), pipeline_step=np.zeros(capacity, np.int64),
+                   stake=np.zeros(capacity), stake_step=np.zeros(capacity, np.int64),
+                   stake_fund=np.zeros(capacity, np.int64), n_used=0)
+
+    @classmethod
+    def initial(cls, inputs: ModelInputs, rng: np.random.Generator) -> FirmState:
+        pop = initial_population(inputs, rng)
+        n = len(pop)
+        state = cls.empty(inputs.capacity(n))
+        state.logy[:n], state.industry[:n], state.park[:n] = np.log(pop.output), pop.industry, \
+            pop.park
+        state.rd[:n], state.age[:n], state.alive[:n] = pop.rd, pop.age, 1
+        state.n_used = n
+        return state
+
+
+def new_annual_arrays(inputs: ModelInputs, history_slots: int):
+    rows = inputs.n_years + 1
+    b = inputs.baseline
+    return (np.zeros((rows, len(ANNUAL))), np.zeros((rows, len(b.industries))),
+            np.zeros((rows, len(b.parks))), np.zeros((rows, len(b.services))),
+            np.zeros((rows if history_slots else 0, history_slots)))
+
+
+@dataclass
+class RunResult:
+    """One replication: the tidy per-year table and, on request, per-firm history."""
+
+    inputs: ModelInputs
+    raw: np.ndarray              # (years, len(ANNUAL))
+    by_industry: np.ndarray
+    by_park: np.ndarray
+    by_services: np.ndarray
+    firm_history: np.ndarray | None
+    firms: FirmState
+
+    @property
+    def annual(self) -> pd.DataFrame:
+        return annual_frame(self.inputs, self.raw, self.by_industry, self.by_park,
+                            self.by_services)
+
+    def firm_table(self) -> pd.DataFrame:
+        """Per-firm output by year (only if the run was made with ``record_firms=True``)."""
+        if self.firm_history is None:
+            raise ValueError("run with record_firms=True to keep per-firm history")
+        n = self.firms.n_used
+        b = self.inputs.baseline
+        hist = self.firm_history[:, :n]
+        years, slots = np.nonzero(hist > 0)
+        return pd.DataFrame({
+            "year": self.inputs.years[years], "firm": slots,
+            "industry": np.array(b.industries)[self.firms.industry[slots]],
+            "park": np.array(b.parks)[self.firms.park[slots]],
+            "output": hist[years, slots],
+        })
+
+
+def finish_run(inputs: ModelInputs, firms: FirmState, arrays) -> RunResult:
+    ann, ann_ind, ann_park, ann_serv, history = arrays
+    return RunResult(inputs, ann, ann_ind, ann_park, ann_serv,
+                     history if history.shape[0] else None, firms)
+
+
+def derived_columns(raw: np.ndarray, va_ratio: float, nonsei_va_ratio: float) -> dict:
+    """Shares and value added computed from the simulated stocks, never assumed."""
+    sei = raw[:, A_INDEX["sei_industrial_output"]]
+    serv = raw[:, A_INDEX["sei_services_output"]]
+    nonsei = raw[:, A_INDEX["nonsei_output"]]
+    total_ind = sei + nonsei
+    sei_va = va_ratio * (sei + serv)
+    sei_ind_va = va_ratio * sei
+    ind_va = sei_ind_va + nonsei_va_ratio * nonsei
+    gdp = raw[:, A_INDEX["gdp_rest"]] + sei_va
+    return {
+        "sei_output_total": sei + serv,
+        "total_industrial_output": total_ind,
+        "sei_output_share": 100 * sei / total_ind,
+        "sei_output_share_incl_services": 100 * (sei + serv) / total_ind,
+        "sei_value_added": sei_va,
+        "gdp": gdp,
+        "sei_value_added_share_gdp": 100 * sei_va / gdp,
+        "sei_industrial_value_added": sei_ind_va,
+        "industrial_value_added": ind_va,
+        "sei_share_of_industrial_value_added": 100 * sei_ind_va / ind_va,
+    }
+
+
+def annual_frame(inputs: ModelInputs, raw, by_industry, by_park, by_services) -> pd.DataFrame:
+    b = inputs.baseline
+    data = {"year": inputs.years}
+    for k, name in enumerate(ANNUAL):
+        data[name] = raw[:, k]
+    data.update(derived_columns(raw, b.va_ratio, inputs.params.economy.nonsei_va_ratio))
+    for j, name in enumerate(b.industries):
+        data[f"sei_output.industry.{name}"] = by_industry[:, j]
+    for q, name in enumerate(b.services):
+        data[f"sei_output.industry.{name}"] = by_services[:, q]
+    for p, name in enumerate(b.parks):
+        data[f"sei_output.park.{name}"] = by_park[:, p]
+    return pd.DataFrame(data)
