@@ -1,3 +1,15 @@
-"""seisim: agent-based Monte Carlo simulation for judging regional strategic-emerging-industry plans."""
+"""seisim: agent-based Monte Carlo simulation for judging regional strategic-emerging-industry plans.
+
+>>> import sim
+>>> result = sim.run("fuling", seed=1)
+>>> result.annual[["year", "sei_output_share"]]
+"""
 
 __version__ = "0.1.0"
+
+from sim.api import compare, load_scenario, monte_carlo, run, sweep  # noqa: E402
+from sim.model.levers import GrowthShock, Levers  # noqa: E402
+from sim.model.params import ModelParams  # noqa: E402
+
+__all__ = ["GrowthShock", "Levers", "ModelParams", "compare", "load_scenario", "monte_carlo", "run",
+           "sweep", "__version__"]

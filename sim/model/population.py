@@ -82,25 +82,30 @@ def allocate_big_firms(cell_output: np.ndarray, counts: np.ndarray, n_big: int, 
 
 
 def fit_sizes(raw: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """Scale ``raw`` sizes by one factor, clipped to [lower, upper], so they sum to ``total``.
+    """Scale ``raw`` sizes by one factor ``c``, clipped to [lower, upper], so they sum to ``total``.
 
-    Bisection on the log scale factor, then an exact correction spread over the unclipped firms.
-    Requires sum(lower) <= total <= sum(upper).
+    f(c) = sum(clip(c * raw, lower, upper)) is piecewise linear and non-decreasing in c, with kinks
+    where a firm hits a bound; we evaluate it at every kink and interpolate exactly in the segment
+    that brackets ``total``. Requires sum(lower) <= total <= sum(upper).
     """
-    lo, hi = -60.0, 60.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if np.clip(raw * np.exp(mid), lower, upper).sum() < total:
-            lo = mid
-        else:
-            hi = mid
-    sizes = np.clip(raw * np.exp(hi), lower, upper)
+    finite = np.isfinite(upper)
+    kinks = np.unique(np.concatenate([lower / raw, upper[finite] / raw[finite]]))
+    sums = np.clip(kinks[:, None] * raw[None, :], lower, upper).sum(axis=1)
+    k = int(np.searchsorted(sums, total))
+    if k == 0:
+        c = kinks[0]
+    elif k == len(kinks):
+        free = upper == np.inf
+        base = np.clip(kinks[-1] * raw, lower, upper)
+        c = kinks[-1] + (total - base.sum()) / raw[free].sum() if free.any() else kinks[-1]
+    else:
+        c0, c1, s0, s1 = kinks[k - 1], kinks[k], sums[k - 1], sums[k]
+        c = c0 + (c1 - c0) * (total - s0) / (s1 - s0) if s1 > s0 else c1
+    sizes = np.clip(c * raw, lower, upper)
     free = (sizes > lower) & (sizes < upper)
     excess = sizes.sum() - total
     if free.any():
         sizes[free] -= excess * sizes[free] / sizes[free].sum()
-    else:
-        sizes *= total / sizes.sum()
     return sizes
 
 

@@ -1,0 +1,1 @@
+"""Analysis of experiment results: target statistics, comparisons (and, later, sensitivity)."""

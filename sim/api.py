@@ -1,0 +1,138 @@
+"""The public entry points, importable as ``sim.run``, ``sim.load_scenario``, ``sim.monte_carlo``...
+
+Thin wrappers that accept what users have at hand (a region name, a plan, a scenario) and hand the
+work to the layer that owns it.
+"""
+
+from __future__ import annotations
+
+from sim.engines import run_engine
+from sim.model.inputs import ModelInputs, compile_inputs
+from sim.model.levers import Levers
+from sim.model.params import ModelParams
+from sim.plans import Plan, load
+
+
+def as_inputs(target, *, version: str | None = None, params: ModelParams | dict | None = None,
+              levers: Levers | dict | None = None, start_year: int | None = None,
+              end_year: int | None = None) -> ModelInputs:
+    """Model inputs from a region name, plan-file path, :class:`Plan`, scenario or inputs."""
+    if isinstance(target, ModelInputs):
+        return target
+    if hasattr(target, "model_inputs"):  # a Scenario
+        return target.model_inputs()
+    plan = target if isinstance(target, Plan) else load(target, version)
+    if isinstance(params, dict):
+        params = ModelParams().updated(params)
+    if isinstance(levers, dict):
+        levers = Levers.model_validate(levers)
+    return compile_inputs(plan, params, levers, start_year=start_year, end_year=end_year)
+
+
+def run(target, seed=0, engine: str = "numba", *, record_firms: bool = False, **options):
+    """One simulation run.
+
+    ``target`` is a region name (``"fuling"``), a path to a plan file, a :class:`Plan`, or a
+    scenario from :func:`sim.load_scenario`. ``options`` (``version``, ``params``, ``levers``,
+    ``start_year``, ``end_year``) apply to plans. Returns a result whose ``.annual`` is a tidy table,
+    one row per year, starting with the base year (the plan's baseline).
+    """
+    return run_engine(as_inputs(target, **options), seed, engine, record_firms)
+
+
+# Scenarios and Monte Carlo ------------------------------------------------------------------------
+def load_scenario(path):
+    """Read and validate a scenario YAML file (``extends`` resolved)."""
+    from sim.scenarios import load_scenario as _load
+
+    return _load(path)
+
+
+def as_scenario(target):
+    """A Scenario from a Scenario, a scenario YAML path, a mapping, or a region name (its
+    baseline: built-in defaults, the plan's default version)."""
+    from sim.scenarios import Scenario, load_scenario as _load, scenario_from_dict
+
+    if isinstance(target, Scenario):
+        return target
+    if isinstance(target, dict):
+        return scenario_from_dict(target)
+    text = str(target)
+    if text.endswith((".yaml", ".yml")):
+        return _load(text)
+    return scenario_from_dict({"name": f"{text}-baseline", "region": text})
+
+
+def _run_dir(out, name: str):
+    import datetime as _dt
+    import re
+    import tempfile
+    from pathlib import Path
+
+    if out is not None:
+        return Path(out)
+    if out is None and name is None:
+        return Path(tempfile.mkdtemp(prefix="seisim-"))
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{stamp}"
+
+
+def _experiment(scenarios: dict, replications, seed, engine):
+    from sim.experiments.montecarlo import Experiment
+
+    first = next(iter(scenarios.values())).spec.monte_carlo
+    return Experiment(scenarios, int(replications or first.replications),
+                      int(first.seed if seed is None else seed), engine or first.engine,
+                      first.chunk_size)
+
+
+def monte_carlo(scenario, replications: int | None = None, seed: int | None = None, *,
+                backend: str = "processes", workers: int | None = None,
+                address: str | None = None, out=None, resume: bool = False,
+                progress: bool = True, engine: str | None = None):
+    """Run a scenario's Monte Carlo; returns a :class:`~sim.reporting.results.MonteCarloResult`.
+
+    ``replications`` and ``seed`` default to the scenario's ``monte_carlo`` settings. Results stream
+    to ``out`` (a run directory; a temporary one if None) chunk by chunk, so an interrupted run
+    continues with ``resume=True``. ``backend`` is ``"serial"``, ``"processes"`` (default) or
+    ``"dask"`` (``address`` of a scheduler, or a local cluster of ``workers``); all give identical
+    results for the same seed.
+    """
+    from sim.experiments.montecarlo import run_experiment
+    from sim.reporting.results import MonteCarloResult
+
+    sc = as_scenario(scenario)
+    experiment = _experiment({"": sc}, replications, seed, engine)
+    run_dir = _run_dir(out, None)
+    run_experiment(experiment, run_dir, backend=backend, workers=workers, address=address,
+                   resume=resume, progress=progress)
+    return MonteCarloResult(run_dir, "", sc)
+
+
+def compare(scenarios, replications: int | None = None, seed: int | None = None, *,
+            backend: str = "processes", workers: int | None = None, address: str | None = None,
+            out=None, resume: bool = False, progress: bool = True, engine: str | None = None):
+    """Run several scenarios on common random numbers (same seed and replications); returns a
+    :class:`~sim.reporting.results.ComparisonResult` with paired differences."""
+    from sim.experiments.montecarlo import run_experiment
+    from sim.reporting.results import ComparisonResult
+
+    items = [as_scenario(s) for s in scenarios]
+    labelled: dict = {}
+    for sc in items:
+        label = sc.name
+        k = 2
+        while label in labelled:
+            label, k = f"{sc.name}#{k}", k + 1
+        labelled[label] = sc
+    experiment = _experiment(labelled, replications, seed, engine)
+    run_dir = _run_dir(out, None)
+    run_experiment(experiment, run_dir, backend=backend, workers=workers, address=address,
+                   resume=resume, progress=progress)
+    return ComparisonResult(run_dir, labelled)
+
+
+def sweep(scenario, replications: int | None = None, seed: int | None = None, **options):
+    """Run every point of a scenario's ``sweep:`` grid on common random numbers."""
+    sc = as_scenario(scenario)
+    return compare([point for _, point in sc.sweep_points()], replications, seed, **options)

@@ -1,0 +1,79 @@
+"""Where chunks run: this process, a local process pool, or a Dask cluster.
+
+Backends only decide where :func:`sim.experiments.runner.run_chunk` executes; seeds and chunking are
+fixed before, so every backend gives identical results. The ``processes`` backend uses the *spawn*
+start method, which works in Jupyter and on every OS; the Dask backend connects to an existing
+scheduler (``address``) or starts a ``LocalCluster`` for the run. Workers write their chunks to the
+run directory themselves, so on a cluster it must be on a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+
+from sim.errors import InputError
+from sim.experiments.runner import ChunkStatus, ChunkTask, run_chunk
+
+BACKENDS = ("serial", "processes", "dask")
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)
+
+
+def execute(tasks: Iterable[ChunkTask], backend: str = "processes", workers: int | None = None,
+            address: str | None = None) -> Iterator[ChunkStatus]:
+    """Run the tasks, yielding each chunk's status as it finishes (in completion order)."""
+    tasks = list(tasks)
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend '{backend}' (choose one of {', '.join(BACKENDS)})")
+    workers = workers or default_workers()
+    if backend == "serial" or (backend == "processes" and (workers == 1 or len(tasks) <= 1)):
+        for task in tasks:
+            yield run_chunk(task)
+    elif backend == "processes":
+        yield from _processes(tasks, workers)
+    else:
+        yield from _dask(tasks, workers, address)
+
+
+def _processes(tasks: list[ChunkTask], workers: int) -> Iterator[ChunkStatus]:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = {pool.submit(run_chunk, t) for t in tasks}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _dask(tasks: list[ChunkTask], workers: int, address: str | None) -> Iterator[ChunkStatus]:
+    import logging
+
+    from distributed import Client, LocalCluster, as_completed
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if address:
+        client, cluster = Client(address), None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(run_chunk, t, pure=False) for t in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

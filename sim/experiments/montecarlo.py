@@ -1,0 +1,158 @@
+"""The experiment driver: validate, plan chunks, run them on a backend, keep the manifest.
+
+One experiment = one or more labelled scenarios (a comparison or a sweep shares one seed, hence
+common random numbers) x N replications, written to one run directory. Everything that can be wrong
+with the input is checked before the directory is created, so a bad scenario leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from sim import __version__
+from sim.errors import InputError
+from sim.experiments.backends import execute
+from sim.experiments.runner import ChunkTask
+from sim.experiments.store import RunStore
+from sim.outcomes import TargetSpec, target_specs
+from sim.scenarios import Scenario
+
+
+@dataclass
+class Experiment:
+    """What to run: labelled scenarios sharing a seed."""
+
+    scenarios: dict[str, Scenario]
+    replications: int
+    seed: int
+    engine: str = "numba"
+    chunk_size: int = 100
+
+    def specs(self) -> dict[str, list[TargetSpec]]:
+        """Target rules per scenario; compiling inputs here validates each scenario fully."""
+        out = {}
+        for label, sc in self.scenarios.items():
+            inputs = sc.model_inputs()
+            out[label] = target_specs(sc.plan, inputs.baseline, inputs.end_year,
+                                      select=sc.spec.targets,
+                                      share_definition=sc.spec.share_definition,
+                                      source_file=sc.source)
+        return out
+
+    def settings(self) -> dict:
+        return {"replications": self.replications, "seed": self.seed, "engine": self.engine,
+                "chunk_size": self.chunk_size, "labels": list(self.scenarios)}
+
+    def chunks(self) -> list[tuple[int, tuple[int, ...]]]:
+        size = self.chunk_size
+        return [(k, tuple(range(start, min(start + size, self.replications))))
+                for k, start in enumerate(range(0, self.replications, size))]
+
+
+def _resolved_yaml(experiment: Experiment) -> str:
+    docs = {label: sc.resolved for label, sc in experiment.scenarios.items()}
+    if list(docs) == [""]:
+        docs = docs[""]
+    return yaml.safe_dump(docs, allow_unicode=True, sort_keys=False)
+
+
+def warm_up(engine: str) -> None:
+    """Compile (or load from cache) the numba kernel once in the driver before workers start."""
+    if engine == "numba":
+        import sim
+
+        sim.run("fuling", seed=0, end_year=2023)
+
+
+def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str = "processes",
+                   workers: int | None = None, address: str | None = None, resume: bool = False,
+                   progress: bool = True) -> RunStore:
+    """Run (or resume) an experiment into ``run_dir``; returns the store of finished results."""
+    specs = experiment.specs()  # validates before anything touches the disk
+    run_dir = Path(run_dir)
+    store = RunStore(run_dir)
+    resolved = _resolved_yaml(experiment)
+    created = False
+    if store.exists():
+        if not resume:
+            raise InputError("run directory already holds a run; use --resume to continue it or "
+                             "choose another --out", file=str(run_dir))
+        manifest = store.manifest()
+        if manifest.get("settings") != experiment.settings() or \
+                (run_dir / "scenario.yaml").read_text(encoding="utf-8") != resolved:
+            raise InputError("--resume: the scenario or settings differ from the stored run "
+                             "(compare scenario.yaml and manifest.json)", file=str(run_dir))
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise InputError("directory exists and is not a seisim run directory", file=str(run_dir))
+    else:
+        created = not run_dir.exists()
+    store.lock()
+    try:
+        if not store.exists():
+            (run_dir / "scenario.yaml").write_text(resolved, encoding="utf-8")
+            store.write_manifest({
+                "seisim_version": __version__, "python": platform.python_version(),
+                "created": _dt.datetime.now().isoformat(timespec="seconds"),
+                "settings": experiment.settings(), "status": "running",
+                "targets": {label: [s.__dict__ for s in sp] for label, sp in specs.items()},
+            })
+        tasks = [ChunkTask(sc, tuple(specs[label]), experiment.seed, experiment.engine, k, reps,
+                           str(run_dir), label)
+                 for label, sc in experiment.scenarios.items()
+                 for k, reps in experiment.chunks() if k not in store.completed_chunks(label)]
+        store.update_manifest(status="running", backend=backend)
+        start = time.perf_counter()
+        if tasks:
+            warm_up(experiment.engine)
+        failures = 0
+        total = sum(len(t.replications) for t in tasks)
+        bar = _progress(total, progress, f"{len(experiment.scenarios)} scenario(s)")
+        try:
+            for status in execute(tasks, backend, workers, address):
+                failures += len(status.failures)
+                if bar is not None:
+                    bar.update(status.done + len(status.failures))
+        except BaseException:
+            store.update_manifest(status="interrupted")
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        all_failures = sum(len(store.failures(label)) for label in experiment.scenarios)
+        store.update_manifest(
+            status="complete" if all_failures == 0 else "complete_with_failures",
+            finished=_dt.datetime.now().isoformat(timespec="seconds"),
+            seconds_last_session=round(time.perf_counter() - start, 3),
+            failures=all_failures)
+        if all_failures:
+            print(f"seisim: warning: {all_failures} replication(s) failed; their seeds and errors "
+                  f"are in {run_dir / 'failures'}", file=sys.stderr)
+    except InputError:
+        store.unlock()
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    finally:
+        store.unlock()
+    return store
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rep", mininterval=0.5, file=sys.stderr)
+
+
+def stored_experiment_settings(run_dir: str | Path) -> dict:
+    return json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))["settings"]

@@ -1,0 +1,96 @@
+"""Named parameter sets: the model parameters a scenario runs with.
+
+``default`` is the fitted set of the scenario's plan (``calibration/sets/<region>-<version>.yaml``)
+when one exists, else the built-in defaults of :class:`~sim.model.params.ModelParams`; ``builtin``
+is always the built-in defaults; any other name is a file ``calibration/sets/<name>.yaml``. A set may
+carry posterior ``draws``; Monte Carlo then samples one draw per replication, so reported
+probabilities include parameter uncertainty.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from sim.errors import InputError, nearest
+from sim.model.params import ModelParams
+from sim.plans import Plan
+from sim.yamlio import load_located, raise_validation_error
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def set_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("SEISIM_PARAMETER_SETS", "").split(os.pathsep) if p]
+    dirs += [Path.cwd() / "calibration" / "sets", PACKAGE_ROOT / "calibration" / "sets"]
+    return [d for d in dirs if d.is_dir()]
+
+
+@dataclass
+class ParameterSet:
+    name: str
+    params: ModelParams
+    draws: list[dict] = field(default_factory=list)  # nested overrides, one per posterior draw
+    meta: dict = field(default_factory=dict)
+    file: str | None = None
+
+    def sample(self, rng: np.random.Generator) -> dict:
+        """One posterior draw (nested overrides), or {} for a point estimate."""
+        if not self.draws:
+            return {}
+        return self.draws[int(rng.integers(len(self.draws)))]
+
+
+def find_set(name: str) -> Path | None:
+    for d in set_dirs():
+        candidate = d / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def available_sets() -> list[str]:
+    return sorted({p.stem for d in set_dirs() for p in d.glob("*.yaml")})
+
+
+def read_parameter_set(path: Path) -> ParameterSet:
+    located = load_located(path)
+    data = located.data
+    if not isinstance(data, dict) or "params" not in data:
+        raise InputError("a parameter set needs a 'params' mapping", file=located.file)
+    try:
+        params = ModelParams().updated(data.get("params") or {})
+    except ValidationError as exc:
+        raise_validation_error(located, exc, ModelParams, base=("params",))
+    draws = data.get("draws") or []
+    for k, draw in enumerate(draws):
+        try:
+            params.updated(draw)
+        except ValidationError as exc:
+            raise_validation_error(located, exc, ModelParams, base=("draws", k))
+    meta = {k: v for k, v in data.items() if k not in ("params", "draws")}
+    return ParameterSet(data.get("name", path.stem), params, list(draws), meta, located.file)
+
+
+def load_parameter_set(name: str, plan: Plan | None = None) -> ParameterSet:
+    if name == "builtin":
+        return ParameterSet("builtin", ModelParams())
+    if name == "default":
+        fitted = find_set(f"{plan.region}-{plan.version}") if plan is not None else None
+        if fitted is None:
+            return ParameterSet("builtin", ModelParams())
+        return read_parameter_set(fitted)
+    path = find_set(name)
+    if path is None:
+        raise InputError(f"unknown parameter set '{name}'{nearest(name, available_sets())}; "
+                         f"available: default, builtin, {', '.join(available_sets()) or '-'}",
+                         key="parameters")
+    pset = read_parameter_set(path)
+    if plan is not None and pset.meta.get("region") not in (None, plan.region):
+        raise InputError(f"parameter set '{name}' was fitted for {pset.meta['region']}, not "
+                         f"{plan.region}", key="parameters")
+    return pset

@@ -1,0 +1,1 @@
+"""Presenting results: result objects users hold, matplotlib figures, run reports."""

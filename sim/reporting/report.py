@@ -1,0 +1,83 @@
+"""``report.md``: a run directory explained in one page that links its tables and plots."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from sim.experiments.store import RunStore
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _num(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return f"{x:,.4g}"
+
+
+def targets_markdown(targets: pd.DataFrame) -> str:
+    head = ("| target | year | threshold | P(met) | 95% CI | median | 5%-95% | first met (median) "
+            "| source |\n|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for r in targets.itertuples():
+        if pd.isna(r.p_met):
+            rows.append(f"| {r.target} | {r.year} | {_num(r.threshold)} {r.unit} | not evaluated: "
+                        f"{r.note} | | | | | {r.source} |")
+            continue
+        rows.append(f"| {r.target} | {r.year} | {_num(r.threshold)} {r.unit} | {_pct(r.p_met)} | "
+                    f"{_pct(r.ci_low)}-{_pct(r.ci_high)} | {_num(r.median)} | "
+                    f"{_num(r.q05)}-{_num(r.q95)} | {_num(r.first_met_median)} | {r.source} |")
+    return "\n".join([head] + rows)
+
+
+def render_report(store: RunStore, sections, comparison) -> str:
+    manifest = store.manifest()
+    s = manifest["settings"]
+    lines = ["# seisim run report", "",
+             f"- replications: {s['replications']} per scenario, seed {s['seed']}, engine "
+             f"{s['engine']}, backend {manifest.get('backend', '?')}",
+             f"- status: {manifest.get('status')}; created {manifest.get('created')}; seisim "
+             f"{manifest.get('seisim_version')}",
+             "- the fully resolved scenario is `scenario.yaml`; rerun with "
+             "`seisim mc scenario.yaml` to reproduce these numbers", ""]
+    for label, result in sections:
+        prefix = f"{label}/" if label else ""
+        title = label or result.name
+        lines += [f"## {title}", ""]
+        if result.scenario is not None and result.scenario.spec.question:
+            lines += [f"*Question:* {result.scenario.spec.question}", ""]
+        targets = result.targets()
+        lines += [targets_markdown(targets), "",
+                  f"Tables: [targets.csv]({prefix}targets.csv), "
+                  f"[first_met.csv]({prefix}first_met.csv); rows per replication and year in "
+                  "`annual/`, per target in `outcomes/`.", ""]
+        for png, caption in (("share_fan.png", "SEI share of above-scale industrial output"),
+                             ("probabilities.png", "Probability each target is met"),
+                             ("industry_outcomes.png", "Industry outcomes vs targets"),
+                             ("park_outcomes.png", "Park outcomes vs targets")):
+            if (store.path / prefix / png).exists():
+                lines += [f"![{caption}]({prefix}{png})", ""]
+        failures = result.failures
+        if failures:
+            lines += [f"**{len(failures)} replication(s) failed**; seeds and errors in "
+                      "`failures/`.", ""]
+        if result.scenario is not None:
+            notes = result.scenario.model_inputs().baseline.notes
+            lines += ["Assumptions made where the plan is silent:", ""]
+            lines += [f"- {n}" for n in notes] + [""]
+    if comparison is not None:
+        d = comparison.differences()
+        if len(d):
+            lines += ["## Differences (paired by replication: common random numbers)", "",
+                      "| scenario | vs | target | year | P(met) change | 95% CI | mean change |",
+                      "|---|---|---|---|---|---|---|"]
+            for r in d.itertuples():
+                lines.append(f"| {r.scenario} | {r.reference} | {r.target} | {r.year} | "
+                             f"{100 * r.p_met_diff:+.1f} pp | {100 * r.p_met_diff_low:+.1f} to "
+                             f"{100 * r.p_met_diff_high:+.1f} pp | {_num(r.mean_diff)} |")
+            lines += ["", "Table: [differences.csv](differences.csv)", ""]
+    return "\n".join(lines)

@@ -1,0 +1,216 @@
+"""Result objects returned by ``sim.monte_carlo`` and ``sim.compare``.
+
+They are views of a run directory: tables are read from its Parquet chunks on demand, so a result
+holds no more in memory than the question asked needs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from sim.analysis.targets import (annual_quantiles, first_met_distribution, paired_differences,
+                                  summarize_targets)
+from sim.experiments.store import RunStore
+from sim.outcomes import TargetSpec
+
+
+class MonteCarloResult:
+    """Monte Carlo results of one scenario (one label of a run directory)."""
+
+    def __init__(self, run_dir: str | Path, label: str = "", scenario=None):
+        self.store = RunStore(run_dir)
+        self.label = label
+        self.scenario = scenario
+        manifest = self.store.manifest()
+        self.settings = manifest["settings"]
+        self.specs = [TargetSpec(**s) for s in manifest["targets"][label]]
+
+    def __repr__(self) -> str:
+        return (f"MonteCarloResult({self.name!r}, replications={self.replications}, "
+                f"dir={str(self.store.path)!r})")
+
+    @property
+    def run_dir(self) -> Path:
+        return self.store.path
+
+    @property
+    def name(self) -> str:
+        return self.label or (self.scenario.name if self.scenario is not None else "run")
+
+    @property
+    def replications(self) -> int:
+        return self.store.replications_done(self.label)
+
+    @cached_property
+    def annual(self) -> pd.DataFrame:
+        """Tidy: one row per replication and year, every model variable as a column."""
+        return self.store.read_annual(self.label)
+
+    def annual_columns(self, *columns: str) -> pd.DataFrame:
+        """Only some variables (cheaper than ``annual`` for large runs)."""
+        return self.store.read_annual(self.label, ["replication", "year", *columns])
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame:
+        """Tidy: one row per replication and target: value in the target year, first year met."""
+        return self.store.read_outcomes(self.label)
+
+    @property
+    def failures(self) -> list[dict]:
+        return self.store.failures(self.label)
+
+    def targets(self) -> pd.DataFrame:
+        """Tidy: target, year, threshold, p_met, ci_low, ci_high, median, q05, q95, ..."""
+        return summarize_targets(self.outcomes, self.specs)
+
+    def first_met(self) -> pd.DataFrame:
+        years = sorted(self.annual_columns()["year"].unique())[1:]
+        return first_met_distribution(self.outcomes, self.specs, years)
+
+    def quantiles(self, column: str = "sei_output_share") -> pd.DataFrame:
+        return annual_quantiles(self.annual_columns(column), column)
+
+    def summary(self) -> str:
+        """A short plain-text answer: each evaluable target with its probability."""
+        t = self.targets()
+        lines = [f"{self.name}: {self.replications} replications, seed {self.settings['seed']}"]
+        for r in t.itertuples():
+            if pd.isna(r.p_met):
+                lines.append(f"  {r.target:<40} {r.year}  not evaluated ({r.note})")
+            else:
+                lines.append(
+                    f"  {r.target:<40} {r.year}  P(met) = {r.p_met:5.1%} "
+                    f"[{r.ci_low:5.1%}, {r.ci_high:5.1%}]  median {r.median:,.4g} vs "
+                    f"{r.threshold:,.4g} {r.unit}")
+        if self.failures:
+            lines.append(f"  {len(self.failures)} replication(s) failed; see failures/")
+        return "\n".join(lines)
+
+    def to_parquet(self, directory: str | Path) -> Path:
+        """Write annual rows, outcomes and target statistics as Parquet files in ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.annual.to_parquet(directory / "annual.parquet", index=False)
+        self.outcomes.to_parquet(directory / "outcomes.parquet", index=False)
+        self.targets().to_parquet(directory / "targets.parquet", index=False)
+        return directory
+
+    # -- plots --------------------------------------------------------------------------------------
+    def plot_share(self, column: str = "sei_output_share"):
+        """Fan chart of the SEI share with the plan's share targets."""
+        from sim.reporting.plots import fan_chart
+
+        marks = [(s.year, s.threshold, s.id) for s in self.specs if s.column == column]
+        return fan_chart(self.quantiles(column), targets=marks,
+                         title=f"{self.name}: {column.replace('_', ' ')}",
+                         ylabel="% of above-scale industrial output")
+
+    def plot_probabilities(self):
+        from sim.reporting.plots import probability_chart
+
+        return probability_chart(self.targets(), title=f"{self.name}: P(target met), 95% CI")
+
+    def plot_outcomes(self, scope_kind: str = "industry"):
+        from sim.reporting.plots import outcomes_chart
+
+        return outcomes_chart(self.outcomes, self.targets(), scope_kind=scope_kind,
+                              title=f"{self.name}: {scope_kind} outcomes vs targets")
+
+
+class ComparisonResult:
+    """Several scenarios run on common random numbers (same seed, same replications)."""
+
+    def __init__(self, run_dir: str | Path, scenarios: dict | None = None):
+        self.store = RunStore(run_dir)
+        labels = self.store.manifest()["settings"]["labels"]
+        scenarios = scenarios or {}
+        self.results = {label: MonteCarloResult(run_dir, label, scenarios.get(label))
+                        for label in labels}
+
+    def __getitem__(self, label: str) -> MonteCarloResult:
+        return self.results[label]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.results)
+
+    def targets(self) -> pd.DataFrame:
+        frames = [r.targets().assign(scenario=label) for label, r in self.results.items()]
+        out = pd.concat(frames, ignore_index=True)
+        return out[["scenario"] + [c for c in out.columns if c != "scenario"]]
+
+    def differences(self, reference: str | None = None) -> pd.DataFrame:
+        """Each scenario minus the reference (default: the first), paired by replication."""
+        reference = reference or self.labels[0]
+        base = self.results[reference]
+        frames = []
+        for label, r in self.results.items():
+            if label == reference:
+                continue
+            d = paired_differences(base.outcomes, r.outcomes, base.specs)
+            frames.append(d.assign(scenario=label, reference=reference))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_outputs(result: MonteCarloResult, out: Path, plots: bool = True) -> list[Path]:
+    """targets.csv, first_met.csv, summary.txt and the PNG plots of one scenario."""
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    targets = result.targets()
+    targets.to_csv(out / "targets.csv", index=False)
+    result.first_met().to_csv(out / "first_met.csv", index=False)
+    (out / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
+    written += [out / "targets.csv", out / "first_met.csv", out / "summary.txt"]
+    if plots:
+        figures = {"share_fan.png": result.plot_share(),
+                   "probabilities.png": result.plot_probabilities()}
+        for kind in ("industry", "park"):
+            if targets["scope"].str.startswith(kind + ":").any() and \
+                    targets.loc[targets["scope"].str.startswith(kind + ":"), "p_met"].notna().any():
+                figures[f"{kind}_outcomes.png"] = result.plot_outcomes(kind)
+        for name, fig in figures.items():
+            fig.savefig(out / name, dpi=110)
+            plt.close(fig)
+            written.append(out / name)
+    return written
+
+
+def write_report(run_dir: str | Path, scenarios: dict | None = None, plots: bool = True) -> Path:
+    """Write outputs and ``report.md`` for every scenario of a run directory; returns the report."""
+    from sim.reporting.report import render_report
+
+    store = RunStore(run_dir)
+    labels = store.manifest()["settings"]["labels"]
+    scenarios = scenarios or {}
+    sections = []
+    for label in labels:
+        result = MonteCarloResult(run_dir, label, scenarios.get(label))
+        out = store.path / (label or "") if label else store.path
+        write_outputs(result, out if label else store.path, plots)
+        sections.append((label, result))
+    comparison = ComparisonResult(run_dir, scenarios) if len(labels) > 1 else None
+    if comparison is not None:
+        diffs = comparison.differences()
+        diffs.to_csv(store.path / "differences.csv", index=False)
+    text = render_report(store, sections, comparison)
+    path = store.path / "report.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_result(run_dir: str | Path):
+    """Open a run directory: a MonteCarloResult, or a ComparisonResult for several scenarios."""
+    labels = json.loads((Path(run_dir) / "manifest.json").read_text())["settings"]["labels"]
+    return MonteCarloResult(run_dir, labels[0]) if len(labels) == 1 else ComparisonResult(run_dir)
+
+
+def copy_run(run_dir: str | Path, dest: str | Path) -> Path:
+    shutil.copytree(run_dir, dest, ignore=shutil.ignore_patterns(".lock"))
+    return Path(dest)
