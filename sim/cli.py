@@ -130,18 +130,221 @@ def add_plan_command(subparsers) -> None:
     audit.set_defaults(func=cmd_plan_audit)
 
 
-# seisim demo -------------------------------------------------------------------------------------
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Placeholder demo: audit every available region's default plan version."""
-    import sim.plans
+# seisim run / mc / sweep / compare / report / demo -----------------------------------------------
+RUN_COLUMNS = ["year", "sei_industrial_output", "nonsei_output", "sei_output_share",
+               "sei_value_added_share_gdp", "above_scale_firms", "firms_over_10",
+               "talent_shortage", "fund_invested"]
 
-    reports = [sim.plans.audit(sim.plans.load(r)).to_text() for r in sim.plans.available_regions()]
-    print("\n\n".join(reports))
+
+def _use_agg() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def add_experiment_args(p: argparse.ArgumentParser, *, out: bool = True) -> None:
+    p.add_argument("-n", "--replications", type=int, default=None,
+                   help="replications (default: the scenario's monte_carlo.replications)")
+    p.add_argument("--seed", type=int, default=None, help="experiment seed (default: scenario's)")
+    p.add_argument("--engine", choices=["numba", "mesa"], default=None)
+    p.add_argument("--backend", choices=["serial", "processes", "dask"], default="processes",
+                   help="where replications run (default: processes)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--address", default=None,
+                   help="Dask scheduler address, e.g. tcp://host:8786 (backend dask)")
+    if out:
+        p.add_argument("--out", default=None, help="run directory (default runs/<name>-<time>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --out, computing only missing chunks")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _experiment_options(args) -> dict:
+    return {"backend": args.backend, "workers": args.workers, "address": args.address,
+            "resume": args.resume, "progress": not args.no_progress, "engine": args.engine}
+
+
+def _default_out(args, name: str):
+    from sim.api import _run_dir
+
+    if args.out is None and args.resume:
+        raise InputError("--resume needs --out DIR (the run directory to continue)")
+    return _run_dir(args.out, name)
+
+
+def cmd_run(args) -> int:
+    import sim
+
+    scenario = sim.api.as_scenario(args.scenario)
+    result = sim.run(scenario, seed=args.seed, engine=args.engine)
+    annual = result.annual
+    if args.csv:
+        annual.to_csv(args.csv, index=False)
+    rows = [[int(r.year)] + [num_cell(getattr(r, c)) for c in RUN_COLUMNS[1:]]
+            for r in annual.itertuples()]
+    print(f"{scenario.name}: one run, seed {args.seed}, engine {args.engine}")
+    print(table(RUN_COLUMNS, rows))
+    if args.csv:
+        print(f"all {annual.shape[1]} columns written to {args.csv}")
     return 0
 
 
-def add_demo_command(subparsers) -> None:
-    demo = subparsers.add_parser("demo", help="run the built-in demonstration")
+def num_cell(x) -> str:
+    return f"{x:,.4g}" if isinstance(x, float) else str(x)
+
+
+def cmd_mc(args) -> int:
+    import sim
+    from sim.reporting.results import write_report
+
+    _use_agg()
+    scenario = sim.api.as_scenario(args.scenario)
+    out = _default_out(args, scenario.name)
+    result = sim.monte_carlo(scenario, args.replications, args.seed, out=out,
+                             **_experiment_options(args))
+    report = write_report(out, {"": scenario}, plots=not args.no_plots)
+    print(result.summary())
+    print(f"run directory: {out}\nreport: {report}")
+    return 1 if result.failures else 0
+
+
+def _comparison_output(result, out, scenarios, plots: bool) -> None:
+    from sim.reporting.results import write_report
+
+    report = write_report(out, scenarios, plots=plots)
+    targets = result.targets()
+    evaluable = targets[targets["p_met"].notna()]
+    rows = [[r.scenario, r.target, r.year, f"{r.p_met:.1%}", f"{r.ci_low:.1%}-{r.ci_high:.1%}",
+             num_cell(r.median)] for r in evaluable.itertuples()]
+    print(table(["scenario", "target", "year", "P(met)", "95% CI", "median"], rows))
+    diffs = result.differences()
+    if len(diffs):
+        rows = [[r.scenario, r.target, f"{100 * r.p_met_diff:+.1f} pp",
+                 f"{100 * r.p_met_diff_low:+.1f} to {100 * r.p_met_diff_high:+.1f}",
+                 num_cell(r.mean_diff)] for r in diffs.itertuples()]
+        print("\nDifferences vs " + diffs["reference"].iloc[0]
+              + " (paired, common random numbers):")
+        print(table(["scenario", "target", "P(met) change", "95% CI (pp)", "mean change"], rows))
+    print(f"run directory: {out}\nreport: {report}")
+
+
+def cmd_compare(args) -> int:
+    import sim
+
+    _use_agg()
+    scenarios = [sim.api.as_scenario(s) for s in args.scenarios]
+    out = _default_out(args, "compare-" + "-".join(s.name for s in scenarios)[:60])
+    result = sim.compare(scenarios, args.replications, args.seed, out=out,
+                         **_experiment_options(args))
+    _comparison_output(result, out, {k: r.scenario for k, r in result.results.items()},
+                       not args.no_plots)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    import sim
+
+    _use_agg()
+    scenario = sim.api.as_scenario(args.scenario)
+    if not scenario.spec.sweep:
+        raise InputError("the scenario has no 'sweep:' grid", file=scenario.source, key="sweep")
+    out = _default_out(args, scenario.name + "-sweep")
+    result = sim.sweep(scenario, args.replications, args.seed, out=out, **_experiment_options(args))
+    _comparison_output(result, out, {k: r.scenario for k, r in result.results.items()},
+                       not args.no_plots)
+    return 0
+
+
+def cmd_report(args) -> int:
+    import yaml
+
+    from sim.reporting.results import load_result, write_report
+    from sim.scenarios import scenario_from_dict
+
+    _use_agg()
+    from pathlib import Path
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "manifest.json").is_file():
+        raise InputError("not a seisim run directory (no manifest.json)", file=str(run_dir))
+    docs = yaml.safe_load((run_dir / "scenario.yaml").read_text(encoding="utf-8"))
+    result = load_result(run_dir)
+    labels = [""] if not hasattr(result, "results") else result.labels
+    scenarios = ({"": scenario_from_dict(docs)} if labels == [""] else
+                 {label: scenario_from_dict(docs[label]) for label in labels})
+    report = write_report(run_dir, scenarios, plots=not args.no_plots)
+    print(result.summary() if labels == [""] else result.targets().to_string())
+    print(f"report: {report}")
+    return 0
+
+
+DEMO_SCENARIOS = ("scenarios/chongqing-baseline.yaml", "scenarios/fuling-baseline.yaml")
+
+
+def cmd_demo(args) -> int:
+    """Chongqing and Fuling baselines, Monte Carlo, target tables and reports."""
+    import time
+
+    import sim
+    from sim.plans.loader import PACKAGE_SEEDS
+    from sim.reporting.results import write_report
+
+    _use_agg()
+    root = PACKAGE_SEEDS.parent
+    out_root = _default_out(args, "demo")
+    start = time.perf_counter()
+    for rel in DEMO_SCENARIOS:
+        scenario = sim.load_scenario(root / rel)
+        out = out_root / scenario.name
+        result = sim.monte_carlo(scenario, args.replications, out=out, backend=args.backend,
+                                 workers=args.workers, progress=not args.no_progress)
+        report = write_report(out, {"": scenario}, plots=True)
+        print(result.summary())
+        print(f"report: {report}\n")
+    print(f"demo finished in {time.perf_counter() - start:.1f} s; results in {out_root}")
+    return 0
+
+
+def add_simulation_commands(subparsers) -> None:
+    run = subparsers.add_parser("run", help="one simulation run, printed as a yearly table")
+    run.add_argument("scenario", help="scenario YAML file or region name")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--engine", choices=["numba", "mesa"], default="numba")
+    run.add_argument("--csv", default=None, help="also write every column to this CSV file")
+    run.set_defaults(func=cmd_run)
+
+    mc = subparsers.add_parser("mc", help="Monte Carlo of a scenario: target probabilities",
+                               description="Run a scenario's Monte Carlo into a run directory "
+                                           "(tidy Parquet, targets.csv, plots, report.md).")
+    mc.add_argument("scenario", help="scenario YAML file or region name")
+    add_experiment_args(mc)
+    mc.set_defaults(func=cmd_mc)
+
+    sweep = subparsers.add_parser("sweep", help="run a scenario's sweep: grid on common random "
+                                                "numbers")
+    sweep.add_argument("scenario", help="scenario YAML file with a sweep: section")
+    add_experiment_args(sweep)
+    sweep.set_defaults(func=cmd_sweep)
+
+    compare = subparsers.add_parser("compare", help="compare scenarios on common random numbers")
+    compare.add_argument("scenarios", nargs="+", help="scenario YAML files or region names")
+    add_experiment_args(compare)
+    compare.set_defaults(func=cmd_compare)
+
+    report = subparsers.add_parser("report", help="(re)write tables, plots and report.md of a "
+                                                  "run directory")
+    report.add_argument("run_dir")
+    report.add_argument("--no-plots", action="store_true")
+    report.set_defaults(func=cmd_report)
+
+    demo = subparsers.add_parser("demo", help="the main job: Chongqing and Fuling baselines")
+    demo.add_argument("-n", "--replications", type=int, default=1000)
+    demo.add_argument("--out", default=None, help="output directory (default runs/demo-<time>)")
+    demo.add_argument("--backend", choices=["serial", "processes", "dask"], default="processes")
+    demo.add_argument("--workers", type=int, default=None)
+    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
 
 
@@ -150,7 +353,7 @@ def add_demo_command(subparsers) -> None:
 #: here.
 COMMANDS: list[Callable] = [
     add_plan_command,
-    add_demo_command,
+    add_simulation_commands,
 ]
 
 
