@@ -279,6 +279,26 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from pathlib import Path
+
+    from sim.calibration import calibrate
+    from sim.reporting.calibration_report import write_calibration
+
+    result = calibrate(args.spec, workers=args.workers, bootstrap=args.bootstrap,
+                       progress=not args.quiet)
+    root = Path(args.out)
+    set_path, report = write_calibration(result, root / "sets", root / "reports")
+    for row in result.moment_table():
+        print(f"{row['moment']:<28} plan {row['data']:>10,.4g}  simulated mean "
+              f"{row['simulated_mean']:>10,.4g}  ({100 * row['relative_error']:+.2f}%)")
+    for name, e in result.estimates().items():
+        interval = (f" [{e['q05']:.4g}, {e['q95']:.4g}]" if "q05" in e else "")
+        print(f"{name:<28} {e['value']:.4g}{interval}")
+    print(f"parameter set: {set_path}\nreport: {report}\ntime: {result.seconds:.0f} s")
+    return 0
+
+
 DEMO_SCENARIOS = ("scenarios/chongqing-baseline.yaml", "scenarios/fuling-baseline.yaml")
 
 
@@ -337,6 +357,16 @@ def add_simulation_commands(subparsers) -> None:
     report.add_argument("run_dir")
     report.add_argument("--no-plots", action="store_true")
     report.set_defaults(func=cmd_report)
+
+    cal = subparsers.add_parser("calibrate", help="fit a region's free parameters to its plan "
+                                                  "history (writes calibration/sets/...)")
+    cal.add_argument("spec", help="calibration spec, e.g. calibration/chongqing-001.yaml")
+    cal.add_argument("--out", default="calibration",
+                     help="folder for sets/ and reports/ (default: calibration)")
+    cal.add_argument("--workers", type=int, default=None)
+    cal.add_argument("--bootstrap", type=int, default=None, help="override the bootstrap count")
+    cal.add_argument("--quiet", action="store_true")
+    cal.set_defaults(func=cmd_calibrate)
 
     demo = subparsers.add_parser("demo", help="the main job: Chongqing and Fuling baselines")
     demo.add_argument("-n", "--replications", type=int, default=1000)

@@ -1,0 +1,351 @@
+"""Calibration: fit free parameters to a plan's historical baselines, with uncertainty.
+
+Method (documented in ``docs/calibration.md``):
+
+* **Simulated method of moments** with common random numbers: the moments are plan figures (e.g.
+  Chongqing's 2020 SEI output, share and firm count, simulated from a 2015 start); the objective is
+  ``sum_k ((mean_sim_k - data_k) / (tol_k * data_k))^2 + sum_j ((theta_j - mu_j) / sd_j)^2`` where
+  ``tol_k`` is the moment's relative tolerance and the second sum holds optional Gaussian priors.
+  The same replication seeds are used at every parameter value, so the objective is a smooth-ish
+  function of the parameters and ``scipy.optimize`` (Nelder-Mead on a bounded transform) can
+  minimise it.
+* **Parametric bootstrap** for uncertainty: the plan's history is one realisation of a stochastic
+  process, so we simulate pseudo-histories at the estimate, refit each, and keep the refitted
+  parameters as draws. Scenarios then sample these draws (one per replication), so reported
+  probabilities include parameter uncertainty.
+* **Checks**: profiles of the objective along each parameter (what the data pin down), and a
+  leave-one-out check (refit without one moment, predict it).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from scipy import optimize
+
+from sim import __version__
+from sim.engines import run_engine
+from sim.errors import InputError
+from sim.experiments.seeding import replication_seed
+from sim.model.inputs import compile_inputs
+from sim.model.params import ModelParams
+from sim.outcomes import _column_for, services_in_printed_total
+from sim.plans import Plan, load
+from sim.scenarios import _check_param_path, _nested, _merge_dicts
+from sim.yamlio import load_located, raise_validation_error
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MomentSpec(Strict):
+    figure: str = Field(description="id of the plan figure to match")
+    tolerance: float = Field(0.02, gt=0, description="relative tolerance (1 s.d.) of the match")
+
+
+class FreeParameter(Strict):
+    low: float
+    high: float
+    start: float | None = None
+    prior_mean: float | None = None
+    prior_sd: float | None = Field(None, gt=0)
+
+
+class CalibrationSpec(Strict):
+    name: str
+    region: str
+    version: str | None = None
+    start_year: int
+    parameters: dict[str, Any] = Field({}, description="fixed parameter overrides")
+    share_definition: str = "strict"
+    moments: list[MomentSpec] = Field(min_length=1)
+    free: dict[str, FreeParameter] = Field(min_length=1)
+    replications: int = Field(48, ge=2)
+    seed: int = 12345
+    bootstrap: int = Field(20, ge=0)
+    max_evaluations: int = Field(150, ge=10)
+
+
+@dataclass
+class Moment:
+    id: str
+    column: str
+    year: int
+    data: float
+    tolerance: float
+    source: str
+
+
+@dataclass
+class Problem:
+    """A calibration problem ready to evaluate: plan, moments, free parameters and seeds."""
+
+    spec: CalibrationSpec
+    plan: Plan
+    base: ModelParams
+    moments: list[Moment]
+    names: list[str]
+    free: list[FreeParameter]
+    end_year: int
+    source: str = ""
+
+    def params_at(self, theta) -> ModelParams:
+        overrides: dict = {}
+        for name, value in zip(self.names, theta):
+            overrides = _merge_dicts(overrides, _nested(name, float(value)))
+        return self.base.updated(overrides)
+
+    def simulate(self, theta, replications: int | None = None, seed: int | None = None,
+                 first: int = 0) -> np.ndarray:
+        """Simulated moments, one row per replication (CRN: fixed seeds)."""
+        inputs = compile_inputs(self.plan, self.params_at(theta), start_year=self.spec.start_year,
+                                end_year=self.end_year)
+        seed = self.spec.seed if seed is None else seed
+        n = replications or self.spec.replications
+        out = np.empty((n, len(self.moments)))
+        for r in range(n):
+            annual = run_engine(inputs, replication_seed(seed, first + r)).annual
+            by_year = annual.set_index("year")
+            out[r] = [by_year.at[m.year, m.column] for m in self.moments]
+        return out
+
+    def objective(self, theta, data: np.ndarray | None = None, use: np.ndarray | None = None
+                  ) -> float:
+        data = np.array([m.data for m in self.moments]) if data is None else data
+        use = np.ones(len(self.moments), bool) if use is None else use
+        sim = self.simulate(theta).mean(axis=0)
+        tol = np.array([m.tolerance for m in self.moments])
+        z = (sim - data) / (tol * np.abs(data))
+        value = float((z[use] ** 2).sum())
+        for t, f in zip(theta, self.free):
+            if f.prior_mean is not None and f.prior_sd is not None:
+                value += ((t - f.prior_mean) / f.prior_sd) ** 2
+        return value
+
+
+def load_spec(path: str | Path) -> tuple[CalibrationSpec, str]:
+    located = load_located(path)
+    try:
+        spec = CalibrationSpec.model_validate(located.data)
+    except ValidationError as exc:
+        raise_validation_error(located, exc, CalibrationSpec)
+    for key in spec.free:
+        _check_param_path(key, located.file, ("free", key))
+    return spec, located.file
+
+
+def build_problem(spec: CalibrationSpec, source: str = "<spec>") -> Problem:
+    plan = load(spec.region, spec.version)
+    try:
+        base = ModelParams().updated(spec.parameters)
+    except ValidationError as exc:
+        raise InputError(exc.errors(include_url=False)[0]["msg"], file=source,
+                         key="parameters") from None
+    inputs = compile_inputs(plan, base, start_year=spec.start_year,
+                            end_year=max(f.year for f in plan.figures if f.role == "baseline"))
+    services = services_in_printed_total(plan, inputs.baseline)
+    moments = []
+    for k, m in enumerate(spec.moments):
+        try:
+            fig = plan.figure(m.figure)
+        except KeyError as exc:
+            raise InputError(str(exc.args[0]), file=source, key=f"moments[{k}].figure") from None
+        if fig.year <= spec.start_year:
+            raise InputError(f"moment '{m.figure}' ({fig.year}) is not after the start year "
+                             f"{spec.start_year}", file=source, key=f"moments[{k}]")
+        column, reason = _column_for(fig, inputs.baseline, services, spec.share_definition)
+        if column is None:
+            raise InputError(f"moment '{m.figure}' cannot be simulated: {reason}", file=source,
+                             key=f"moments[{k}]")
+        moments.append(Moment(fig.id, column, fig.year, fig.canonical_value, m.tolerance,
+                              plan.source_of(fig)))
+    end = max(m.year for m in moments)
+    return Problem(spec, plan, base, moments, list(spec.free), list(spec.free.values()), end,
+                   source)
+
+
+# Optimisation on a bounded transform ---------------------------------------------------------------
+def _to_unbounded(theta, free):
+    return [math.log((t - f.low) / (f.high - t)) for t, f in zip(theta, free)]
+
+
+def _to_bounded(x, free):
+    return [f.low + (f.high - f.low) / (1 + math.exp(-v)) for v, f in zip(x, free)]
+
+
+def fit(problem: Problem, start=None, data=None, use=None, max_evaluations=None) -> tuple[list, float, int]:
+    """Minimise the SMM objective; returns (theta, objective, evaluations)."""
+    free = problem.free
+    if start is None:
+        start = [f.start if f.start is not None else 0.5 * (f.low + f.high) for f in free]
+    start = [min(max(s, f.low + 1e-6 * (f.high - f.low)), f.high - 1e-6 * (f.high - f.low))
+             for s, f in zip(start, free)]
+    x0 = _to_unbounded(start, free)
+    result = optimize.minimize(
+        lambda x: problem.objective(_to_bounded(x, free), data, use), x0, method="Nelder-Mead",
+        options={"maxfev": max_evaluations or problem.spec.max_evaluations, "xatol": 1e-3,
+                 "fatol": 1e-3, "initial_simplex": _simplex(x0)})
+    return _to_bounded(result.x, free), float(result.fun), int(result.nfev)
+
+
+def _simplex(x0):
+    x0 = np.asarray(x0, float)
+    simplex = [x0]
+    for k in range(len(x0)):
+        step = x0.copy()
+        step[k] += 0.6
+        simplex.append(step)
+    return np.array(simplex)
+
+
+def _bootstrap_one(args) -> list[float]:
+    spec_dict, source, theta, b = args
+    problem = build_problem(CalibrationSpec.model_validate(spec_dict), source)
+    pseudo = problem.simulate(theta, replications=1, seed=problem.spec.seed + 1 + b)[0]
+    refit, _, _ = fit(problem, start=theta, data=pseudo,
+                      max_evaluations=max(40, problem.spec.max_evaluations // 2))
+    return refit
+
+
+def _leave_one_out(args) -> dict:
+    spec_dict, source, theta, k = args
+    problem = build_problem(CalibrationSpec.model_validate(spec_dict), source)
+    use = np.ones(len(problem.moments), bool)
+    use[k] = False
+    refit, _, _ = fit(problem, start=theta, use=use,
+                      max_evaluations=max(40, problem.spec.max_evaluations // 2))
+    predicted = problem.simulate(refit).mean(axis=0)[k]
+    m = problem.moments[k]
+    return {"moment": m.id, "data": m.data, "predicted": float(predicted),
+            "relative_error": float(predicted / m.data - 1), "refit": dict(zip(problem.names, refit))}
+
+
+@dataclass
+class CalibrationResult:
+    problem: Problem
+    theta: list[float]
+    objective: float
+    evaluations: int
+    draws: list[list[float]]
+    moments_sim: np.ndarray          # (replications, moments) at the estimate
+    profiles: dict[str, list[tuple[float, float]]]
+    leave_one_out: list[dict]
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return self.problem.names
+
+    def estimates(self) -> dict[str, dict]:
+        out = {}
+        draws = np.array(self.draws) if self.draws else None
+        for k, name in enumerate(self.names):
+            row = {"value": self.theta[k]}
+            if draws is not None and len(draws) > 1:
+                row.update(q05=float(np.quantile(draws[:, k], 0.05)),
+                           q95=float(np.quantile(draws[:, k], 0.95)),
+                           sd=float(draws[:, k].std(ddof=1)))
+            out[name] = row
+        return out
+
+    def moment_table(self) -> list[dict]:
+        rows = []
+        for k, m in enumerate(self.problem.moments):
+            sim = self.moments_sim[:, k]
+            rows.append({"moment": m.id, "column": m.column, "year": m.year, "data": m.data,
+                         "simulated_mean": float(sim.mean()),
+                         "relative_error": float(sim.mean() / m.data - 1),
+                         "q05": float(np.quantile(sim, 0.05)),
+                         "q95": float(np.quantile(sim, 0.95)), "source": m.source})
+        return rows
+
+    def parameter_set(self) -> dict:
+        """The fitted parameter set as written to ``calibration/sets/<region>-<version>.yaml``."""
+        p = self.problem
+        fitted: dict = dict(p.spec.parameters)
+        for name, value in zip(self.names, self.theta):
+            fitted = _merge_dicts(fitted, _nested(name, round(float(value), 6)))
+        draws = []
+        for theta in self.draws:
+            d: dict = {}
+            for name, value in zip(self.names, theta):
+                d = _merge_dicts(d, _nested(name, round(float(value), 6)))
+            draws.append(d)
+        return {
+            "name": f"{p.plan.region}-{p.plan.version}",
+            "region": p.plan.region, "version": p.plan.version,
+            "method": "simulated method of moments (common random numbers) with parametric "
+                      "bootstrap draws",
+            "spec": p.source, "code_version": __version__,
+            "date": _dt.date.today().isoformat(),
+            "objective": round(self.objective, 6),
+            "estimates": {k: {kk: round(vv, 6) for kk, vv in v.items()}
+                          for k, v in self.estimates().items()},
+            "moments": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
+                        for row in self.moment_table()],
+            "params": fitted,
+            "draws": draws,
+        }
+
+
+def calibrate(spec_path: str | Path, *, workers: int | None = None, bootstrap: int | None = None,
+              progress: bool = True) -> CalibrationResult:
+    """Run the full calibration described by a spec file (see module docstring)."""
+    import time
+
+    from sim.experiments.backends import default_workers
+
+    start = time.perf_counter()
+    spec, source = load_spec(spec_path)
+    if bootstrap is not None:
+        spec = spec.model_copy(update={"bootstrap": bootstrap})
+    problem = build_problem(spec, source)
+    _say(progress, f"fitting {len(problem.names)} parameters to {len(problem.moments)} moments")
+    theta, value, nfev = fit(problem)
+    _say(progress, f"estimate {dict(zip(problem.names, np.round(theta, 4)))} "
+                   f"(objective {value:.3g}, {nfev} evaluations)")
+    moments_sim = problem.simulate(theta)
+    profiles = {}
+    for k, (name, f) in enumerate(zip(problem.names, problem.free)):
+        grid = np.linspace(f.low, f.high, 9)
+        values = []
+        for g in grid:
+            t = list(theta)
+            t[k] = float(g)
+            values.append((float(g), problem.objective(t)))
+        profiles[name] = values
+    spec_dict = spec.model_dump()
+    jobs_boot = [(spec_dict, source, theta, b) for b in range(spec.bootstrap)]
+    jobs_loo = [(spec_dict, source, theta, k) for k in range(len(problem.moments))]
+    workers = workers or default_workers()
+    _say(progress, f"bootstrap ({spec.bootstrap} refits) and leave-one-out "
+                   f"({len(jobs_loo)} refits) on {workers} worker(s)")
+    draws, loo = _map(_bootstrap_one, jobs_boot, workers), _map(_leave_one_out, jobs_loo, workers)
+    return CalibrationResult(problem, theta, value, nfev, draws, moments_sim, profiles, loo,
+                             time.perf_counter() - start)
+
+
+def _map(func, jobs, workers):
+    if workers <= 1 or len(jobs) <= 1:
+        return [func(j) for j in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(func, jobs))
+
+
+def _say(enabled: bool, message: str) -> None:
+    if enabled:
+        import sys
+
+        print(f"seisim calibrate: {message}", file=sys.stderr)
