@@ -69,10 +69,16 @@ def test_plan_audit_of_a_file_path(capsys):
     assert code == 0 and "Plan audit: fuling" in out
 
 
-def test_demo_audits_every_region(capsys):
-    code, out, _ = run(capsys, "demo")
+def test_demo_runs_both_baselines_and_writes_reports(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "-n", "12", "--out", str(tmp_path / "demo"),
+                       "--backend", "serial", "--no-progress")
     assert code == 0
-    assert "Plan audit: chongqing" in out and "Plan audit: fuling" in out
+    assert "chongqing-baseline: 12 replications" in out
+    assert "fuling-baseline: 12 replications" in out
+    assert "sei_output_share_2025" in out and "sei_output_share_2026" in out
+    for name in ("chongqing-baseline", "fuling-baseline"):
+        assert (tmp_path / "demo" / name / "report.md").is_file()
+        assert (tmp_path / "demo" / name / "targets.csv").is_file()
 
 
 @pytest.mark.parametrize("argv, message", [

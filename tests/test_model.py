@@ -166,14 +166,16 @@ def test_fund_capital_is_conserved(case, recycle):
     inputs = inputs_for(case, FUND_PARAMS + (("funds.recycle", recycle),), end_year=None)
     inflow = inputs.fund_inflow.sum()
     leverage = inputs.fund_leverage
-    for a in runs(inputs, range(3)):
+    written_off = 0.0
+    for a in runs(inputs, range(5)):
         a = a.iloc[1:]
         years = a["year"] - inputs.start_year
         cum_in = inflow * years
         writeoffs = a["fund_writeoffs"].cumsum()
         proceeds = a["fund_exit_proceeds"].cumsum()
         invested = a["fund_invested"].cumsum()
-        assert proceeds.iloc[-1] > 0 and writeoffs.iloc[-1] > 0 and invested.iloc[-1] > 0
+        assert proceeds.iloc[-1] > 0 and invested.iloc[-1] > 0
+        written_off += writeoffs.iloc[-1]
         held = a["fund_cash"] + a["fund_stakes"] + writeoffs
         # Sums of a few hundred tickets: 1e-9 is rounding, one ticket (0.5) would be a leak.
         if recycle:
@@ -190,6 +192,8 @@ def test_fund_capital_is_conserved(case, recycle):
             np.testing.assert_allclose(a["co_investment"], leverage[0] * a["fund_invested"],
                                        rtol=1e-12)
         assert (a["fund_cash"] >= -1e-9).all()
+    # Some funded firm must have exited in these runs, or write-offs were never exercised.
+    assert written_off > 0
 
 
 def test_exit_multiple_adds_its_gain_to_the_fund():
@@ -290,10 +294,6 @@ def test_numba_and_mesa_agree(name):
                                    getattr(ref.firms, field)[:n][alive], rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model bug: RegionModel.firm_state() (sim/engines/mesa_engine.py) fills industry/park only "
-    "for firms alive at the end, so RunResult.firm_table() labels the history of every exited "
-    "firm of a Mesa run with industry 0 and park 0"))
 @pytest.mark.parametrize("name", list(ENGINE_CASES))
 def test_numba_and_mesa_firm_tables_agree(name):
     case, params, levers, end = ENGINE_CASES[name]

@@ -30,8 +30,9 @@ SCALARS = (
     "gdp_g", "gdp_sigma", "va_ratio", "nonsei_va", "big1", "big2", "agg_alpha",
 )
 
-#: Columns of the per-year output; flows are yearly totals (output: the year's production),
-#: stocks and counts are year-end values.
+#: Columns of the per-year output: flows are yearly totals (output: the year's production);
+#: talent_shortage and macro_shock are yearly averages; stocks and counts are year-end values
+#: (firms entering in a year's last step are counted from the next year).
 ANNUAL = (
     "sei_industrial_output", "nonsei_output", "sei_services_output", "gdp_rest",
     "above_scale_firms", "firms_over_10", "firms_over_100", "alive_firms",
@@ -56,7 +57,7 @@ def pack_scalars(named: dict[str, float]) -> np.ndarray:
     return np.array([float(named[name]) for name in SCALARS])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fill_row0(s, logy, ind, park, rd, alive, n_used, serv0, ann, ann_ind, ann_park, ann_serv,
                history):
     """Year-0 row: the initial state (the plan's baseline) and the talent normalisation."""
@@ -88,7 +89,7 @@ def _fill_row0(s, logy, ind, park, rd, alive, n_used, serv0, ann, ann_ind, ann_p
     return s[S_TALENT0] / demand if demand > 0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, serv0, shift,
               spy, n_years, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t,
               stake_f, n_used, rng_macro, rng_growth, rng_exit, rng_fund, rng_entry,
@@ -132,11 +133,18 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
     land_used = np.zeros(P)
     ind_out = np.zeros(J)
     park_out = np.zeros(P)
-    elig_idx = np.empty(cap, np.int64)
+    elig_list = np.empty(cap, np.int64)      # fund-eligible firms this step, in slot order
+    elig_wlist = np.empty(cap)
+    elig_idx = np.empty(cap, np.int64)       # the same, grouped by industry
     elig_cum = np.empty(cap)
     elig_count = np.zeros(J, np.int64)
     elig_start = np.zeros(J + 1, np.int64)
     deals = np.zeros(F, np.int64)
+    theta = s[S_SELECT_EXP]
+    h0_dt = s[S_EXIT_H0] * dt
+    n_live = 0
+    for i in range(n_used):
+        n_live += alive[i]
 
     for k in range(n_years * spy):
         t = (k + 1) * dt
@@ -146,8 +154,11 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
         for j in range(J):
             zind[j] = z_rho * zind[j] + z_sd * e[1 + j]
         common = macro + shift[k]
-        eps = rng_growth.standard_normal(n_used)
-        u_exit = rng_exit.random(n_used)
+        # One growth and one exit draw per live firm, in slot order.
+        eps = rng_growth.standard_normal(n_live)
+        exit_draw = rng_exit.standard_exponential(n_live)
+        rank = -1
+        n_elig = 0
 
         cell_out[:, :] = 0.0
         cell_n[:, :] = 0.0
@@ -161,6 +172,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
         for i in range(n_used):
             if alive[i] == 0:
                 continue
+            rank += 1
             ly = logy[i]
             j, p = ind[i], park[i]
             sig = s[S_SIGMA0] * math.exp(-s[S_SIGMA_ELAST] * (ly - s[S_LOG_SIGMA_REF]))
@@ -170,7 +182,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                  - s[S_SHORTAGE_PENALTY] * shortage + agg[p, j] + common + zind[j]
                  - 0.5 * sig * sig)
             was_above = ly >= log_thr
-            ly = ly + g * dt + sig * sqrt_dt * eps[i]
+            ly = ly + g * dt + sig * sqrt_dt * eps[rank]
             if pipe[i] > 0.0 and k + 1 >= pipe_t[i]:
                 ly = math.log(math.exp(ly) + pipe[i])
                 pipe[i] = 0.0
@@ -181,8 +193,11 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                     cash[stake_f[i]] += back
                 stakes_total -= stake[i]
                 stake[i] = 0.0
-            hazard = s[S_EXIT_H0] * math.exp(-s[S_EXIT_GAMMA] * (ly - log_thr))
-            if u_exit[i] < 1.0 - math.exp(-hazard * dt):
+            # Exponential clock: exit when the draw falls below h(y) dt, so P(exit) = 1 - exp(-h dt).
+            # At or above the threshold h(y) <= h0, so most draws are decided without the exp.
+            draw = exit_draw[rank]
+            if (draw < h0_dt if ly >= log_thr else True) and \
+                    draw < h0_dt * math.exp(-s[S_EXIT_GAMMA] * (ly - log_thr)):
                 alive[i] = 0
                 exits += 1
                 if stake[i] > 0.0:
@@ -209,6 +224,10 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                     n10 += 1
                 if y >= s[S_BIG2]:
                     n100 += 1
+                if stake[i] == 0.0:
+                    elig_list[n_elig] = i
+                    elig_wlist[n_elig] = selection_weight(y, ly, theta)
+                    n_elig += 1
 
         # Agglomeration: growth of the park-industry cell feeds its firms' next-step growth.
         for p in range(P):
@@ -229,22 +248,22 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
             if deals[f] > 0:
                 any_deal = True
         if any_deal:
+            # Group the eligible firms by industry (stable: slot order within an industry).
             elig_count[:] = 0
-            for i in range(n_used):
-                if alive[i] == 1 and logy[i] >= log_thr and stake[i] == 0.0:
-                    elig_count[ind[i]] += 1
+            for k_e in range(n_elig):
+                elig_count[ind[elig_list[k_e]]] += 1
             elig_start[0] = 0
             for j in range(J):
                 elig_start[j + 1] = elig_start[j] + elig_count[j]
             elig_count[:] = 0
-            for i in range(n_used):
-                if alive[i] == 1 and logy[i] >= log_thr and stake[i] == 0.0:
-                    j = ind[i]
-                    pos = elig_start[j] + elig_count[j]
-                    w = math.exp(s[S_SELECT_EXP] * logy[i])
-                    elig_cum[pos] = w if elig_count[j] == 0 else elig_cum[pos - 1] + w
-                    elig_idx[pos] = i
-                    elig_count[j] += 1
+            for k_e in range(n_elig):
+                i = elig_list[k_e]
+                j = ind[i]
+                pos = elig_start[j] + elig_count[j]
+                w = elig_wlist[k_e]
+                elig_cum[pos] = w if elig_count[j] == 0 else elig_cum[pos - 1] + w
+                elig_idx[pos] = i
+                elig_count[j] += 1
             for f in range(F):
                 for _ in range(deals[f]):
                     u1 = rng_fund.random()
@@ -334,6 +353,8 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
             n_used += 1
             n_attr += 1
 
+        n_live = n_alive + n_start + n_attr
+
         # Talent: inflow grows, a share leaves; demand follows output and R&D effort.
         inflow = s[S_TALENT_INFLOW0] * math.exp(s[S_TALENT_GROWTH] * t)
         talent += (inflow - s[S_TALENT_ATTRITION] * talent) * dt
@@ -393,7 +414,19 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
     return n_used
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def selection_weight(y, ly, theta):
+    """A firm's weight in fund selection, output^theta (exact shortcuts for common exponents)."""
+    if theta == 0.5:
+        return math.sqrt(y)
+    if theta == 1.0:
+        return y
+    if theta == 0.0:
+        return 1.0
+    return math.exp(theta * ly)
+
+
+@njit(cache=True, error_model="numpy")
 def _add_firm(i, size, j, p, rd_new, logy, ind, park, rd, age, alive, pipe, pipe_t, stake,
               stake_t, stake_f):
     logy[i] = math.log(size)

@@ -20,7 +20,7 @@ import math
 import mesa
 import numpy as np
 
-from sim.engines.kernel import A_INDEX
+from sim.engines.kernel import A_INDEX, selection_weight
 from sim.engines.state import FirmState, RunResult, finish_run, new_annual_arrays
 from sim.model.inputs import ModelInputs, random_streams
 
@@ -59,18 +59,20 @@ class Firm(mesa.Agent):
                   - s["shortage_penalty"] * m.shortage + m.agglomeration[p, j]
                   + m.common_shock + m.industry_shock[j] - 0.5 * sig * sig)
         was_above = ly >= s["log_thr"]
-        ly = ly + growth * s["dt"] + sig * s["sqrt_dt"] * m.eps[self.slot]
+        ly = ly + growth * s["dt"] + sig * s["sqrt_dt"] * m.eps[self.rank]
         if self.pipeline > 0.0 and k + 1 >= self.pipeline_step:
             ly = math.log(math.exp(ly) + self.pipeline)
             self.pipeline = 0.0
         if self.stake > 0.0 and k + 1 - self.stake_step >= s["hold_steps"]:
             m.funds[self.stake_fund].take_exit(self)
-        hazard = s["exit_h0"] * math.exp(-s["exit_gamma"] * (ly - s["log_thr"]))
-        if m.u_exit[self.slot] < 1.0 - math.exp(-hazard * s["dt"]):
+        # Exponential clock: exit when the draw falls below hazard * dt (P = 1 - exp(-h dt)).
+        if m.exit_draw[self.rank] < s["exit_h0"] * s["dt"] * math.exp(
+                -s["exit_gamma"] * (ly - s["log_thr"])):
             m.tally["exits"] += 1
             if self.stake > 0.0:
                 m.funds[self.stake_fund].write_off(self)
             self.pipeline = 0.0
+            m.firms.remove(self)  # the model keeps exited firms in by_slot for the firm table
             self.remove()
             return
         self.log_output = ly
@@ -188,6 +190,7 @@ class RegionModel(mesa.Model):
                            inputs.fund_alloc_cum[f]) for f in range(len(inputs.fund_inflow))]
         self.n_used = 0
         self.firms = mesa.agent.AgentSet([], random=self.random)
+        self.by_slot: list[Firm] = []  # every firm ever created, exited ones included
         for i in range(initial.n_used):
             self._new_firm(math.exp(initial.logy[i]), int(initial.industry[i]),
                            int(initial.park[i]), initial.rd[i], initial.age[i])
@@ -223,6 +226,7 @@ class RegionModel(mesa.Model):
     def _new_firm(self, output, industry, park, rd, age) -> Firm:
         firm = Firm(self, self.n_used, output, industry, park, rd, age)
         self.firms.add(firm)
+        self.by_slot.append(firm)
         self.n_used += 1
         return firm
 
@@ -279,6 +283,9 @@ class RegionModel(mesa.Model):
             self.crossings += not was_above
             self.n10 += y >= self.s["big1"]
             self.n100 += y >= self.s["big2"]
+            if firm.stake == 0.0:
+                self.eligible.append((firm, selection_weight(y, firm.log_output,
+                                                             self.s["select_exp"])))
 
     # -- one step -----------------------------------------------------------------------------
     def step(self) -> None:
@@ -296,8 +303,13 @@ class RegionModel(mesa.Model):
         self.industry_shock = np.array([zr * self.industry_shock[j] + zs * e[1 + j]
                                         for j in range(J)])
         self.common_shock = self.macro + inputs.drift_shift[k]
-        self.eps = self.streams["growth"].standard_normal(self.n_used)
-        self.u_exit = self.streams["exit"].random(self.n_used)
+        n_live = 0
+        for firm in self.firms:  # one growth and one exit draw per live firm, in slot order
+            firm.rank = n_live
+            n_live += 1
+        self.eps = self.streams["growth"].standard_normal(n_live)
+        self.exit_draw = self.streams["exit"].standard_exponential(n_live)
+        self.eligible = []
 
         self.cell_out, self.cell_n = np.zeros((P, J)), np.zeros((P, J))
         for park in self.parks:
@@ -380,15 +392,13 @@ class RegionModel(mesa.Model):
             self.datacollector.collect(self)
 
     def _eligible_by_industry(self, J: int):
-        """Per industry: above-scale firms without a stake, and cumulative selection weights."""
+        """Per industry: this step's above-scale firms without a stake (slot order), and their
+        cumulative selection weights."""
         table = [([], []) for _ in range(J)]
-        theta = self.s["select_exp"]
-        for firm in self.firms:
-            if firm.above_scale and firm.stake == 0.0:
-                firms, cum = table[firm.industry]
-                w = math.exp(theta * firm.log_output)
-                cum.append(w if not cum else cum[-1] + w)
-                firms.append(firm)
+        for firm, w in self.eligible:
+            firms, cum = table[firm.industry]
+            cum.append(w if not cum else cum[-1] + w)
+            firms.append(firm)
         return table
 
     def _attract_projects(self, J: int) -> None:
@@ -425,11 +435,13 @@ class RegionModel(mesa.Model):
     def firm_state(self) -> FirmState:
         """The firm table in the numba engine's layout (slots of exited firms marked dead)."""
         state = FirmState.empty(self.capacity)
-        for firm in self.firms:
+        alive = {id(f) for f in self.firms}
+        for firm in self.by_slot:
             i = firm.slot
             state.logy[i], state.industry[i], state.park[i] = (firm.log_output, firm.industry,
                                                                firm.park)
-            state.rd[i], state.age[i], state.alive[i] = firm.rd, firm.age, 1
+            state.rd[i], state.age[i] = firm.rd, firm.age
+            state.alive[i] = id(firm) in alive
             state.stake[i], state.pipeline[i] = firm.stake, firm.pipeline
         state.n_used = self.n_used
         return state

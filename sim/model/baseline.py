@@ -283,7 +283,7 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
     services_lines = sum(f.canonical_value for s in plan.service_industries
                          for f in plan.find("sei_output", scope=f"industry:{s.id}", year=year))
     industrial_guess = total_printed - services_lines
-    at = split_year(plan, year)
+    at = year if params.allocation.industry_output else split_year(plan, year)
     if at == year:
         ind_split, srv_split = industry_split(plan, year, industrial_guess, params, notes)
     else:
@@ -345,7 +345,8 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
     t = reader.exact("rd_personnel") or reader.nearest("rd_personnel")
     share_rd = params.talent.sei_share_of_rd_personnel
     if t is not None:
-        share_rd = share / 100 if share_rd is None else share_rd
+        if share_rd is None:  # the SEI share in the figure's own year
+            share_rd = (plan.value("sei_output_share", year=t.year) or share) / 100
         talent = t.canonical_value * share_rd
         if t.year != year:
             talent *= industrial_total / _industrial_output_in(plan, t.year, industrial_total, year)
@@ -414,18 +415,23 @@ def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_tot
     return va_ratio, gdp
 
 
+def _printed_output(plan: Plan, year: int) -> float | None:
+    """Region SEI output in ``year`` as printed or derived from next year's growth, else None."""
+    try:
+        return region_output(plan, year, [])
+    except InputError:
+        return None
+
+
 def _output_ratio(plan: Plan, other_year: int, year: int) -> float:
-    """Printed SEI output in ``other_year`` relative to ``year`` (1 if either is missing)."""
-    a, b = plan.value("sei_output", year=other_year), plan.value("sei_output", year=year)
+    """SEI output in ``other_year`` relative to ``year`` (1 if either is unknown)."""
+    a, b = _printed_output(plan, other_year), _printed_output(plan, year)
     return a / b if a is not None and b is not None else 1.0
 
 
 def _industrial_output_in(plan: Plan, other_year: int, industrial_total: float, year: int) -> float:
-    """Industrial SEI output in ``other_year``, by the ratio of printed region totals."""
-    a, b = plan.value("sei_output", year=other_year), plan.value("sei_output", year=year)
-    if a is None or b is None:
-        return industrial_total
-    return industrial_total * a / b
+    """Industrial SEI output in ``other_year``, by the ratio of region totals."""
+    return industrial_total * _output_ratio(plan, other_year, year)
 
 
 def _parks(plan: Plan, year: int, industries: list[str], industry_output: np.ndarray,
@@ -514,7 +520,9 @@ def _funds(plan: Plan, params: ModelParams, industrial_total: float,
         annual = fp.annual_investment or fp.investment_share * industrial_total
         leverage = fp.leverage if fp.leverage is not None else DEFAULT_LEVERAGE
         fund_id = plan.funds[0].id if plan.funds else "guidance_fund"
+        basis = ("parameter funds.annual_investment" if fp.annual_investment else
+                 f"{fp.investment_share:g} of SEI output")
         notes.append(f"no fund figures: fund '{fund_id}' invests {annual:.2f} 亿元/yr "
-                     f"({fp.investment_share:g} of SEI output), leverage {leverage:g}")
+                     f"({basis}), leverage {leverage:g}")
         funds.append(FundBaseline(fund_id, annual, leverage, "assumption"))
     return funds

@@ -20,7 +20,9 @@ from sim.model.population import Population, build_population
 from sim.plans.schema import Plan
 
 #: Random streams of one replication, in spawn order. Separate streams keep one mechanism's draws
-#: from shifting another's when a lever changes how many draws it makes (common random numbers).
+#: from shifting another's when a lever changes how many draws it makes: the macro path and the
+#: initial population are shared exactly between scenarios; firm-level draws stay aligned until
+#: the scenarios' firm populations diverge (common random numbers, per mechanism).
 STREAMS = ("population", "macro", "growth", "exit", "fund", "entry", "agents")
 BIG_THRESHOLDS = (10.0, 100.0)  # 亿元: the plans' 超10亿 and 百亿级 firm classes
 

@@ -5,7 +5,8 @@ park-industry cell and then fitted so that
 
 * every cell's above-scale output equals the baseline cell output (hence industry and park totals
   are exact),
-* every above-scale firm is at or above the statistical threshold,
+* every above-scale firm is at or above the statistical threshold (a cell whose whole output is
+  below the threshold gets one firm of that output, which the statistics then miss),
 * exactly the plan's number of very large firms (e.g. 百亿级) exceed their threshold where the plan
   gives that count and the cell outputs allow it.
 
@@ -81,6 +82,26 @@ def allocate_big_firms(cell_output: np.ndarray, counts: np.ndarray, n_big: int, 
     return bigs.reshape(counts.shape), int(n_big - bigs.sum())
 
 
+def _clipped_sum(c: np.ndarray, raw, lower, upper) -> np.ndarray:
+    """sum_i clip(c * raw_i, lower_i, upper_i) for every value in ``c``, in O((n + m) log n).
+
+    Firm i is at its lower bound while c < lower_i / raw_i, at its upper bound once
+    c >= upper_i / raw_i, and equal to c * raw_i in between; sorted breakpoints and cumulative sums
+    give the three groups' totals for each c.
+    """
+    a, b = lower / raw, upper / raw
+    oa, ob = np.argsort(a), np.argsort(b)
+    a_sorted, b_sorted = a[oa], b[ob]
+    cum_lo = np.concatenate([[0.0], np.cumsum(lower[oa])])
+    cum_ra = np.concatenate([[0.0], np.cumsum(raw[oa])])
+    finite_hi = np.where(np.isfinite(upper[ob]), upper[ob], 0.0)
+    cum_hi = np.concatenate([[0.0], np.cumsum(finite_hi)])
+    cum_rb = np.concatenate([[0.0], np.cumsum(raw[ob])])
+    na = np.searchsorted(a_sorted, c, side="right")
+    nb = np.searchsorted(b_sorted, c, side="right")
+    return (cum_lo[-1] - cum_lo[na]) + c * (cum_ra[na] - cum_rb[nb]) + cum_hi[nb]
+
+
 def fit_sizes(raw: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Scale ``raw`` sizes by one factor ``c``, clipped to [lower, upper], so they sum to ``total``.
 
@@ -90,7 +111,7 @@ def fit_sizes(raw: np.ndarray, total: float, lower: np.ndarray, upper: np.ndarra
     """
     finite = np.isfinite(upper)
     kinks = np.unique(np.concatenate([lower / raw, upper[finite] / raw[finite]]))
-    sums = np.clip(kinks[:, None] * raw[None, :], lower, upper).sum(axis=1)
+    sums = _clipped_sum(kinks, raw, lower, upper)
     k = int(np.searchsorted(sums, total))
     if k == 0:
         c = kinks[0]
@@ -117,8 +138,6 @@ def build_population(baseline: Baseline, params: ModelParams, rng: np.random.Gen
     notes: list[str] = []
     cell = baseline.cell_output
     counts = allocate_counts(cell, baseline.above_scale_firms)
-    # A cell holding more output than its firms could produce below the big-firm threshold needs
-    # more firms; one firm per cell at least.
     big = baseline.big_firm_threshold
     bigs = np.zeros_like(counts)
     if big is not None and baseline.big_firms > 0:
