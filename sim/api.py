@@ -136,3 +136,62 @@ def sweep(scenario, replications: int | None = None, seed: int | None = None, **
     """Run every point of a scenario's ``sweep:`` grid on common random numbers."""
     sc = as_scenario(scenario)
     return compare([point for _, point in sc.sweep_points()], replications, seed, **options)
+
+
+# Policy analysis ----------------------------------------------------------------------------------
+def _target_id(sc, target):
+    """Default target: the scenario plan's SEI share target (the headline question)."""
+    if target:
+        return target
+    shares = [f.id for f in sc.plan.targets if f.indicator == "sei_output_share"]
+    return shares[-1] if shares else sc.plan.targets[0].id
+
+
+def sensitivity(scenario, target: str | None = None, factors=None, *, method: str = "sobol",
+                samples: int = 64, replications: int = 8, seed: int | None = None, out=None,
+                backend: str = "processes", workers: int | None = None,
+                address: str | None = None) -> dict:
+    """Sobol (or Morris) indices of the levers/uncertainties on a target's value and P(met).
+
+    ``factors`` maps dotted keys to (low, high); default: the planner's levers around the
+    scenario's setting plus its declared uncertainties. Writes the design and indices to ``out``.
+    """
+    from sim.analysis.factors import parse_factors
+    from sim.analysis.sensitivity import sensitivity as _sensitivity
+
+    sc = as_scenario(scenario)
+    return _sensitivity(sc, parse_factors(factors, sc), _target_id(sc, target),
+                        _run_dir(out, None), method=method, samples=samples,
+                        replications=replications, seed=seed, backend=backend, workers=workers,
+                        address=address)
+
+
+def discover(scenario, target: str | None = None, factors=None, *, samples: int = 400,
+             mode: str = "missed", density: float = 0.8, seed: int | None = None, out=None,
+             backend: str = "processes", workers: int | None = None,
+             address: str | None = None) -> dict:
+    """PRIM scenario discovery: boxes of factor space where ``target`` is missed (or met)."""
+    from sim.analysis.discovery import discover as _discover
+    from sim.analysis.factors import parse_factors
+
+    sc = as_scenario(scenario)
+    return _discover(sc, parse_factors(factors, sc), _target_id(sc, target), _run_dir(out, None),
+                     samples=samples, mode=mode, density=density, seed=seed, backend=backend,
+                     workers=workers, address=address)
+
+
+def solve(scenario, target: str | None = None, lever: str = "levers.fund.scale",
+          prob: float = 0.8, bounds: tuple[float, float] = (0.5, 16.0), *,
+          replications: int = 200, seed: int | None = None, out=None, grid: int = 6,
+          bisections: int = 5, backend: str = "processes", workers: int | None = None,
+          address: str | None = None):
+    """Smallest ``lever`` value with P(target met) >= ``prob`` within ``bounds`` (or an honest
+    "not reachable")."""
+    from sim.analysis.solve import solve as _solve
+
+    sc = as_scenario(scenario)
+    if not lever.startswith(("levers.", "params.")):
+        lever = "levers." + lever
+    return _solve(sc, _target_id(sc, target), lever, prob, bounds, _run_dir(out, None),
+                  replications=replications, seed=seed, grid=grid, bisections=bisections,
+                  backend=backend, workers=workers, address=address)

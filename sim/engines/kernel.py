@@ -224,10 +224,9 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                     n10 += 1
                 if y >= s[S_BIG2]:
                     n100 += 1
-                if stake[i] == 0.0:
-                    elig_list[n_elig] = i
-                    elig_wlist[n_elig] = selection_weight(y, ly, theta)
-                    n_elig += 1
+                elig_list[n_elig] = i
+                elig_wlist[n_elig] = selection_weight(y, ly, theta)
+                n_elig += 1
 
         # Agglomeration: growth of the park-industry cell feeds its firms' next-step growth.
         for p in range(P):
@@ -282,13 +281,8 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                         else:
                             hi = mid
                     i = elig_idx[lo]
-                    if stake[i] > 0.0:
-                        continue
-                    stake[i] = ticket
-                    stake_f[i] = f
-                    stake_t[i] = k + 1
-                    pipe[i] += ticket * (1.0 + f_lev[f]) * s[S_KAPPA]
-                    pipe_t[i] = k + 1 + lag
+                    invest(i, f, ticket, k + 1, ticket * (1.0 + f_lev[f]) * s[S_KAPPA], lag,
+                           stake, stake_t, stake_f, pipe, pipe_t)
                     cash[f] -= ticket
                     stakes_total += ticket
                     invested += ticket
@@ -412,6 +406,19 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                 for i in range(n_used):
                     history[row, i] = math.exp(logy[i]) if alive[i] == 1 else 0.0
     return n_used
+
+
+@njit(cache=True, error_model="numpy")
+def invest(i, f, ticket, now, added_output, lag, stake, stake_t, stake_f, pipe, pipe_t):
+    """A fund deal in firm i. A firm already holding a stake receives a follow-on: the stake and
+    the pending project grow, their dates become amount-weighted averages (so follow-ons neither
+    postpone nor hasten earlier money on average)."""
+    stake_t[i] = (stake_t[i] * stake[i] + now * ticket) / (stake[i] + ticket)
+    stake[i] += ticket
+    stake_f[i] = f
+    due = now + lag
+    pipe_t[i] = (pipe_t[i] * pipe[i] + due * added_output) / (pipe[i] + added_output)
+    pipe[i] += added_output
 
 
 @njit(cache=True, error_model="numpy")

@@ -143,12 +143,17 @@ class Fund(mesa.Agent):
                 else:
                     hi = mid
             firm = firms[lo]
-            if firm.stake > 0.0:
-                continue
-            k = m.step_index
-            firm.stake, firm.stake_fund, firm.stake_step = ticket, self.index, k + 1
-            firm.pipeline += ticket * (1.0 + self.leverage) * s["kappa"]
-            firm.pipeline_step = k + 1 + s["lag_steps"]
+            now = m.step_index + 1
+            # Follow-on deals grow the stake and the pending project; their dates become
+            # amount-weighted averages.
+            firm.stake_step = (firm.stake_step * firm.stake + now * ticket) / (firm.stake + ticket)
+            firm.stake += ticket
+            firm.stake_fund = self.index
+            added = ticket * (1.0 + self.leverage) * s["kappa"]
+            due = now + s["lag_steps"]
+            firm.pipeline_step = (firm.pipeline_step * firm.pipeline + due * added) / (
+                firm.pipeline + added)
+            firm.pipeline += added
             self.cash -= ticket
             m.stakes_total += ticket
             m.tally["fund_invested"] += ticket
@@ -283,9 +288,8 @@ class RegionModel(mesa.Model):
             self.crossings += not was_above
             self.n10 += y >= self.s["big1"]
             self.n100 += y >= self.s["big2"]
-            if firm.stake == 0.0:
-                self.eligible.append((firm, selection_weight(y, firm.log_output,
-                                                             self.s["select_exp"])))
+            self.eligible.append((firm, selection_weight(y, firm.log_output,
+                                                         self.s["select_exp"])))
 
     # -- one step -----------------------------------------------------------------------------
     def step(self) -> None:
@@ -392,8 +396,8 @@ class RegionModel(mesa.Model):
             self.datacollector.collect(self)
 
     def _eligible_by_industry(self, J: int):
-        """Per industry: this step's above-scale firms without a stake (slot order), and their
-        cumulative selection weights."""
+        """Per industry: this step's above-scale firms (slot order) and their cumulative
+        selection weights."""
         table = [([], []) for _ in range(J)]
         for firm, w in self.eligible:
             firms, cum = table[firm.industry]

@@ -26,9 +26,9 @@ class FirmState:
     age: np.ndarray
     alive: np.ndarray
     pipeline: np.ndarray        # output (亿元/yr) a fund-backed project will add
-    pipeline_step: np.ndarray   # step at which it starts producing
+    pipeline_step: np.ndarray   # step at which it starts producing (amount-weighted)
     stake: np.ndarray           # fund money held in the firm (亿元)
-    stake_step: np.ndarray      # step the stake was taken
+    stake_step: np.ndarray      # step the stake was taken (amount-weighted for follow-ons)
     stake_fund: np.ndarray      # which fund holds it
     n_used: int
 
@@ -41,8 +41,8 @@ class FirmState:
         return cls(logy=np.zeros(capacity), industry=np.zeros(capacity, np.int64),
                    park=np.zeros(capacity, np.int64), rd=np.zeros(capacity),
                    age=np.zeros(capacity), alive=np.zeros(capacity, np.int8),
-                   pipeline=np.zeros(capacity), pipeline_step=np.zeros(capacity, np.int64),
-                   stake=np.zeros(capacity), stake_step=np.zeros(capacity, np.int64),
+                   pipeline=np.zeros(capacity), pipeline_step=np.zeros(capacity),
+                   stake=np.zeros(capacity), stake_step=np.zeros(capacity),
                    stake_fund=np.zeros(capacity, np.int64), n_used=0)
 
     @classmethod

@@ -10,7 +10,7 @@ run directory themselves, so on a cluster it must be on a shared filesystem.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from sim.errors import InputError
 from sim.experiments.runner import ChunkStatus, ChunkTask, run_chunk
@@ -24,28 +24,30 @@ def default_workers() -> int:
 
 
 def execute(tasks: Iterable[ChunkTask], backend: str = "processes", workers: int | None = None,
-            address: str | None = None) -> Iterator[ChunkStatus]:
-    """Run the tasks, yielding each chunk's status as it finishes (in completion order)."""
+            address: str | None = None, func: Callable = run_chunk) -> Iterator[ChunkStatus]:
+    """Run ``func`` on every task (default: :func:`run_chunk`), yielding each result as it
+    finishes (in completion order). ``func`` must be importable by name (module level) so spawned
+    processes and Dask workers can unpickle it."""
     tasks = list(tasks)
     if backend not in BACKENDS:
         raise InputError(f"unknown backend '{backend}' (choose one of {', '.join(BACKENDS)})")
     workers = workers or default_workers()
     if backend == "serial" or (backend == "processes" and (workers == 1 or len(tasks) <= 1)):
         for task in tasks:
-            yield run_chunk(task)
+            yield func(task)
     elif backend == "processes":
-        yield from _processes(tasks, workers)
+        yield from _processes(func, tasks, workers)
     else:
-        yield from _dask(tasks, workers, address)
+        yield from _dask(func, tasks, workers, address)
 
 
-def _processes(tasks: list[ChunkTask], workers: int) -> Iterator[ChunkStatus]:
+def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending = {pool.submit(run_chunk, t) for t in tasks}
+        pending = {pool.submit(func, t) for t in tasks}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -57,7 +59,7 @@ def _processes(tasks: list[ChunkTask], workers: int) -> Iterator[ChunkStatus]:
             raise
 
 
-def _dask(tasks: list[ChunkTask], workers: int, address: str | None) -> Iterator[ChunkStatus]:
+def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Iterator:
     import logging
 
     from distributed import Client, LocalCluster, as_completed
@@ -70,7 +72,7 @@ def _dask(tasks: list[ChunkTask], workers: int, address: str | None) -> Iterator
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
-        futures = [client.submit(run_chunk, t, pure=False) for t in tasks]
+        futures = [client.submit(func, t, pure=False) for t in tasks]
         for future in as_completed(futures):
             yield future.result()
     finally:
