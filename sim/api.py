@@ -16,17 +16,34 @@ from sim.plans import Plan, load
 def as_inputs(target, *, version: str | None = None, params: ModelParams | dict | None = None,
               levers: Levers | dict | None = None, start_year: int | None = None,
               end_year: int | None = None) -> ModelInputs:
-    """Model inputs from a region name, plan-file path, :class:`Plan`, scenario or inputs."""
+    """Model inputs from a region name, plan-file path, :class:`Plan`, scenario or inputs.
+
+    For a plan, parameters start from its ``default`` parameter set (the fitted set of that plan
+    version when one exists, else the built-in defaults); ``params`` as a dict overrides keys of
+    it, a :class:`ModelParams` replaces it (``ModelParams()`` = built-in defaults).
+    """
+    from sim.parameter_sets import load_parameter_set
+
     if isinstance(target, ModelInputs):
         return target
     if hasattr(target, "model_inputs"):  # a Scenario
         return target.model_inputs()
     plan = target if isinstance(target, Plan) else load(target, version)
-    if isinstance(params, dict):
-        params = ModelParams().updated(params)
+    if not isinstance(params, ModelParams):
+        base = load_parameter_set("default", plan).params
+        params = base.updated(params) if params else base
     if isinstance(levers, dict):
         levers = Levers.model_validate(levers)
     return compile_inputs(plan, params, levers, start_year=start_year, end_year=end_year)
+
+
+def mesa_model(target, seed=0, **options):
+    """A Mesa :class:`~sim.engines.mesa_engine.RegionModel` to step and inspect in a notebook
+    (``model.step()``, ``model.agents_by_type``, ``model.datacollector``). ``target`` and
+    ``options`` as for :func:`run`."""
+    from sim.engines.mesa_engine import RegionModel
+
+    return RegionModel(as_inputs(target, **options), seed)
 
 
 def run(target, seed=0, engine: str = "numba", *, record_firms: bool = False, **options):
@@ -42,24 +59,32 @@ def run(target, seed=0, engine: str = "numba", *, record_firms: bool = False, **
 
 # Scenarios and Monte Carlo ------------------------------------------------------------------------
 def load_scenario(path):
-    """Read and validate a scenario YAML file (``extends`` resolved)."""
-    from sim.scenarios import load_scenario as _load
+    """Read and validate a scenario YAML file (``extends`` resolved). A bare name such as
+    ``"fuling-baseline"`` finds ``scenarios/fuling-baseline.yaml`` in the working directory or
+    the scenario library shipped beside the package."""
+    from sim.scenarios import find_scenario, load_scenario as _load
 
-    return _load(path)
+    return _load(find_scenario(path))
 
 
 def as_scenario(target):
     """A Scenario from a Scenario, a scenario YAML path, a mapping, or a region name (its
-    baseline: built-in defaults, the plan's default version)."""
+    baseline: the plan's default version with ``parameters: default``, i.e. the fitted parameter
+    set when one exists)."""
     from sim.scenarios import Scenario, load_scenario as _load, scenario_from_dict
 
     if isinstance(target, Scenario):
         return target
     if isinstance(target, dict):
         return scenario_from_dict(target)
+    from sim.scenarios import find_scenario
+
     text = str(target)
     if text.endswith((".yaml", ".yml")):
         return _load(text)
+    found = find_scenario(text)
+    if found != text:
+        return _load(found)
     return scenario_from_dict({"name": f"{text}-baseline", "region": text})
 
 
@@ -77,22 +102,23 @@ def _run_dir(out, name: str):
     return Path("runs") / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{stamp}"
 
 
-def _experiment(scenarios: dict, replications, seed, engine):
+def _experiment(scenarios: dict, replications, seed, engine, chunk_size=None):
     from sim.experiments.montecarlo import Experiment
 
     first = next(iter(scenarios.values())).spec.monte_carlo
     return Experiment(scenarios, int(replications or first.replications),
                       int(first.seed if seed is None else seed), engine or first.engine,
-                      first.chunk_size)
+                      int(chunk_size or first.chunk_size))
 
 
 def monte_carlo(scenario, replications: int | None = None, seed: int | None = None, *,
                 backend: str = "processes", workers: int | None = None,
                 address: str | None = None, out=None, resume: bool = False,
-                progress: bool = True, engine: str | None = None):
+                progress: bool = True, engine: str | None = None, chunk_size: int | None = None):
     """Run a scenario's Monte Carlo; returns a :class:`~sim.reporting.results.MonteCarloResult`.
 
-    ``replications`` and ``seed`` default to the scenario's ``monte_carlo`` settings. Results stream
+    ``replications``, ``seed`` and ``chunk_size`` default to the scenario's ``monte_carlo``
+    settings. Results stream
     to ``out`` (a run directory; a temporary one if None) chunk by chunk, so an interrupted run
     continues with ``resume=True``. ``backend`` is ``"serial"``, ``"processes"`` (default) or
     ``"dask"`` (``address`` of a scheduler, or a local cluster of ``workers``); all give identical
@@ -102,7 +128,7 @@ def monte_carlo(scenario, replications: int | None = None, seed: int | None = No
     from sim.reporting.results import MonteCarloResult
 
     sc = as_scenario(scenario)
-    experiment = _experiment({"": sc}, replications, seed, engine)
+    experiment = _experiment({"": sc}, replications, seed, engine, chunk_size)
     run_dir = _run_dir(out, None)
     run_experiment(experiment, run_dir, backend=backend, workers=workers, address=address,
                    resume=resume, progress=progress)
@@ -111,7 +137,8 @@ def monte_carlo(scenario, replications: int | None = None, seed: int | None = No
 
 def compare(scenarios, replications: int | None = None, seed: int | None = None, *,
             backend: str = "processes", workers: int | None = None, address: str | None = None,
-            out=None, resume: bool = False, progress: bool = True, engine: str | None = None):
+            out=None, resume: bool = False, progress: bool = True, engine: str | None = None,
+            chunk_size: int | None = None):
     """Run several scenarios on common random numbers (same seed and replications); returns a
     :class:`~sim.reporting.results.ComparisonResult` with paired differences."""
     from sim.experiments.montecarlo import run_experiment
@@ -125,7 +152,7 @@ def compare(scenarios, replications: int | None = None, seed: int | None = None,
         while label in labelled:
             label, k = f"{sc.name}#{k}", k + 1
         labelled[label] = sc
-    experiment = _experiment(labelled, replications, seed, engine)
+    experiment = _experiment(labelled, replications, seed, engine, chunk_size)
     run_dir = _run_dir(out, None)
     run_experiment(experiment, run_dir, backend=backend, workers=workers, address=address,
                    resume=resume, progress=progress)

@@ -37,7 +37,8 @@ from sim.model.inputs import compile_inputs
 from sim.model.params import ModelParams
 from sim.outcomes import _column_for, services_in_printed_total
 from sim.plans import Plan, load
-from sim.scenarios import _check_param_path, _nested, _merge_dicts
+from sim.model.params import merge_nested, nested_override
+from sim.scenarios import param_path_known, unknown_param_message
 from sim.yamlio import load_located, raise_validation_error
 
 
@@ -99,7 +100,7 @@ class Problem:
     def params_at(self, theta) -> ModelParams:
         overrides: dict = {}
         for name, value in zip(self.names, theta):
-            overrides = _merge_dicts(overrides, _nested(name, float(value)))
+            overrides = merge_nested(overrides, nested_override(name, float(value)))
         return self.base.updated(overrides)
 
     def simulate(self, theta, replications: int | None = None, seed: int | None = None,
@@ -137,7 +138,8 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, str]:
     except ValidationError as exc:
         raise_validation_error(located, exc, CalibrationSpec)
     for key in spec.free:
-        _check_param_path(key, located.file, ("free", key))
+        if not param_path_known(key):
+            raise located.error(("free", key), unknown_param_message(key))
     return spec, located.file
 
 
@@ -272,12 +274,12 @@ class CalibrationResult:
         p = self.problem
         fitted: dict = dict(p.spec.parameters)
         for name, value in zip(self.names, self.theta):
-            fitted = _merge_dicts(fitted, _nested(name, round(float(value), 6)))
+            fitted = merge_nested(fitted, nested_override(name, round(float(value), 6)))
         draws = []
         for theta in self.draws:
             d: dict = {}
             for name, value in zip(self.names, theta):
-                d = _merge_dicts(d, _nested(name, round(float(value), 6)))
+                d = merge_nested(d, nested_override(name, round(float(value), 6)))
             draws.append(d)
         return {
             "name": f"{p.plan.region}-{p.plan.version}",

@@ -168,7 +168,7 @@ def _experiment_options(args) -> dict:
 def _default_out(args, name: str):
     from sim.api import _run_dir
 
-    if args.out is None and args.resume:
+    if args.out is None and getattr(args, "resume", False):
         raise InputError("--resume needs --out DIR (the run directory to continue)")
     return _run_dir(args.out, name)
 
@@ -200,10 +200,13 @@ def cmd_mc(args) -> int:
 
     _use_agg()
     scenario = sim.api.as_scenario(args.scenario)
+    if args.out is None and scenario.spec.outputs.dir:
+        args.out = scenario.spec.outputs.dir
     out = _default_out(args, scenario.name)
     result = sim.monte_carlo(scenario, args.replications, args.seed, out=out,
                              **_experiment_options(args))
-    report = write_report(out, {"": scenario}, plots=not args.no_plots)
+    plots = scenario.spec.outputs.plots and not args.no_plots
+    report = write_report(out, {"": scenario}, plots=plots)
     print(result.summary())
     print(f"run directory: {out}\nreport: {report}")
     return 1 if result.failures else 0
@@ -299,6 +302,132 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def _analysis_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="scenario YAML file or region name")
+    p.add_argument("--target", default=None,
+                   help="target id from the plan (default: the plan's SEI share target)")
+    p.add_argument("--factor", action="append", default=None, metavar="KEY=LOW:HIGH",
+                   help="a factor and its range, e.g. levers.fund.scale=0.5:4 (repeatable; "
+                        "default: the planner's levers and the scenario's uncertainties)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", default=None, help="run directory (default runs/<name>-<kind>-<time>)")
+    p.add_argument("--backend", choices=["serial", "processes", "dask"], default="processes")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--address", default=None, help="Dask scheduler address (backend dask)")
+
+
+def _backend(args) -> dict:
+    return {"backend": args.backend, "workers": args.workers, "address": args.address}
+
+
+def _write_md(path, lines) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def cmd_sensitivity(args) -> int:
+    import sim
+    from sim.analysis.sensitivity import plot_indices
+
+    _use_agg()
+    scenario = sim.api.as_scenario(args.scenario)
+    out = _default_out(args, f"{scenario.name}-sensitivity")
+    res = sim.sensitivity(scenario, args.target, args.factor, method=args.method,
+                          samples=args.samples, replications=args.replications, seed=args.seed,
+                          out=out, **_backend(args))
+    idx = res["indices"]
+    idx.to_csv(out / "indices.csv", index=False)
+    res["points"].to_csv(out / "points.csv", index_label="point")
+    fig = plot_indices(idx, res["method"])
+    fig.savefig(out / "indices.png", dpi=110)
+    print(idx.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    constant = idx.attrs.get("constant_outcomes", [])
+    _write_md(out / "report.md", [
+        f"# Sensitivity ({res['method']}): {scenario.name}", "",
+        f"Target: `{res['spec'].id}` ({res['spec'].year}, threshold {res['spec'].threshold:g} "
+        f"{res['spec'].unit}); {len(res['points'])} design points x {args.replications} "
+        "replications on common random numbers.", "",
+        "Outcomes: `value` = mean simulated value in the target year; `p_met` = share of "
+        "replications meeting the target.", "",
+        *(["Constant outcome(s) (indices meaningless): " + ", ".join(constant), ""]
+          if constant else []),
+        "Tables: [indices.csv](indices.csv), [points.csv](points.csv)", "",
+        "![indices](indices.png)"])
+    print(f"run directory: {out}")
+    return 0
+
+
+def cmd_discover(args) -> int:
+    import sim
+    from sim.analysis.discovery import plot_box, plot_tradeoff
+
+    _use_agg()
+    scenario = sim.api.as_scenario(args.scenario)
+    out = _default_out(args, f"{scenario.name}-discover")
+    res = sim.discover(scenario, args.target, args.factor, samples=args.samples, mode=args.mode,
+                       density=args.density, seed=args.seed, out=out, **_backend(args))
+    traj, step, box = res["trajectory"], res["step"], res["restrictions"]
+    traj.to_csv(out / "trajectory.csv", index_label="step")
+    box.to_csv(out / "box.csv", index=False)
+    res["cases"].to_csv(out / "cases.csv", index_label="point")
+    figures = [] if step is None else [("tradeoff.png", plot_tradeoff(traj, step)),
+                                       ("box.png", plot_box(box))]
+    for name, fig in figures:
+        fig.savefig(out / name, dpi=110)
+    print(f"cases where {res['spec'].id} is {res['mode']}: {res['share_of_interest']:.1%} of "
+          f"{len(res['cases'])}")
+    print(res["message"])
+    if len(box):
+        print(box.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    _write_md(out / "report.md", [
+        f"# Scenario discovery (PRIM): {scenario.name}", "",
+        f"Cases where `{res['spec'].id}` is **{res['mode']}**: {res['share_of_interest']:.1%} of "
+        f"{len(res['cases'])} Latin-hypercube samples (one independent replication each).", "",
+        res["message"] + ".", "",
+        "| factor | box low | box high | sampled range |", "|---|---|---|---|",
+        *[f"| {r.factor} | {r.box_low:.4g} | {r.box_high:.4g} | {r.range_low:.4g}-"
+          f"{r.range_high:.4g} |" for r in box.itertuples()], "",
+        "Tables: [trajectory.csv](trajectory.csv), [box.csv](box.csv), [cases.csv](cases.csv)",
+        *(["", "![trade-off](tradeoff.png)", "", "![box](box.png)"] if figures else [])])
+    print(f"run directory: {out}")
+    return 0
+
+
+def cmd_solve(args) -> int:
+    import time
+
+    import sim
+    from sim.analysis.solve import plot_curve
+
+    _use_agg()
+    scenario = sim.api.as_scenario(args.scenario)
+    out = _default_out(args, f"{scenario.name}-solve")
+    start = time.perf_counter()
+    res = sim.solve(scenario, args.target, args.lever, args.prob, (args.low, args.high),
+                    replications=args.replications, seed=args.seed, out=out,
+                    **_backend(args))
+    seconds = time.perf_counter() - start
+    res.curve.to_csv(out / "curve.csv", index=False)
+    plot_curve(res).savefig(out / "curve.png", dpi=110)
+    print(res.curve.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(res.message)
+    extra = ""
+    if res.lever == "levers.fund.scale" and res.value is not None:
+        base = scenario.model_inputs().fund_inflow.sum()
+        extra = (f"fund investment at the answer: {res.value * base:.3g} 亿元/yr "
+                 f"(baseline {base:.3g} 亿元/yr)")
+        print(extra)
+    print(f"time: {seconds:.0f} s; run directory: {out}")
+    _write_md(out / "report.md", [
+        f"# Required lever: {scenario.name}", "",
+        f"Question: smallest `{res.lever}` in [{args.low:g}, {args.high:g}] with "
+        f"P(`{res.target}` met) >= {args.prob:.0%}.", "", f"**Answer:** {res.message}", "",
+        *([extra, ""] if extra else []),
+        f"{res.extra['evaluations']} lever values, {res.extra['replications']} replications each "
+        f"on common random numbers; run time {seconds:.0f} s.", "",
+        "Table: [curve.csv](curve.csv)", "", "![P(met) against the lever](curve.png)"])
+    return 0
+
+
 DEMO_SCENARIOS = ("scenarios/chongqing-baseline.yaml", "scenarios/fuling-baseline.yaml")
 
 
@@ -367,6 +496,32 @@ def add_simulation_commands(subparsers) -> None:
     cal.add_argument("--bootstrap", type=int, default=None, help="override the bootstrap count")
     cal.add_argument("--quiet", action="store_true")
     cal.set_defaults(func=cmd_calibrate)
+
+    sens = subparsers.add_parser("sensitivity", help="Sobol or Morris indices of levers and "
+                                                     "uncertainties (SALib)")
+    _analysis_args(sens)
+    sens.add_argument("--method", choices=["sobol", "morris"], default="sobol")
+    sens.add_argument("--samples", type=int, default=64,
+                      help="base samples N (Sobol: N*(D+2) points; Morris: trajectories)")
+    sens.add_argument("--replications", type=int, default=8, help="replications per point")
+    sens.set_defaults(func=cmd_sensitivity)
+
+    disc = subparsers.add_parser("discover", help="PRIM boxes where a target is missed or met")
+    _analysis_args(disc)
+    disc.add_argument("--samples", type=int, default=400)
+    disc.add_argument("--mode", choices=["missed", "met"], default="missed")
+    disc.add_argument("--density", type=float, default=0.8, help="minimum box density")
+    disc.set_defaults(func=cmd_discover)
+
+    solve = subparsers.add_parser("solve", help="smallest lever value for P(target met) >= p")
+    _analysis_args(solve)
+    solve.add_argument("--lever", default="fund.scale",
+                       help="lever (e.g. fund.scale, talent.supply, attraction)")
+    solve.add_argument("--prob", type=float, default=0.8)
+    solve.add_argument("--low", type=float, default=0.5)
+    solve.add_argument("--high", type=float, default=16.0)
+    solve.add_argument("--replications", type=int, default=200)
+    solve.set_defaults(func=cmd_solve)
 
     demo = subparsers.add_parser("demo", help="the main job: Chongqing and Fuling baselines")
     demo.add_argument("-n", "--replications", type=int, default=1000)

@@ -15,8 +15,9 @@ class InputError(ValueError):
     """A problem in user-supplied data (plan, scenario or calibration file, or an argument)."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 key: str | None = None):
+                 key: str | None = None, path: tuple | None = None):
         self.file, self.line, self.key, self.problem = file, line, key, message
+        self.path = path  # the key path as a tuple, when known (lets callers relocate the error)
         where = ""
         if file:
             where = f"{file}:{line}: " if line else f"{file}: "

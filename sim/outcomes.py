@@ -112,14 +112,15 @@ def target_specs(plan: Plan, baseline: Baseline, end_year: int, *,
         for k, wanted in enumerate(select):
             if wanted not in ids:
                 raise InputError(f"unknown target '{wanted}'{nearest(wanted, ids)}",
-                                 file=source_file, key=f"targets[{k}]")
+                                 file=source_file, key=f"targets[{k}]", path=("targets", k))
         targets = [f for f in targets if f.id in set(select)]
     services_in_total = services_in_printed_total(plan, baseline)
     specs = []
     for f in targets:
         if f.year > end_year or f.year <= baseline.year:
             raise InputError(f"target '{f.id}' is for {f.year}, outside the horizon "
-                             f"{baseline.year}-{end_year}", file=source_file, key="horizon")
+                             f"{baseline.year}-{end_year}", file=source_file, key="horizon.end",
+                             path=("horizon", "end"))
         column, reason = _column_for(f, baseline, services_in_total, share_definition)
         specs.append(TargetSpec(
             id=f.id, indicator=f.indicator, scope=f.scope, year=f.year,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim.errors import InputError, nearest
 from sim.model.inputs import ModelInputs, compile_inputs
 from sim.model.levers import GrowthShock, Levers
-from sim.model.params import ModelParams
+from sim.model.params import ModelParams, merge_nested, nested_override
 from sim.parameter_sets import load_parameter_set
 from sim.plans import Plan, load
 from sim.yamlio import Located, fields_at, format_path, load_located, raise_validation_error
@@ -115,9 +115,9 @@ class Horizon(Strict):
 
 
 class OutputSettings(Strict):
-    dir: str | None = Field(None, description="run directory (default runs/<name>-<time>)")
-    plots: bool = True
-    firm_history: bool = False
+    dir: str | None = Field(None, description="run directory for `seisim mc` without --out "
+                            "(default runs/<name>-<time>)")
+    plots: bool = Field(True, description="write PNG plots with the report")
 
 
 class ScenarioSpec(Strict):
@@ -144,13 +144,33 @@ META_KEYS = ("extends",)
 class Scenario:
     """A validated scenario, ready to compile into model inputs."""
 
-    def __init__(self, spec: ScenarioSpec, source: str = "<dict>", resolved: dict | None = None):
+    def __init__(self, spec: ScenarioSpec, source: str = "<dict>", resolved: dict | None = None,
+                 origins: dict | None = None):
         self.spec = spec
         self.source = source
         self.resolved = resolved if resolved is not None else spec.model_dump(mode="json")
-        self.plan: Plan = load(spec.region, spec.version)
-        self.parameter_set = load_parameter_set(spec.parameters, self.plan)
+        self.origins = origins or {}  # key path -> (file, line), across extends
+        try:
+            self.plan: Plan = load(spec.region, spec.version)
+        except InputError as err:
+            key = "version" if "version" in err.problem and spec.version is not None else "region"
+            raise self.error((key,), err.problem) from None
+        try:
+            self.parameter_set = load_parameter_set(spec.parameters, self.plan)
+        except InputError as err:
+            raise self.error(("parameters",), err.problem) from None
         self._check_paths()
+        self._check_uncertainty_supports()
+
+    def error(self, path: tuple, problem: str) -> InputError:
+        """An error at ``path`` of this scenario, located in the file (and line) defining it."""
+        return locate(self.origins, self.source, tuple(path), problem)
+
+    def relocate(self, err: InputError) -> InputError:
+        """Point an error raised below the scenario layer at the scenario key that caused it."""
+        if err.path:
+            return self.error(err.path, err.problem)
+        return err
 
     def __repr__(self) -> str:
         return f"Scenario({self.spec.name!r}, region={self.spec.region!r}, version={self.plan.version!r})"
@@ -162,44 +182,67 @@ class Scenario:
     def _check_paths(self) -> None:
         """Uncertainty and sweep keys must name real parameters or levers."""
         for key in self.spec.uncertainties:
-            _check_param_path(key, self.source, ("uncertainties", key))
+            if not param_path_known(key):
+                raise self.error(("uncertainties", key), unknown_param_message(key))
         for key in self.spec.sweep:
             if key.startswith("levers."):
                 parts = key.split(".")[1:]
                 fields = fields_at(LeverSettings, tuple(parts[:-1]))
                 if parts[-1] not in fields and not _is_dict_field(LeverSettings, parts[:-1]):
-                    raise InputError(f"unknown lever '{key}'{nearest(parts[-1], fields)}",
-                                     file=self.source, key=f"sweep.{key}")
+                    raise self.error(("sweep", key),
+                                     f"unknown lever '{key}'{nearest(parts[-1], fields)}")
             elif key.startswith("params."):
-                _check_param_path(key[len("params."):], self.source, ("sweep", key))
+                if not param_path_known(key[len("params."):]):
+                    raise self.error(("sweep", key),
+                                     unknown_param_message(key[len("params."):]))
             else:
-                raise InputError("sweep keys start with 'levers.' or 'params.'", file=self.source,
-                                 key=f"sweep.{key}")
+                raise self.error(("sweep", key), "sweep keys start with 'levers.' or 'params.'")
 
-    def base_params(self) -> ModelParams:
-        """Parameter set plus the scenario's explicit overrides (no uncertainty draws)."""
+    def _check_uncertainty_supports(self) -> None:
+        """Every value a distribution can reasonably draw must be a valid parameter value, so a
+        bad range fails now with its line rather than replication by replication."""
+        base = self.base_params()
+        for key, dist in self.spec.uncertainties.items():
+            probes = [v for v in (dist.low, dist.high, dist.mean, dist.mode, dist.median)
+                      if v is not None]
+            if dist.dist == "normal" and dist.low is None and dist.high is None:
+                probes += [dist.mean - 4 * dist.sd, dist.mean + 4 * dist.sd]
+            for value in probes:
+                try:
+                    base.updated(nested_override(key, value))
+                except ValidationError as exc:
+                    msg = exc.errors(include_url=False)[0]["msg"]
+                    raise self.error(("uncertainties", key),
+                                     f"the distribution reaches {value:g}, which is invalid: "
+                                     f"{msg}") from None
+
+    def base_params(self, draw: dict | None = None) -> ModelParams:
+        """Parameter set (optionally one of its posterior draws), then the scenario's explicit
+        ``params``, which always win over the set."""
         params = self.parameter_set.params
+        if draw:
+            params = params.updated(draw)
         if self.spec.params:
             try:
                 params = params.updated(self.spec.params)
             except ValidationError as exc:
-                err = exc.errors(include_url=False)[0]
-                key = "params." + ".".join(str(p) for p in err["loc"])
-                raise InputError(err["msg"], file=self.source, key=key) from None
+                lines = {k: line for k, (_, line) in self.origins.items()}
+                try:
+                    raise_validation_error(Located(self.resolved, lines, self.source), exc,
+                                           ModelParams, base=("params",))
+                except InputError as err:
+                    raise self.relocate(err) from None
         return params
 
     def draw_params(self, rng: np.random.Generator | None) -> ModelParams:
-        """Parameters for one replication: base, a draw from the parameter set's posterior (if
-        it has draws), then the scenario's uncertainties."""
-        params = self.base_params()
+        """Parameters for one replication: a posterior draw of the parameter set (if it has
+        draws), the scenario's explicit ``params``, then the scenario's uncertainties."""
         if rng is None:
-            return params
+            return self.base_params()
+        params = self.base_params(self.parameter_set.sample(rng))
         overrides: dict = {}
-        draw = self.parameter_set.sample(rng)
-        if draw:
-            overrides = _merge_dicts(overrides, draw)
         for key, dist in self.spec.uncertainties.items():
-            overrides = _merge_dicts(overrides, _nested(key, dist.sample(rng)))
+            overrides = merge_nested(overrides, nested_override(key, dist.sample(rng)))
         return params.updated(overrides) if overrides else params
 
     def model_inputs(self, rng: np.random.Generator | None = None) -> ModelInputs:
@@ -208,9 +251,7 @@ class Scenario:
             return compile_inputs(self.plan, self.draw_params(rng), self.spec.levers.to_levers(),
                                   start_year=h.start, end_year=h.end)
         except InputError as exc:
-            if exc.file:
-                raise
-            raise InputError(exc.problem, file=self.source, key=exc.key) from None
+            raise self.relocate(exc) if exc.path else exc from None
 
     def with_overrides(self, overrides: dict[str, Any], name: str | None = None) -> Scenario:
         """A copy with dotted-key overrides (``levers.fund.scale: 2``), e.g. one sweep point."""
@@ -220,7 +261,7 @@ class Scenario:
         data["sweep"] = {}
         if name:
             data["name"] = name
-        return scenario_from_dict(data, self.source)
+        return scenario_from_dict(data, self.source, self.origins)
 
     def sweep_points(self) -> list[tuple[dict, Scenario]]:
         """The grid of the scenario's ``sweep`` (cartesian product), one scenario per point."""
@@ -240,19 +281,27 @@ def _is_dict_field(model, parts) -> bool:
     return bool(parts) and parts[-1] in ("allocation", "expansion")
 
 
-def _check_param_path(key: str, source: str, path: tuple) -> None:
+def param_path_known(key: str) -> bool:
+    """Whether a dotted key names a model parameter (or an entry of a per-industry mapping)."""
     parts = key.split(".")
-    fields = fields_at(ModelParams, tuple(parts[:-1]))
-    parent_is_dict = parts[-2:-1] and parts[-2] in ("industry_drift", "industry_output")
-    if parts[-1] not in fields and not parent_is_dict:
-        raise InputError(f"unknown parameter '{key}'{nearest(parts[-1], fields)}", file=source,
-                         key=format_path(path))
+    if parts[-2:-1] and parts[-2] in ("industry_drift", "industry_output"):
+        return True
+    return parts[-1] in fields_at(ModelParams, tuple(parts[:-1]))
 
 
-def _nested(dotted: str, value) -> dict:
-    out: dict = {}
-    _set_dotted(out, dotted, value)
-    return out
+def unknown_param_message(key: str) -> str:
+    parts = key.split(".")
+    return f"unknown parameter '{key}'{nearest(parts[-1], fields_at(ModelParams, tuple(parts[:-1])))}"
+
+
+def locate(origins: dict, source: str, path: tuple, problem: str) -> InputError:
+    """An InputError at ``path``, in the file and line where that key (or its nearest ancestor)
+    was written."""
+    probe = path
+    while probe and probe not in origins:
+        probe = probe[:-1]
+    file, line = origins.get(probe, (source, None))
+    return InputError(problem, file=file, line=line, key=format_path(path), path=path)
 
 
 def _set_dotted(data: dict, dotted: str, value) -> None:
@@ -261,14 +310,6 @@ def _set_dotted(data: dict, dotted: str, value) -> None:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
-
-
-def _merge_dicts(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for k, v in override.items():
-        out[k] = _merge_dicts(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) \
-            else v
-    return out
 
 
 # Loading -----------------------------------------------------------------------------------------
@@ -291,7 +332,7 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
     if not parent.is_file():
         raise located.error(("extends",), f"file '{parent_name}' not found")
     base, base_origins = _resolve_extends(parent, chain + (path.resolve(),))
-    merged = _merge_dicts(base, {k: v for k, v in data.items() if k != "extends"})
+    merged = merge_nested(base, {k: v for k, v in data.items() if k != "extends"})
     base_origins.update(origins)
     return merged, base_origins
 
@@ -301,6 +342,22 @@ def _display(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+PACKAGE_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def find_scenario(name: str | os.PathLike) -> str:
+    """A path for a scenario name: the name itself if it is a file, else
+    ``scenarios/<name>.yaml`` in the working directory or in the library shipped with seisim."""
+    text = str(name)
+    if Path(text).is_file() or text.endswith((".yaml", ".yml")):
+        return text
+    for folder in (Path.cwd() / "scenarios", PACKAGE_SCENARIOS):
+        candidate = folder / f"{text}.yaml"
+        if candidate.is_file():
+            return str(candidate)
+    return text
 
 
 def load_scenario(path: str | os.PathLike) -> Scenario:
@@ -315,14 +372,6 @@ def scenario_from_dict(data: dict, source: str = "<dict>",
     """Validate a scenario given as a mapping (e.g. built in a notebook)."""
     origins = origins or {}
     lines = {k: line for k, (_, line) in origins.items()}
-
-    def error_at(path: tuple, problem: str) -> InputError:
-        probe = tuple(path)
-        while probe and probe not in origins:
-            probe = probe[:-1]
-        file, line = origins.get(probe, (source, None))
-        return InputError(problem, file=file, line=line, key=format_path(path))
-
     clean = {k: v for k, v in data.items() if k not in META_KEYS}
     try:
         spec = ScenarioSpec.model_validate(clean)
@@ -330,25 +379,5 @@ def scenario_from_dict(data: dict, source: str = "<dict>",
         try:
             raise_validation_error(Located(clean, lines, source), exc, ScenarioSpec)
         except InputError as err:
-            path = tuple(_split_key(err.key)) if err.key else ()
-            raise error_at(path, err.problem) from None
-    resolved = spec.model_dump(mode="json")
-    try:
-        return Scenario(spec, source, resolved)
-    except InputError as err:
-        if err.file and err.file != source:
-            raise
-        path = tuple(_split_key(err.key)) if err.key else ("region",)
-        if "region" in err.problem or "version" in err.problem:
-            path = ("version",) if "version" in err.problem and "version" in clean else ("region",)
-        raise error_at(path, err.problem) from None
-
-
-def _split_key(key: str) -> list:
-    out: list = []
-    for part in key.replace("]", "").split("."):
-        name, *idx = part.split("[")
-        if name:
-            out.append(name)
-        out.extend(int(i) for i in idx)
-    return out
+            raise locate(origins, source, err.path or (), err.problem) from None
+    return Scenario(spec, source, spec.model_dump(mode="json"), origins)

@@ -34,7 +34,8 @@ class Located:
         return self.lines.get((), None)
 
     def error(self, path: KeyPath, problem: str) -> InputError:
-        return InputError(problem, file=self.file, line=self.line_of(path), key=format_path(path))
+        return InputError(problem, file=self.file, line=self.line_of(path), key=format_path(path),
+                          path=tuple(path))
 
 
 def format_path(path: KeyPath) -> str:

@@ -54,11 +54,14 @@ def choose_box(box, min_density: float = 0.8) -> int:
 
 def box_table(box, step: int, factors: dict) -> pd.DataFrame:
     """Restricted dimensions of the chosen box: factor, box low/high, full range."""
-    lims = box.box_lims[step]
     rows = []
+    if box is None:
+        return pd.DataFrame(rows, columns=["factor", "box_low", "box_high", "range_low",
+                                           "range_high"])
+    lims, full = box.box_lims[step], box.box_lims[0]  # box_lims[0]: the sampled data's extent
     for name, (low, high) in factors.items():
         b_low, b_high = float(lims.loc[0, name]), float(lims.loc[1, name])
-        if b_low > low + 1e-12 or b_high < high - 1e-12:
+        if b_low > float(full.loc[0, name]) or b_high < float(full.loc[1, name]):
             rows.append({"factor": name, "box_low": b_low, "box_high": b_high,
                          "range_low": low, "range_high": high})
     return pd.DataFrame(rows, columns=["factor", "box_low", "box_high", "range_low",
@@ -78,12 +81,22 @@ def discover(scenario: Scenario, factors: dict, target: str, run_dir: str | Path
     cases = points.loc[values.index]
     met = values.to_numpy() >= spec.threshold
     y = ~met if mode == "missed" else met
+    base = {"cases": cases.assign(met=met), "spec": spec, "mode": mode,
+            "share_of_interest": float(y.mean())}
+    if y.all() or not y.any():
+        word = "every" if y.all() else "no"
+        return {**base, "box": None, "step": None, "trajectory": pd.DataFrame(),
+                "restrictions": box_table(None, None, factors),
+                "message": f"the target is {mode} in {word} sampled case: there are no "
+                           "conditions to discover within these factor ranges"}
     box = prim_boxes(cases, y, threshold=density)
     step = choose_box(box, density)
     traj = box.peeling_trajectory.copy()
-    return {"box": box, "step": step, "trajectory": traj,
-            "restrictions": box_table(box, step, factors), "cases": cases.assign(met=met),
-            "spec": spec, "mode": mode, "share_of_interest": float(y.mean())}
+    chosen = traj.loc[step]
+    return {**base, "box": box, "step": step, "trajectory": traj,
+            "restrictions": box_table(box, step, factors),
+            "message": f"chosen box (step {step}): coverage {chosen['coverage']:.2f}, density "
+                       f"{chosen['density']:.2f}, mass {chosen['mass']:.2f}"}
 
 
 def plot_tradeoff(trajectory: pd.DataFrame, step: int):

@@ -62,7 +62,11 @@ def sensitivity(scenario: Scenario, factors: dict[str, tuple[float, float]], tar
     tables = []
     for outcome in ("value", "p_met"):
         y = per_point[outcome].to_numpy()
-        if method == "sobol":
+        if np.ptp(y) == 0:  # e.g. P(met) is 0 everywhere: no variance to apportion
+            cols = (["S1", "S1_conf", "ST", "ST_conf"] if method == "sobol" else
+                    ["mu_star", "mu_star_conf", "mu", "sigma"])
+            table = pd.DataFrame({"factor": problem["names"], **{c: np.nan for c in cols}})
+        elif method == "sobol":
             res = sobol_analyze.analyze(problem, y, calc_second_order=False, conf_level=0.95,
                                         seed=seed)
             table = pd.DataFrame({"factor": problem["names"], "S1": res["S1"],

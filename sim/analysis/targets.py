@@ -27,7 +27,9 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 TARGET_COLUMNS = ["target", "indicator", "scope", "year", "threshold", "unit", "qualifier", "kind",
@@ -59,14 +61,16 @@ def summarize_targets(outcomes: pd.DataFrame, specs: list[TargetSpec]) -> pd.Dat
         low, high = wilson_interval(met, n)
         shortfall = spec.threshold - values
         first = sub["first_met_year"].to_numpy()
-        reached = first[~np.isnan(first)]
+        # Never-met replications count as "later than any year", so the median is a year when
+        # more than half of the replications reach the target, and missing otherwise.
+        first_median = float(np.median(np.where(np.isnan(first), np.inf, first)))
         row.update(
             replications=n, p_met=met / n, ci_low=low, ci_high=high,
             median=float(np.median(values)), q05=float(np.quantile(values, 0.05)),
             q95=float(np.quantile(values, 0.95)), mean=float(values.mean()),
             shortfall_median=float(np.median(shortfall)),
             shortfall_q90=float(np.quantile(shortfall, 0.9)),
-            first_met_median=float(np.median(first)) if len(reached) > n / 2 else np.nan)
+            first_met_median=first_median if np.isfinite(first_median) else np.nan)
         rows.append(row)
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 

@@ -42,10 +42,13 @@ class Experiment:
         out = {}
         for label, sc in self.scenarios.items():
             inputs = sc.model_inputs()
-            out[label] = target_specs(sc.plan, inputs.baseline, inputs.end_year,
-                                      select=sc.spec.targets,
-                                      share_definition=sc.spec.share_definition,
-                                      source_file=sc.source)
+            try:
+                out[label] = target_specs(sc.plan, inputs.baseline, inputs.end_year,
+                                          select=sc.spec.targets,
+                                          share_definition=sc.spec.share_definition,
+                                          source_file=sc.source)
+            except InputError as err:
+                raise sc.relocate(err) from None
         return out
 
     def settings(self) -> dict:
@@ -59,7 +62,15 @@ class Experiment:
 
 
 def _resolved_yaml(experiment: Experiment) -> str:
-    docs = {label: sc.resolved for label, sc in experiment.scenarios.items()}
+    """The scenario(s) exactly as run: Monte Carlo settings are those of the experiment (which
+    command-line options may have changed), so the file reproduces the run."""
+    docs = {}
+    for label, sc in experiment.scenarios.items():
+        doc = dict(sc.resolved)
+        doc["monte_carlo"] = {**doc.get("monte_carlo", {}),
+                              "replications": experiment.replications, "seed": experiment.seed,
+                              "engine": experiment.engine, "chunk_size": experiment.chunk_size}
+        docs[label] = doc
     if list(docs) == [""]:
         docs = docs[""]
     return yaml.safe_dump(docs, allow_unicode=True, sort_keys=False)

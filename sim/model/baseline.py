@@ -125,7 +125,7 @@ def region_output(plan: Plan, year: int, notes: list[str]) -> float:
         return nxt / (1 + growth / 100)
     raise InputError(f"no SEI output for base year {year} in {plan.region} ({plan.version}); "
                      f"baseline years with output: {sorted({f.year for f in plan.find('sei_output')})}",
-                     file=plan.file)
+                     file=plan.file, path=("horizon", "start"))
 
 
 def region_share(plan: Plan, year: int, notes: list[str]) -> float:
@@ -133,7 +133,7 @@ def region_share(plan: Plan, year: int, notes: list[str]) -> float:
     if share is None:
         raise InputError(f"no SEI share of industrial output for base year {year} in "
                          f"{plan.region} ({plan.version}); the non-SEI economy cannot be sized",
-                         file=plan.file)
+                         file=plan.file, path=("horizon", "start"))
     return share
 
 

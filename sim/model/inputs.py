@@ -78,7 +78,8 @@ def _cumulative(weights: np.ndarray) -> np.ndarray:
 def _weights_by_industry(mapping: dict[str, float], industries: list[str], what: str) -> np.ndarray:
     unknown = [k for k in mapping if k not in industries]
     if unknown:
-        raise InputError(f"{what}: unknown industry '{unknown[0]}'{nearest(unknown[0], industries)}")
+        raise InputError(f"unknown industry '{unknown[0]}'{nearest(unknown[0], industries)}",
+                         key=what, path=tuple(what.split(".")) + (unknown[0],))
     return np.array([float(mapping.get(i, 0.0)) for i in industries])
 
 
@@ -94,7 +95,8 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     start = baseline.year
     end = int(end_year) if end_year is not None else max(plan.target_years or [start + 5])
     if end <= start:
-        raise InputError(f"end year {end} must be after the base year {start}")
+        raise InputError(f"end year {end} must be after the base year {start}",
+                         key="horizon.end", path=("horizon", "end"))
     spy = params.steps_per_year
     dt = 1.0 / spy
     fp, sp, ep, tp, fup, ec = (params.firms, params.shocks, params.entry_exit, params.talent,
@@ -138,21 +140,22 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     s["agg_alpha"] = fp.agglomeration
 
     mu = np.full(len(industries), fp.drift)
-    mu += _weights_by_industry(fp.industry_drift, industries, "firms.industry_drift")
+    mu += _weights_by_industry(fp.industry_drift, industries, "params.firms.industry_drift")
 
     land = baseline.park_land.copy()
     expansion = dict(levers.park_expansion)
     everywhere = expansion.pop("all", 0.0)
     unknown = [k for k in expansion if k not in baseline.parks]
     if unknown:
-        raise InputError(f"park_expansion: unknown park '{unknown[0]}'"
-                         f"{nearest(unknown[0], baseline.parks)}; model parks: "
-                         f"{', '.join(baseline.parks)}")
+        raise InputError(f"unknown park '{unknown[0]}'{nearest(unknown[0], baseline.parks)}; "
+                         f"model parks: {', '.join(baseline.parks)}",
+                         key="levers.parks.expansion",
+                         path=("levers", "parks", "expansion", unknown[0]))
     for k, park in enumerate(baseline.parks):
         land[k] *= 1.0 + everywhere + expansion.get(park, 0.0)
 
     alloc = (baseline.fund_weights if levers.fund_allocation is None else
-             _weights_by_industry(levers.fund_allocation, industries, "fund allocation"))
+             _weights_by_industry(levers.fund_allocation, industries, "levers.fund.allocation"))
     funds = baseline.funds
     fund_inflow = np.array([f.annual_investment * levers.fund_scale for f in funds])
     fund_leverage = np.array([f.leverage if levers.fund_leverage is None else levers.fund_leverage

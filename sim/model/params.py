@@ -205,3 +205,23 @@ def _merge(base: dict, overrides: dict) -> dict:
 
 
 _LEAF_DICTS = {"industry_drift", "industry_output"}
+
+
+def nested_override(dotted: str, value) -> dict:
+    """``"firms.drift", 0.1`` -> ``{"firms": {"drift": 0.1}}`` (the form ``updated`` takes)."""
+    out: dict = {}
+    node = out
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def merge_nested(base: dict, override: dict) -> dict:
+    """Recursive merge of nested mappings; values in ``override`` win."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = (merge_nested(out[key], value)
+                    if isinstance(value, dict) and isinstance(out.get(key), dict) else value)
+    return out

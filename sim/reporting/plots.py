@@ -65,7 +65,7 @@ def outcomes_chart(outcomes: pd.DataFrame, targets: pd.DataFrame, *, scope_kind:
         data.append(values / r.threshold)
         labels.append(f"{r.scope.split(':', 1)[1]} {r.indicator} ({r.year})")
     if data:
-        ax.boxplot(data, vert=False, whis=(5, 95), showfliers=False)
+        ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False)
         ax.set_yticks(range(1, len(labels) + 1), labels, fontsize=8)
     ax.axvline(1.0, color="C3", ls="--", lw=1)
     ax.set_xlabel("simulated / target (box: 25-75%, whiskers: 5-95%)")

@@ -19,6 +19,10 @@ def _num(x) -> str:
     return f"{x:,.4g}"
 
 
+def _year(x) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else str(int(x))
+
+
 def targets_markdown(targets: pd.DataFrame) -> str:
     head = ("| target | year | threshold | P(met) | 95% CI | median | 5%-95% | first met (median) "
             "| source |\n|---|---|---|---|---|---|---|---|---|")
@@ -30,7 +34,7 @@ def targets_markdown(targets: pd.DataFrame) -> str:
             continue
         rows.append(f"| {r.target} | {r.year} | {_num(r.threshold)} {r.unit} | {_pct(r.p_met)} | "
                     f"{_pct(r.ci_low)}-{_pct(r.ci_high)} | {_num(r.median)} | "
-                    f"{_num(r.q05)}-{_num(r.q95)} | {_num(r.first_met_median)} | {r.source} |")
+                    f"{_num(r.q05)}-{_num(r.q95)} | {_year(r.first_met_median)} | {r.source} |")
     return "\n".join([head] + rows)
 
 
@@ -42,8 +46,11 @@ def render_report(store: RunStore, sections, comparison) -> str:
              f"{s['engine']}, backend {manifest.get('backend', '?')}",
              f"- status: {manifest.get('status')}; created {manifest.get('created')}; seisim "
              f"{manifest.get('seisim_version')}",
-             "- the fully resolved scenario is `scenario.yaml`; rerun with "
-             "`seisim mc scenario.yaml` to reproduce these numbers", ""]
+             ("- the fully resolved scenario, with the replications and seed used, is "
+              "`scenario.yaml`; `seisim mc scenario.yaml --out NEW_DIR` reproduces these numbers"
+              if len(sections) == 1 else
+              "- the fully resolved scenarios (one per label, with the replications and seed "
+              "used) are in `scenario.yaml`"), ""]
     for label, result in sections:
         prefix = f"{label}/" if label else ""
         title = label or result.name

@@ -1,0 +1,101 @@
+"""Policy analysis on cases with known answers: a lever without effect, a known threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.analysis.discovery import box_table, choose_box, prim_boxes
+from sim.analysis.solve import interval_from_curve, solve_monotone
+from sim.cli import main
+
+
+def test_lever_without_effect_gets_zero_total_sobol_index(tmp_path):
+    # Chongqing's firms sit in one region-wide pseudo park with unlimited land, so expanding
+    # park land cannot change anything; with common random numbers its outputs are identical.
+    res = sim.sensitivity("scenarios/chongqing-baseline.yaml", "sei_output_share_2025",
+                          {"levers.fund.scale": (0.2, 4.0), "levers.parks.expansion.all": (0, 2)},
+                          samples=16, replications=2, out=tmp_path / "s", backend="serial")
+    idx = res["indices"].set_index(["outcome", "factor"])
+    value = "sei_output_share_2025:value"
+    assert abs(idx.loc[(value, "levers.parks.expansion.all"), "ST"]) < 1e-9
+    assert idx.loc[(value, "levers.fund.scale"), "ST"] > 0.5
+
+
+def test_morris_ranks_the_effective_lever_first(tmp_path):
+    res = sim.sensitivity("scenarios/chongqing-baseline.yaml", "sei_output_share_2025",
+                          {"levers.fund.scale": (0.2, 4.0), "levers.parks.expansion.all": (0, 2)},
+                          method="morris", samples=6, replications=2, out=tmp_path / "m",
+                          backend="serial")
+    t = res["indices"][res["indices"]["outcome"].str.endswith(":value")].set_index("factor")
+    assert t.loc["levers.parks.expansion.all", "mu_star"] == 0
+    assert t.loc["levers.fund.scale", "mu_star"] > 0
+
+
+def test_prim_recovers_a_known_box():
+    rng = np.random.default_rng(7)
+    x = pd.DataFrame(rng.random((2000, 3)), columns=["a", "b", "c"])
+    y = (x["a"] > 0.6) & (x["b"] < 0.3)
+    box = prim_boxes(x, y.to_numpy(), threshold=0.9)
+    step = choose_box(box, 0.9)
+    table = box_table(box, step, {"a": (0, 1), "b": (0, 1), "c": (0, 1)}).set_index("factor")
+    assert set(table.index) == {"a", "b"}  # c is irrelevant and stays unrestricted
+    assert table.loc["a", "box_low"] == pytest.approx(0.6, abs=0.03)
+    assert table.loc["b", "box_high"] == pytest.approx(0.3, abs=0.03)
+    assert box.peeling_trajectory.loc[step, "density"] >= 0.9
+
+
+def test_solve_finds_a_known_threshold():
+    # P(v) = logistic(5 (v - 3)) reaches 0.8 at v = 3 + ln(4)/5.
+    n = 100_000
+
+    def estimate(v):
+        p = 1 / (1 + np.exp(-5 * (v - 3)))
+        return int(round(p * n)), n
+
+    value, curve = solve_monotone(estimate, 0.5, 8.0, 0.8, grid=6, bisections=12)
+    assert value == pytest.approx(3 + np.log(4) / 5, abs=1e-3)
+    assert curve["lever"].is_monotonic_increasing
+    low, high = interval_from_curve(curve, 0.8)
+    assert low <= value <= high + 1e-12
+
+
+def test_solve_reports_unreachable_honestly():
+    value, curve = solve_monotone(lambda v: (int(10 * min(v, 5)), 100), 1.0, 4.0, 0.8)
+    assert value is None and curve["p_met"].max() < 0.8
+
+
+def test_solve_end_to_end_on_a_lever_with_a_real_threshold(tmp_path, capsys):
+    # Fuling's 2026 firm-count target (200) needs far more attracted projects than today:
+    # P(met) rises with the attraction lever; the answer must lie inside the bounds or be
+    # reported as unreachable, and the run directory must hold its table, plot and report.
+    code = main(["solve", "scenarios/fuling-baseline.yaml", "--target", "sei_firm_count_2026",
+                 "--lever", "attraction", "--prob", "0.5", "--low", "1", "--high", "64",
+                 "--replications", "12", "--backend", "serial", "--out", str(tmp_path / "v")])
+    out = capsys.readouterr().out
+    assert code == 0
+    curve = pd.read_csv(tmp_path / "v" / "curve.csv")
+    assert curve["p_met"].iloc[-1] >= curve["p_met"].iloc[0]
+    assert ("levers.attraction >=" in out) or ("not reachable" in out)
+    for name in ("curve.png", "report.md"):
+        assert (tmp_path / "v" / name).is_file()
+
+
+def test_discover_cli_writes_box_and_report(tmp_path, capsys):
+    code = main(["discover", "scenarios/chongqing-baseline.yaml", "--target",
+                 "sei_firm_count_2025", "--factor", "levers.attraction=0.5:4", "--factor",
+                 "levers.fund.scale=0.2:4", "--samples", "60", "--backend", "serial", "--out",
+                 str(tmp_path / "d")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "cases where sei_firm_count_2025 is missed" in out
+    assert (tmp_path / "d" / "report.md").is_file() and (tmp_path / "d" / "cases.csv").is_file()
+
+
+def test_bad_factor_is_a_one_line_error(capsys):
+    code = main(["sensitivity", "scenarios/fuling-baseline.yaml", "--factor",
+                 "levers.fund.scal=0.5:2"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "scale" in err[0]
