@@ -96,37 +96,29 @@ class Version(StrictModel):
     description: str = ""
 
 
-class Industry(StrictModel):
+class NamedItem(StrictModel):
+    """An industry, park or fund: an id, its names, and where the plan names it."""
+
     id: str = Field(pattern=ID_PATTERN)
     name: str
     name_en: str
+    note: str = ""
+    source: Source
+
+    _source = field_validator("source")(_check_source)
+
+
+class Industry(NamedItem):
     sector: Sector
     group: str = ""
-    note: str = ""
-    source: Source
-
-    _source = field_validator("source")(_check_source)
 
 
-class Park(StrictModel):
-    id: str = Field(pattern=ID_PATTERN)
-    name: str
-    name_en: str
+class Park(NamedItem):
     industries: list[str] = Field(min_length=1)
-    note: str = ""
-    source: Source
-
-    _source = field_validator("source")(_check_source)
 
 
-class Fund(StrictModel):
-    id: str = Field(pattern=ID_PATTERN)
-    name: str
-    name_en: str
-    note: str = ""
-    source: Source
-
-    _source = field_validator("source")(_check_source)
+class Fund(NamedItem):
+    pass
 
 
 class Figure(StrictModel):
