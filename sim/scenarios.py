@@ -184,6 +184,7 @@ class Scenario:
         for key in self.spec.uncertainties:
             if not param_path_known(key):
                 raise self.error(("uncertainties", key), unknown_param_message(key))
+            self._check_industry_entry(key, ("uncertainties", key))
         for key in self.spec.sweep:
             if key.startswith("levers."):
                 parts = key.split(".")[1:]
@@ -195,8 +196,17 @@ class Scenario:
                 if not param_path_known(key[len("params."):]):
                     raise self.error(("sweep", key),
                                      unknown_param_message(key[len("params."):]))
+                self._check_industry_entry(key[len("params."):], ("sweep", key))
             else:
                 raise self.error(("sweep", key), "sweep keys start with 'levers.' or 'params.'")
+
+    def _check_industry_entry(self, key: str, path: tuple) -> None:
+        """Per-industry parameters (``firms.industry_drift.<id>``) must name a plan industry."""
+        parts = key.split(".")
+        if len(parts) >= 2 and parts[-2] in ("industry_drift", "industry_output"):
+            ids = self.plan.industry_ids
+            if parts[-1] not in ids:
+                raise self.error(path, f"unknown industry '{parts[-1]}'{nearest(parts[-1], ids)}")
 
     def _check_uncertainty_supports(self) -> None:
         """Every value a distribution can reasonably draw must be a valid parameter value, so a
@@ -205,8 +215,12 @@ class Scenario:
         for key, dist in self.spec.uncertainties.items():
             probes = [v for v in (dist.low, dist.high, dist.mean, dist.mode, dist.median)
                       if v is not None]
-            if dist.dist == "normal" and dist.low is None and dist.high is None:
-                probes += [dist.mean - 4 * dist.sd, dist.mean + 4 * dist.sd]
+            if dist.dist == "normal":  # 4 s.d. either side, within any truncation
+                lo = -np.inf if dist.low is None else dist.low
+                hi = np.inf if dist.high is None else dist.high
+                probes += [float(np.clip(dist.mean + k * dist.sd, lo, hi)) for k in (-4, 4)]
+            if dist.dist == "lognormal":
+                probes += [dist.median * float(np.exp(k * dist.sigma)) for k in (-4, 4)]
             for value in probes:
                 try:
                     base.updated(nested_override(key, value))
@@ -272,7 +286,16 @@ class Scenario:
         for values in itertools.product(*(self.spec.sweep[k] for k in keys)):
             point = dict(zip(keys, values))
             label = ",".join(f"{k.split('.')[-1]}={v}" for k, v in point.items())
-            points.append((point, self.with_overrides(point, f"{self.name}[{label}]")))
+            try:
+                variant = self.with_overrides(point, f"{self.name}[{label}]")
+                variant.model_inputs()  # lever values checked against the model (parks...)
+                points.append((point, variant))
+            except InputError as err:  # point at the sweep entry that produced the bad value
+                dotted = ".".join(str(p) for p in (err.path or ()))
+                key = next((k for k in keys if dotted.startswith(k) or k.startswith(dotted)),
+                           keys[0])
+                index = self.spec.sweep[key].index(point[key])
+                raise self.error(("sweep", key, index), err.problem) from None
         return points
 
 
@@ -308,7 +331,9 @@ def _set_dotted(data: dict, dotted: str, value) -> None:
     parts = dotted.split(".")
     node = data
     for part in parts[:-1]:
-        node = node.setdefault(part, {})
+        if node.get(part) is None:  # e.g. an allocation left at its default (None)
+            node[part] = {}
+        node = node[part]
     node[parts[-1]] = value
 
 

@@ -413,6 +413,21 @@ def test_fund_allocation_steers_every_deal():
         assert (firms.industry[:firms.n_used][held] == target).all()
 
 
+def test_follow_on_deals_grow_existing_stakes():
+    # A firm already holding a stake can receive further deals (kernel `invest`): a stake is a
+    # whole number of tickets, and with a large fund some stakes hold several.
+    inputs = inputs_for("fuling", levers=Levers(fund_scale=4))
+    ticket = inputs.scalars["ticket"]
+    for seed in range(3):
+        result = sim.run(inputs, seed)
+        stake = result.firms.stake[:result.firms.n_used]
+        held = stake[stake > 0]
+        tickets = held / ticket
+        np.testing.assert_allclose(tickets, np.round(tickets), atol=1e-9)
+        assert (tickets > 1.5).any()
+        assert held.sum() == pytest.approx(result.annual["fund_stakes"].iloc[-1], rel=1e-9)
+
+
 # -- parks ----------------------------------------------------------------------------------------
 
 def test_full_parks_block_every_entry():
@@ -454,10 +469,15 @@ def test_only_parks_with_free_land_receive_entrants():
     (lambda: sim.run("fuling", 0, end_year=2021), ["end year 2021", "base year 2021"]),
     (lambda: sim.run("chongqing", 0, version="001", start_year=2015, end_year=2010),
      ["end year 2010", "base year 2015"]),
+    # compile_inputs now names the scenario key path (levers.parks.expansion.<park>,
+    # levers.fund.allocation.<industry>) instead of 'park_expansion' / 'fund allocation', so that
+    # Scenario.relocate can put the scenario file and line on the error.
     (lambda: sim.run("fuling", 0, levers=Levers(park_expansion={"lingan": 0.5})),
-     ["park_expansion", "lingan", "lingang"]),
+     ["levers.parks.expansion", "unknown park 'lingan'", "(did you mean 'lingang'?)",
+      "model parks: "]),
     (lambda: sim.run("fuling", 0, levers={"fund_allocation": {"new_material": 1.0}}),
-     ["fund allocation", "new_material", "new_materials"]),
+     ["levers.fund.allocation", "unknown industry 'new_material'",
+      "(did you mean 'new_materials'?)"]),
 ], ids=["engine", "end-year", "end-before-start", "park", "fund-industry"])
 def test_bad_inputs_raise_input_error(call, words):
     with pytest.raises(InputError) as err:

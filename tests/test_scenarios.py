@@ -83,7 +83,9 @@ def test_defaults_of_a_minimal_scenario():
     assert s.parameters == "default" and s.question == ""
     assert s.monte_carlo.model_dump() == {"replications": 1000, "seed": 20250101,
                                           "engine": "numba", "chunk_size": 100}
-    assert s.outputs.model_dump() == {"dir": None, "plots": True, "firm_history": False}
+    # `outputs.firm_history` was removed from the format (per-firm history comes from
+    # `sim.run(..., record_firms=True)`); `dir` and `plots` remain.
+    assert s.outputs.model_dump() == {"dir": None, "plots": True}
     assert s.targets == "all" and s.share_definition == "strict"
     inputs = sc.model_inputs()
     assert (inputs.start_year, inputs.end_year) == (2020, 2025)  # latest baseline, last target
@@ -101,7 +103,8 @@ def test_every_key_of_the_format(in_tmp):
                  "  firms: {drift: 0.09, industry_drift: {new_materials: 0.01}}",
                  "  economy: {nonsei_growth: 0.04}",
                  "levers:",
-                 "  fund: {scale: 1.5, leverage: 3.0, allocation: {new_materials: 2, biomedicine: 1}}",
+                 "  fund: {scale: 1.5, leverage: 3.0,",
+                 "         allocation: {new_materials: 2, biomedicine: 1}}",
                  "  talent: {supply: 1.2, supply_growth: 0.05}",
                  "  attraction: 1.3",
                  "  parks: {expansion: {all: 0.1, lingang: 0.5}}",
@@ -113,7 +116,7 @@ def test_every_key_of_the_format(in_tmp):
                  "monte_carlo: {replications: 50, seed: 7, engine: mesa, chunk_size: 10}",
                  "targets: [sei_output_share_2026, sei_output_2026]",
                  "share_definition: plan",
-                 "outputs: {dir: runs/full, plots: false, firm_history: true}",
+                 "outputs: {dir: runs/full, plots: false}",  # firm_history: removed key
                  "sweep:",
                  "  levers.fund.scale: [1, 2]")
     sc = validate(path)
@@ -129,7 +132,7 @@ def test_every_key_of_the_format(in_tmp):
     assert params.economy.nonsei_growth == 0.04
     assert s.monte_carlo.model_dump() == {"replications": 50, "seed": 7, "engine": "mesa",
                                           "chunk_size": 10}
-    assert s.outputs.dir == "runs/full" and not s.outputs.plots and s.outputs.firm_history
+    assert s.outputs.dir == "runs/full" and not s.outputs.plots
     inputs = sc.model_inputs()
     assert (inputs.start_year, inputs.end_year) == (2021, 2026)
     specs = Experiment({"": sc}, 1, 0).specs()[""]
@@ -267,6 +270,52 @@ def test_no_sweep_is_one_point():
     assert sc.sweep_points() == [({}, sc)]
 
 
+def test_sweep_over_an_allocation_entry(in_tmp):
+    path = write(in_tmp, "grid.yaml",
+                 "name: grid",
+                 "region: fuling",
+                 "sweep:",
+                 "  levers.fund.allocation.new_materials: [1, 2]")
+    points = load_scenario(path).sweep_points()
+    assert [s.spec.levers.fund.allocation for _, s in points] == [{"new_materials": 1},
+                                                                  {"new_materials": 2}]
+
+
+# A bad value in a sweep list is found when the grid points are built, before anything is written.
+SWEEP_VALUE_ERRORS = [
+    pytest.param(["levers.fund.scale: [1, -1]"],
+                 r"sweep\.levers\.fund\.scale(\[1\])?: Input should be greater than or equal to 0",
+                 id="negative-scale"),
+    pytest.param(["params.firms.drift: [0.1, 2]"],
+                 r"sweep\.params\.firms\.drift(\[1\])?: Input should be less than or equal to 1",
+                 id="drift-above-1"),
+    pytest.param(["levers.parks.expansion.lingan: [0.1]"],
+                 r"sweep\.levers\.parks\.expansion\.lingan(\[0\])?: unknown park 'lingan' "
+                 r"\(did you mean 'lingang'\?\); model parks: .*", id="unknown-park"),
+]
+
+
+@pytest.mark.parametrize("sweep, _expected", SWEEP_VALUE_ERRORS)
+def test_sweep_with_a_bad_value_stops_before_writing(in_tmp, capsys, sweep, _expected):
+    write(in_tmp, "bad.yaml", "name: bad", "region: fuling", "sweep:", *("  " + s for s in sweep))
+    code = main(["sweep", "bad.yaml", "-n", "2", "--backend", "serial", "--no-progress",
+                 "--out", str(in_tmp / "runs" / "bad")])
+    stdout, stderr = capsys.readouterr()
+    assert code == 2 and stdout == ""
+    assert stderr.count("\n") == 1 and stderr.startswith("seisim: error: bad.yaml:")
+    assert not (in_tmp / "runs").exists()
+
+
+@pytest.mark.parametrize("sweep, expected", SWEEP_VALUE_ERRORS)
+def test_sweep_value_error_names_the_sweep_line(in_tmp, capsys, sweep, expected):
+    write(in_tmp, "bad.yaml", "name: bad", "region: fuling", "sweep:", *("  " + s for s in sweep))
+    code = main(["sweep", "bad.yaml", "-n", "2", "--backend", "serial", "--no-progress",
+                 "--out", str(in_tmp / "runs" / "bad")])
+    assert code == 2
+    stderr = capsys.readouterr().err
+    assert re.fullmatch(r"seisim: error: bad\.yaml:4: " + expected + "\n", stderr), stderr
+
+
 # uncertainties ------------------------------------------------------------------------------------
 UNCERTAIN = {
     "name": "u", "region": "fuling", "parameters": "builtin",
@@ -341,10 +390,8 @@ def test_uncertainties_enter_the_monte_carlo_replications():
     assert final.nunique() == 3
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sim/scenarios.py Scenario.draw_params: a posterior draw "
-                   "of the parameter set is applied after the scenario's explicit `params` (and "
-                   "`sweep: params.*`), silently replacing them in Monte Carlo")
 def test_explicit_params_win_over_parameter_set_draws(tmp_path, monkeypatch):
+    # Order: parameter set -> its posterior draw -> scenario `params` -> scenario `uncertainties`.
     sets = tmp_path / "sets"
     write(sets, "mine.yaml",
           "name: mine",
@@ -358,6 +405,19 @@ def test_explicit_params_win_over_parameter_set_draws(tmp_path, monkeypatch):
                              "params": {"firms": {"drift": 0.2}}})
     assert sc.base_params().firms.drift == 0.2
     assert {sc.draw_params(parameter_rng(1, r)).firms.drift for r in range(8)} == {0.2}
+    # ... and so do the values of `sweep: params.*`
+    swept = scenario_from_dict({"name": "x", "region": "fuling", "parameters": "mine",
+                                "sweep": {"params.firms.drift": [0.1, 0.3]}})
+    for (point, s), value in zip(swept.sweep_points(), (0.1, 0.3)):
+        assert point == {"params.firms.drift": value}
+        assert {s.draw_params(parameter_rng(1, r)).firms.drift for r in range(8)} == {value}
+    # `uncertainties` come last, so they override both the draws and `params`
+    uncertain = scenario_from_dict({
+        "name": "x", "region": "fuling", "parameters": "mine",
+        "params": {"firms": {"drift": 0.2}},
+        "uncertainties": {"firms.drift": {"dist": "uniform", "low": 0.3, "high": 0.4}}})
+    drawn = [uncertain.draw_params(parameter_rng(1, r)).firms.drift for r in range(8)]
+    assert all(0.3 <= d < 0.4 for d in drawn) and len(set(drawn)) == 8
 
 
 def test_parameter_set_draws_are_sampled_per_replication(tmp_path, monkeypatch):
@@ -398,17 +458,18 @@ BAD = [
           re.escape("bad.yaml:2: region: unknown region 'fulin' (did you mean 'fuling'?); "
                     "available: ") + r".*\bfuling\b.*"),
     _case("unknown-version", {"bad.yaml": ["name: bad", "region: chongqing", 'version: "002"']},
-          re.escape("bad.yaml:3: version: unknown version '002' of chongqing (did you mean '001'?)")
-          + ".*",
-          bug="sim/scenarios.py scenario_from_dict re-raises any error whose file is not the "
-              "scenario (`if err.file and err.file != source: raise`); the plan loader's error "
-              "names seeds/chongqing.yaml with no line or key, not the scenario's version line"),
+          re.escape("bad.yaml:3: version: unknown version '002' of chongqing (did you mean "
+                    "'001'?); versions: ") + r".*\b001\b.*"),
     _case("target-outside-horizon",
           {"bad.yaml": ["name: bad", "region: chongqing", 'version: "001"',
                         "horizon: {start: 2020, end: 2024}"]},
-          r"bad\.yaml:4: horizon(\.end)?: target '\w+' is for 2025, outside the horizon 2020-2024",
-          bug="sim/outcomes.py target_specs raises with file and key but no line (the "
-              "horizon line)"),
+          re.escape("bad.yaml:4: horizon.end: target 'sei_output_2025' is for 2025, outside the "
+                    "horizon 2020-2024")),
+    _case("target-outside-horizon-block-style",
+          {"bad.yaml": ["name: bad", "region: chongqing", "horizon:", "  start: 2020",
+                        "  end: 2024"]},
+          re.escape("bad.yaml:5: horizon.end: target 'sei_output_2025' is for 2025, outside the "
+                    "horizon 2020-2024")),
     _case("extends-cycle", {"a.yaml": ["name: a", "extends: b.yaml", "region: fuling"],
                             "b.yaml": ["extends: a.yaml", "name: b"]},
           re.escape("b.yaml:1: extends: extends cycle: a.yaml -> b.yaml -> a.yaml"),
@@ -422,15 +483,12 @@ BAD = [
                         "  firms.drift: {dist: normal, mean: 0.08, sd: 0.02}",
                         "  firms.drfit: {dist: normal, mean: 0.08, sd: 0.02}"]},
           re.escape("bad.yaml:5: uncertainties.firms.drfit: unknown parameter 'firms.drfit' "
-                    "(did you mean 'drift'?)"),
-          bug="sim/scenarios.py _split_key splits the dotted uncertainty key 'firms.drfit' "
-              "into two path parts, so the line found is that of 'uncertainties:' (3), not 5"),
+                    "(did you mean 'drift'?)")),
     _case("unknown-target",
           {"bad.yaml": ["name: bad", "region: fuling", "targets:", "  - sei_output_share_2026",
                         "  - sei_output_shar_2026"]},
           re.escape("bad.yaml:5: targets[1]: unknown target 'sei_output_shar_2026' (did you mean "
-                    "'sei_output_share_2026'?)"),
-          bug="sim/outcomes.py target_specs raises with file and key but no line"),
+                    "'sei_output_share_2026'?)")),
     # --- more of the format ---
     _case("unknown-top-level-key", {"bad.yaml": ["name: bad", "region: fuling",
                                                  "horizn: {end: 2026}"]},
@@ -438,7 +496,8 @@ BAD = [
     _case("unknown-nested-key-flow-style",
           {"bad.yaml": ["name: bad", "region: fuling",
                         "levers: {fund: {scale: 2}, talent: {suply: 2}}"]},
-          re.escape("bad.yaml:3: levers.talent.suply: unknown key 'suply' (did you mean 'supply'?)")),
+          re.escape("bad.yaml:3: levers.talent.suply: unknown key 'suply' (did you mean "
+                    "'supply'?)")),
     _case("missing-name", {"bad.yaml": ["region: fuling"]},
           re.escape("bad.yaml:1: name: required key is missing")),
     _case("zero-replications", {"bad.yaml": ["name: bad", "region: fuling",
@@ -478,54 +537,108 @@ BAD = [
           {"bad.yaml": ["name: bad", "region: fuling", "sweep:", "  levers.fund.scale: [1, 2]",
                         "  levers.fund.scal: [1, 2]"]},
           re.escape("bad.yaml:5: sweep.levers.fund.scal: unknown lever 'levers.fund.scal' "
-                    "(did you mean 'scale'?)"),
-          bug="sim/scenarios.py _split_key splits the dotted sweep key; the line found is "
-              "that of 'sweep:' (3), not 5"),
+                    "(did you mean 'scale'?)")),
+    _case("unknown-sweep-parameter",
+          {"bad.yaml": ["name: bad", "region: fuling", "sweep:", "  levers.fund.scale: [1, 2]",
+                        "  params.firms.drfit: [0.1]"]},
+          re.escape("bad.yaml:5: sweep.params.firms.drfit: unknown parameter 'firms.drfit' "
+                    "(did you mean 'drift'?)")),
     _case("sweep-values-not-a-list",
           {"bad.yaml": ["name: bad", "region: fuling", "sweep:", "  levers.fund.scale: 2"]},
-          re.escape("bad.yaml:4: sweep.levers.fund.scale: Input should be a valid list"),
-          bug="sim/scenarios.py _split_key splits the dotted sweep key; line 3, not 4"),
+          re.escape("bad.yaml:4: sweep.levers.fund.scale: Input should be a valid list")),
     _case("distribution-missing-field",
           {"bad.yaml": ["name: bad", "region: fuling", "uncertainties:",
                         "  firms.drift: {dist: normal, mean: 0.1}"]},
-          re.escape("bad.yaml:4: uncertainties.firms.drift: normal distribution needs sd"),
-          bug="sim/scenarios.py _split_key splits the dotted uncertainty key; line 3, not 4"),
+          re.escape("bad.yaml:4: uncertainties.firms.drift: normal distribution needs sd")),
     _case("unknown-distribution",
           {"bad.yaml": ["name: bad", "region: fuling", "uncertainties:",
                         "  firms.drift: {dist: gamma, mean: 1}"]},
           re.escape("bad.yaml:4: uncertainties.firms.drift.dist: Input should be 'normal', "
-                    "'uniform', 'triangular' or 'lognormal'"),
-          bug="sim/scenarios.py _split_key splits the dotted uncertainty key; line 3, not 4"),
+                    "'uniform', 'triangular' or 'lognormal'")),
+    # A distribution whose range reaches an invalid parameter value fails at load time, at the
+    # uncertainty's own line, instead of failing replication by replication.
+    _case("uncertainty-range-invalid-uniform",
+          {"bad.yaml": ["name: bad", "region: fuling", "uncertainties:",
+                        "  firms.drift: {dist: normal, mean: 0.08, sd: 0.02}",
+                        "  firms.sigma: {dist: uniform, low: 0.1, high: 2.5}"]},
+          re.escape("bad.yaml:5: uncertainties.firms.sigma: the distribution reaches 2.5, which "
+                    "is invalid: Input should be less than or equal to 2")),
+    _case("uncertainty-range-invalid-normal",
+          {"bad.yaml": ["name: bad", "region: fuling", "uncertainties:",
+                        "  firms.drift: {dist: normal, mean: 0.9, sd: 0.2}"]},
+          re.escape("bad.yaml:4: uncertainties.firms.drift: the distribution reaches 1.7, which "
+                    "is invalid: Input should be less than or equal to 1")),
+    _case("uncertainty-range-invalid-normal-one-bound",
+          {"bad.yaml": ["name: bad", "region: fuling", "uncertainties:",
+                        "  firms.drift: {dist: normal, mean: 0.9, sd: 0.2, low: 0.5}"]},
+          r"bad\.yaml:4: uncertainties\.firms\.drift: the distribution reaches [\d.]+, which is "
+          + re.escape("invalid: Input should be less than or equal to 1")),
+    _case("uncertainty-range-invalid-lognormal",
+          {"bad.yaml": ["name: bad", "region: fuling", "uncertainties:",
+                        "  firms.sigma: {dist: lognormal, median: 1.5, sigma: 0.5}"]},
+          r"bad\.yaml:4: uncertainties\.firms\.sigma: the distribution reaches [\d.]+, which is "
+          + re.escape("invalid: Input should be less than or equal to 2")),
+    _case("uncertainty-unknown-industry",
+          {"bad.yaml": ["name: bad", "region: fuling", "uncertainties:",
+                        "  firms.industry_drift.new_materals: {dist: uniform, low: 0, "
+                        "high: 0.1}"]},
+          re.escape("bad.yaml:4: uncertainties.firms.industry_drift.new_materals: unknown "
+                    "industry 'new_materals' (did you mean 'new_materials'?)")),
     _case("params-unknown-key",
           {"bad.yaml": ["name: bad", "region: fuling", "params:", "  firms:", "    drfit: 0.1"]},
-          re.escape("bad.yaml:5: params.firms.drfit: unknown key 'drfit' (did you mean 'drift'?)"),
-          bug="sim/scenarios.py Scenario.base_params reports pydantic's raw message with no "
-              "line and no suggestion: 'bad.yaml: params.firms.drfit: Extra inputs are not "
-              "permitted'"),
+          re.escape("bad.yaml:5: params.firms.drfit: unknown key 'drfit' (did you mean 'drift'?)")),
     _case("params-wrong-type",
           {"bad.yaml": ["name: bad", "region: fuling", "params:", "  firms:", "    drift: lots"]},
-          r"bad\.yaml:5: params\.firms\.drift: Input should be a valid number.*",
-          bug="sim/scenarios.py Scenario.base_params raises without a line"),
+          re.escape("bad.yaml:5: params.firms.drift: Input should be a valid number, unable to "
+                    "parse string as a number")),
+    _case("params-out-of-range",
+          {"bad.yaml": ["name: bad", "region: fuling", "params:", "  firms: {drift: 2}"]},
+          re.escape("bad.yaml:4: params.firms.drift: Input should be less than or equal to 1")),
+    _case("params-unknown-industry",
+          {"bad.yaml": ["name: bad", "region: fuling", "params:", "  firms:",
+                        "    industry_drift: {new_materals: 0.01}"]},
+          re.escape("bad.yaml:5: params.firms.industry_drift.new_materals: unknown industry "
+                    "'new_materals' (did you mean 'new_materials'?)")),
     _case("allocation-unknown-industry",
           {"bad.yaml": ["name: bad", "region: fuling", "levers:", "  fund:",
                         "    allocation: {new_materals: 1}"]},
-          r"bad\.yaml:5: levers\.fund\.allocation(\.new_materals)?: .*unknown industry "
-          + re.escape("'new_materals' (did you mean 'new_materials'?)") + ".*",
-          bug="sim/model/inputs.py _weights_by_industry raises without key path or line; "
-              "Scenario.model_inputs passes it on as 'bad.yaml: fund allocation: unknown industry ...'"),
+          re.escape("bad.yaml:5: levers.fund.allocation.new_materals: unknown industry "
+                    "'new_materals' (did you mean 'new_materials'?)")),
     _case("park-expansion-unknown-park",
           {"bad.yaml": ["name: bad", "region: fuling", "levers:", "  parks:",
                         "    expansion: {lingan: 0.5}"]},
-          r"bad\.yaml:5: levers\.parks\.expansion(\.lingan)?: .*unknown park "
-          + re.escape("'lingan' (did you mean 'lingang'?)") + ".*",
-          bug="sim/model/inputs.py compile_inputs raises without key path or line ('bad.yaml: "
-              "park_expansion: unknown park ...')"),
+          re.escape("bad.yaml:5: levers.parks.expansion.lingan: unknown park 'lingan' (did you "
+                    "mean 'lingang'?); model parks: ") + r".*\blingang\b.*"),
     _case("base-year-without-baseline",
           {"bad.yaml": ["name: bad", "region: fuling", "horizon: {start: 2019}"]},
-          r"bad\.yaml:3: horizon(\.start)?: no SEI output for base year 2019.*",
-          bug="sim/model/baseline.py region_output names the plan file (seeds/fuling.yaml); "
-              "Scenario.model_inputs re-raises it unchanged, so the scenario's horizon line is "
-              "not named"),
+          re.escape("bad.yaml:3: horizon.start: no SEI output for base year 2019") + ".*"),
+    _case("end-year-not-after-base-year",
+          {"bad.yaml": ["name: bad", "region: fuling", "horizon:", "  start: 2021",
+                        "  end: 2021"]},
+          re.escape("bad.yaml:5: horizon.end: end year 2021 must be after the base year 2021")),
+    # `outputs.firm_history` was removed from the format: it is now an unknown key.
+    _case("outputs-firm-history-removed",
+          {"bad.yaml": ["name: bad", "region: fuling", "outputs:", "  plots: false",
+                        "  firm_history: true"]},
+          re.escape("bad.yaml:5: outputs.firm_history: unknown key 'firm_history'")),
+    # --- errors found when compiling a file that `extends` name the file defining the key ---
+    _case("extends-unknown-target-in-base",
+          {"base.yaml": ["name: base", "region: fuling", "targets:",
+                         "  - sei_output_shar_2026"],
+           "bad.yaml": ["extends: base.yaml", "name: bad"]},
+          re.escape("base.yaml:4: targets[0]: unknown target 'sei_output_shar_2026' (did you "
+                    "mean 'sei_output_share_2026'?)")),
+    _case("extends-unknown-industry-in-base",
+          {"base.yaml": ["name: base", "region: fuling", "levers:", "  fund:",
+                         "    allocation: {new_materals: 1}"],
+           "bad.yaml": ["extends: base.yaml", "name: bad", "levers: {fund: {scale: 2}}"]},
+          re.escape("base.yaml:5: levers.fund.allocation.new_materals: unknown industry "
+                    "'new_materals' (did you mean 'new_materials'?)")),
+    _case("extends-horizon-in-child",
+          {"base.yaml": ["name: base", "region: chongqing", "horizon: {start: 2020}"],
+           "bad.yaml": ["extends: base.yaml", "name: bad", "horizon:", "  end: 2024"]},
+          re.escape("bad.yaml:4: horizon.end: target 'sei_output_2025' is for 2025, outside the "
+                    "horizon 2020-2024")),
 ]
 
 
@@ -549,22 +662,27 @@ def test_error_attributes(in_tmp):
     assert err.problem == "unknown key 'fnd' (did you mean 'fund'?)"
 
 
-# What works today in the cases marked as bugs above: file, key path and hint are right.
-@pytest.mark.parametrize("lines, fragment", [
+# Errors found after loading (while compiling against the plan) carry the same file, line, key path
+# and hint as load-time errors, as attributes too; the target-horizon error names `horizon.end`
+# (the key to change) rather than `horizon`.
+@pytest.mark.parametrize("lines, line, key, problem", [
     (["name: bad", "region: fuling", "uncertainties:",
       "  firms.drfit: {dist: normal, mean: 0.08, sd: 0.02}"],
-     "uncertainties.firms.drfit: unknown parameter 'firms.drfit' (did you mean 'drift'?)"),
+     4, "uncertainties.firms.drfit",
+     "unknown parameter 'firms.drfit' (did you mean 'drift'?)"),
     (["name: bad", "region: fuling", "targets: [sei_output_shar_2026]"],
-     "targets[0]: unknown target 'sei_output_shar_2026' (did you mean 'sei_output_share_2026'?)"),
+     3, "targets[0]",
+     "unknown target 'sei_output_shar_2026' (did you mean 'sei_output_share_2026'?)"),
     (["name: bad", "region: chongqing", "horizon: {end: 2024}"],
-     "horizon: target 'sei_output_2025' is for 2025, outside the horizon 2020-2024"),
+     3, "horizon.end", "target 'sei_output_2025' is for 2025, outside the horizon 2020-2024"),
 ], ids=["uncertainty", "target", "horizon"])
-def test_bad_scenario_message_names_file_and_key(in_tmp, lines, fragment):
+def test_bad_scenario_message_names_file_and_key(in_tmp, lines, line, key, problem):
     write(in_tmp, "bad.yaml", *lines)
     with pytest.raises(InputError) as info:
         validate(in_tmp / "bad.yaml")
-    assert str(info.value).startswith("bad.yaml:")
-    assert str(info.value).endswith(fragment)
+    err = info.value
+    assert (err.file, err.line, err.key, err.problem) == ("bad.yaml", line, key, problem)
+    assert str(err) == f"bad.yaml:{line}: {key}: {problem}"
 
 
 def test_scenario_from_dict_errors_name_the_key():
@@ -584,7 +702,9 @@ def test_missing_scenario_file(in_tmp):
 REQUIRED = {"wrong-type", "unknown-key", "negative-fund-scale", "unknown-region",
             "unknown-version", "target-outside-horizon", "extends-cycle", "missing-extends-file",
             "unknown-uncertainty-parameter", "unknown-target", "params-unknown-key",
-            "allocation-unknown-industry"}
+            "allocation-unknown-industry", "end-year-not-after-base-year",
+            "uncertainty-range-invalid-uniform", "params-unknown-industry",
+            "extends-unknown-industry-in-base"}
 
 
 @pytest.mark.parametrize("files, entry", [

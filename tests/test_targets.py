@@ -39,7 +39,8 @@ def outcomes_frame(target: str, values, first=None) -> pd.DataFrame:
 #          = 1.959964 * sqrt(0.0346036470) / 1.3841458821 = 0.2634069
 #          -> [0.2365931, 0.7634069]
 #   1/10:  p = 0.1, centre = (0.1 + 0.1920729) / 1.3841459 = 0.2110131,
-#          half = 1.959964 * sqrt(0.009 + 0.0096036) / 1.3841459 = 0.1931369 -> [0.0178762, 0.4041500]
+#          half = 1.959964 * sqrt(0.009 + 0.0096036) / 1.3841459 = 0.1931369
+#          -> [0.0178762, 0.4041500]
 @pytest.mark.parametrize("k, n, low, high", [
     (0, 10, 0.0, 0.2775328),
     (10, 10, 0.7224672, 1.0),
@@ -150,9 +151,6 @@ def test_summarize_targets_first_met_median_half_or_fewer_reached_is_nan():
     assert math.isnan(summarize_targets(out, [s]).iloc[0]["first_met_median"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sim/analysis/targets.py:69 uses np.median on first-met "
-                   "years that contain NaN (never met), so first_met_median is NaN whenever any "
-                   "replication misses, even when most reach the target")
 def test_summarize_targets_first_met_median_most_reached():
     # 8 of 10 reach the level; sorted with 'never' last: 2021 2022 2022 2023 2023 | 2023 2024 2025
     # never never -> median 2023 (and 2023 as well if the never-reached are left out).
@@ -160,6 +158,11 @@ def test_summarize_targets_first_met_median_most_reached():
     first = [2023, 2021, NAN, 2022, 2025, 2023, 2022, NAN, 2024, 2023]
     out = outcomes_frame("a", np.arange(10.0), first)
     assert summarize_targets(out, [s]).iloc[0]["first_met_median"] == 2023
+    # Never met counts as later than any year, not as missing: 5 of 7 reach the level; sorted
+    # 2021 2021 2022 | 2025 | 2026 never never -> 2025 (leaving the never-met out would give 2022).
+    first = [2026, NAN, 2021, 2025, NAN, 2022, 2021]
+    out = outcomes_frame("a", np.arange(7.0), first)
+    assert summarize_targets(out, [s]).iloc[0]["first_met_median"] == 2025
 
 
 def test_summarize_targets_not_evaluated_rows():

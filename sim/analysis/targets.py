@@ -63,7 +63,8 @@ def summarize_targets(outcomes: pd.DataFrame, specs: list[TargetSpec]) -> pd.Dat
         first = sub["first_met_year"].to_numpy()
         # Never-met replications count as "later than any year", so the median is a year when
         # more than half of the replications reach the target, and missing otherwise.
-        first_median = float(np.median(np.where(np.isnan(first), np.inf, first)))
+        first_median = float(np.quantile(np.where(np.isnan(first), np.inf, first), 0.5,
+                                         method="higher"))  # an actual year, not x.5
         row.update(
             replications=n, p_met=met / n, ci_low=low, ci_high=high,
             median=float(np.median(values)), q05=float(np.quantile(values, 0.05)),

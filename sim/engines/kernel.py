@@ -281,6 +281,8 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                         else:
                             hi = mid
                     i = elig_idx[lo]
+                    if stake[i] > 0.0 and stake_f[i] != f:
+                        continue  # one fund per firm: no follow-on into another fund's stake
                     invest(i, f, ticket, k + 1, ticket * (1.0 + f_lev[f]) * s[S_KAPPA], lag,
                            stake, stake_t, stake_f, pipe, pipe_t)
                     cash[f] -= ticket

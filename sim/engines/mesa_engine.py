@@ -143,6 +143,8 @@ class Fund(mesa.Agent):
                 else:
                     hi = mid
             firm = firms[lo]
+            if firm.stake > 0.0 and firm.stake_fund != self.index:
+                continue  # one fund per firm: no follow-on into another fund's stake
             now = m.step_index + 1
             # Follow-on deals grow the stake and the pending project; their dates become
             # amount-weighted averages.
