@@ -37,9 +37,16 @@ from sim.model.inputs import compile_inputs
 from sim.model.params import ModelParams
 from sim.outcomes import _column_for, services_in_printed_total
 from sim.plans import Plan, load
+from sim.model.levers import GrowthShock, Levers
 from sim.model.params import merge_nested, nested_override
 from sim.scenarios import param_path_known, unknown_param_message
 from sim.yamlio import load_located, raise_validation_error
+
+
+#: Free parameters named ``shock.<year>`` are one-off common growth shifts in that calendar year
+#: (nuisance parameters: they absorb an exceptional year so it does not bias the trend estimates;
+#: they are not part of the fitted parameter set).
+SHOCK_PREFIX = "shock."
 
 
 class Strict(BaseModel):
@@ -100,14 +107,22 @@ class Problem:
     def params_at(self, theta) -> ModelParams:
         overrides: dict = {}
         for name, value in zip(self.names, theta):
-            overrides = merge_nested(overrides, nested_override(name, float(value)))
+            if not name.startswith(SHOCK_PREFIX):
+                overrides = merge_nested(overrides, nested_override(name, float(value)))
         return self.base.updated(overrides)
+
+    def levers_at(self, theta) -> Levers:
+        """Year shocks among the free parameters (``shock.2021``) as growth shifts."""
+        shocks = [GrowthShock(start=int(name[len(SHOCK_PREFIX):]),
+                              end=int(name[len(SHOCK_PREFIX):]), growth_shift=float(value))
+                  for name, value in zip(self.names, theta) if name.startswith(SHOCK_PREFIX)]
+        return Levers(shocks=tuple(shocks))
 
     def simulate(self, theta, replications: int | None = None, seed: int | None = None,
                  first: int = 0) -> np.ndarray:
         """Simulated moments, one row per replication (CRN: fixed seeds)."""
-        inputs = compile_inputs(self.plan, self.params_at(theta), start_year=self.spec.start_year,
-                                end_year=self.end_year)
+        inputs = compile_inputs(self.plan, self.params_at(theta), self.levers_at(theta),
+                                start_year=self.spec.start_year, end_year=self.end_year)
         seed = self.spec.seed if seed is None else seed
         n = replications or self.spec.replications
         out = np.empty((n, len(self.moments)))
@@ -117,17 +132,18 @@ class Problem:
             out[r] = [by_year.at[m.year, m.column] for m in self.moments]
         return out
 
-    def objective(self, theta, data: np.ndarray | None = None, use: np.ndarray | None = None
-                  ) -> float:
+    def objective(self, theta, data: np.ndarray | None = None, use: np.ndarray | None = None,
+                  prior_means: list | None = None) -> float:
         data = np.array([m.data for m in self.moments]) if data is None else data
         use = np.ones(len(self.moments), bool) if use is None else use
         sim = self.simulate(theta).mean(axis=0)
         tol = np.array([m.tolerance for m in self.moments])
         z = (sim - data) / (tol * np.abs(data))
         value = float((z[use] ** 2).sum())
-        for t, f in zip(theta, self.free):
-            if f.prior_mean is not None and f.prior_sd is not None:
-                value += ((t - f.prior_mean) / f.prior_sd) ** 2
+        means = prior_means or [f.prior_mean for f in self.free]
+        for t, f, mu in zip(theta, self.free, means):
+            if mu is not None and f.prior_sd is not None:
+                value += ((t - mu) / f.prior_sd) ** 2
         return value
 
 
@@ -138,7 +154,10 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, str]:
     except ValidationError as exc:
         raise_validation_error(located, exc, CalibrationSpec)
     for key in spec.free:
-        if not param_path_known(key):
+        if key.startswith(SHOCK_PREFIX):
+            if not key[len(SHOCK_PREFIX):].isdigit():
+                raise located.error(("free", key), "a year shock is written shock.<year>")
+        elif not param_path_known(key):
             raise located.error(("free", key), unknown_param_message(key))
     return spec, located.file
 
@@ -182,7 +201,8 @@ def _to_bounded(x, free):
     return [f.low + (f.high - f.low) / (1 + math.exp(-v)) for v, f in zip(x, free)]
 
 
-def fit(problem: Problem, start=None, data=None, use=None, max_evaluations=None) -> tuple[list, float, int]:
+def fit(problem: Problem, start=None, data=None, use=None, max_evaluations=None,
+        prior_means=None) -> tuple[list, float, int]:
     """Minimise the SMM objective; returns (theta, objective, evaluations)."""
     free = problem.free
     if start is None:
@@ -191,7 +211,8 @@ def fit(problem: Problem, start=None, data=None, use=None, max_evaluations=None)
              for s, f in zip(start, free)]
     x0 = _to_unbounded(start, free)
     result = optimize.minimize(
-        lambda x: problem.objective(_to_bounded(x, free), data, use), x0, method="Nelder-Mead",
+        lambda x: problem.objective(_to_bounded(x, free), data, use, prior_means), x0,
+        method="Nelder-Mead",
         options={"maxfev": max_evaluations or problem.spec.max_evaluations, "xatol": 1e-3,
                  "fatol": 1e-3, "initial_simplex": _simplex(x0)})
     return _to_bounded(result.x, free), float(result.fun), int(result.nfev)
@@ -211,7 +232,12 @@ def _bootstrap_one(args) -> list[float]:
     spec_dict, source, theta, b = args
     problem = build_problem(CalibrationSpec.model_validate(spec_dict), source)
     pseudo = problem.simulate(theta, replications=1, seed=problem.spec.seed + 1 + b)[0]
-    refit, _, _ = fit(problem, start=theta, data=pseudo,
+    # Randomise the priors too (each prior mean drawn from its prior), so the refits sample the
+    # posterior instead of being pulled twice towards the prior mean.
+    rng = np.random.default_rng(np.random.SeedSequence(problem.spec.seed, spawn_key=(b,)))
+    prior_means = [None if f.prior_mean is None or f.prior_sd is None
+                   else float(rng.normal(f.prior_mean, f.prior_sd)) for f in problem.free]
+    refit, _, _ = fit(problem, start=theta, data=pseudo, prior_means=prior_means,
                       max_evaluations=max(40, problem.spec.max_evaluations // 2))
     return refit
 
@@ -274,12 +300,14 @@ class CalibrationResult:
         p = self.problem
         fitted: dict = dict(p.spec.parameters)
         for name, value in zip(self.names, self.theta):
-            fitted = merge_nested(fitted, nested_override(name, round(float(value), 6)))
+            if not name.startswith(SHOCK_PREFIX):
+                fitted = merge_nested(fitted, nested_override(name, round(float(value), 6)))
         draws = []
         for theta in self.draws:
             d: dict = {}
             for name, value in zip(self.names, theta):
-                d = merge_nested(d, nested_override(name, round(float(value), 6)))
+                if not name.startswith(SHOCK_PREFIX):
+                    d = merge_nested(d, nested_override(name, round(float(value), 6)))
             draws.append(d)
         return {
             "name": f"{p.plan.region}-{p.plan.version}",
