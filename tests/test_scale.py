@@ -51,10 +51,10 @@ def scenario_file(directory: Path, name: str, *, chunk_size: int, replications: 
 
 #: a harmless uncertain parameter, so the per-replication parameter stream is exercised too
 UNCERTAIN = "uncertainties:\n  firms.sigma: {dist: uniform, low: 0.15, high: 0.30}\n"
-#: a lognormal with median 1 and log-sd 1 draws firms.sigma above its upper bound 2 (le=2) about
-#: one time in four. The scenario check probes a lognormal at its median only, so the scenario loads
-#: and those replications fail when their parameters are drawn.
-FAILING = "uncertainties:\n  firms.sigma: {dist: lognormal, median: 1.0, sigma: 1.0}\n"
+#: base-year GDP drawn between 100 and 400 亿元: a valid parameter value each time (gt=0), so the
+#: scenario loads, but about a third of the draws fall below Fuling's SEI value added (204 亿元),
+#: which compiling the model inputs rejects, so those replications fail one by one.
+FAILING = "uncertainties:\n  economy.gdp: {dist: uniform, low: 100, high: 400}\n"
 
 
 def sorted_annual(result) -> pd.DataFrame:
@@ -113,7 +113,6 @@ def test_serial_reference_is_complete(serial_result):
     assert sorted(annual["replication"].unique()) == list(range(60))
     assert serial_result.failures == []
     assert serial_result.store.manifest()["status"] == "complete"
-    # the uncertainty really varies across replications (the parameter stream is exercised)
     assert serial_result.targets()["p_met"].notna().any()
 
 
@@ -160,11 +159,6 @@ def test_cli_dask_address_identical_to_serial(uncertain_scenario, scale_dir, ser
     assert_same_results(load_result(run), serial_result)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sim/experiments/montecarlo.py run_experiment: the run "
-                   "directory goes to workers as given (str(run_dir), not resolved), so with a "
-                   "relative --out (the CLI default runs/<name>-<time>) Dask workers whose working "
-                   "directory differs write their chunks elsewhere, and the driver still marks the "
-                   "run 'complete' with 0 replications")
 def test_relative_run_dir_with_workers_in_another_directory(tmp_path, monkeypatch):
     from distributed import LocalCluster
 
@@ -263,6 +257,24 @@ def test_resume_of_a_complete_run_recomputes_nothing(uncertain_scenario, scale_d
     after = tree_state(run)
     assert {k: after[k] for k in chunks} == chunks
     assert_same_results(result, serial_result)
+
+
+def test_resume_lists_the_done_chunks_once(uncertain_scenario, scale_dir, serial_result,
+                                           monkeypatch):
+    from sim.reporting.results import copy_run
+
+    run = copy_run(serial_result.run_dir, scale_dir / "complete-copy-2")
+    calls = []
+    original = RunStore.completed_chunks
+
+    def counted(self, label):
+        calls.append(label)
+        return original(self, label)
+
+    monkeypatch.setattr(RunStore, "completed_chunks", counted)
+    sim.monte_carlo(str(uncertain_scenario), backend="serial", out=run, resume=True,
+                    progress=False)
+    assert len(calls) <= 2, f"done/ listed {len(calls)} times for 9 chunks"
 
 
 def test_lock_held_by_another_process_stops_a_second_run(uncertain_scenario, serial_result):
@@ -381,8 +393,8 @@ def expected_failures(path: Path, n: int) -> set[int]:
     bad = set()
     for r in range(n):
         try:
-            scenario.draw_params(parameter_rng(SEED, r))
-        except Exception:  # noqa: BLE001 - pydantic rejects sigma > 2
+            scenario.model_inputs(parameter_rng(SEED, r))
+        except Exception:  # noqa: BLE001 - GDP below SEI value added
             bad.add(r)
     return bad
 
@@ -414,7 +426,7 @@ def test_failing_replications_are_reported_with_seed_and_error(failing_scenario,
     assert {r["replication"] for r in records} == bad
     for r in records:
         assert r["seed"] == SEED and r["spawn_key"] == [r["replication"]]
-        assert "sigma" in r["error"] and "less than or equal to 2" in r["error"]
+        assert r["error"].startswith("InputError: GDP ") and "below SEI value added" in r["error"]
         assert "Traceback" in r["traceback"]
 
     # in the result, in the manifest and in the summary

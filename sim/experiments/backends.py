@@ -9,6 +9,7 @@ run directory themselves, so on a cluster it must be on a shared filesystem.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 
@@ -41,18 +42,27 @@ def execute(tasks: Iterable[ChunkTask], backend: str = "processes", workers: int
         yield from _dask(func, tasks, workers, address)
 
 
+#: Chunks in flight per worker: enough to keep workers busy, few enough that the driver's memory
+#: does not grow with the number of chunks.
+IN_FLIGHT_PER_WORKER = 3
+
+
 def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")
+    queue = iter(tasks)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending = {pool.submit(func, t) for t in tasks}
+        pending = {pool.submit(func, t)
+                   for t in itertools.islice(queue, workers * IN_FLIGHT_PER_WORKER)}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
+                    for t in itertools.islice(queue, 1):
+                        pending.add(pool.submit(func, t))
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -72,9 +82,15 @@ def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Ite
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
-        futures = [client.submit(func, t, pure=False) for t in tasks]
-        for future in as_completed(futures):
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
+        queue = iter(tasks)
+        running = as_completed([client.submit(func, t, pure=False)
+                                for t in itertools.islice(queue, n_workers * IN_FLIGHT_PER_WORKER)])
+        for future in running:
             yield future.result()
+            future.release()
+            for t in itertools.islice(queue, 1):
+                running.add(client.submit(func, t, pure=False))
     finally:
         client.close()
         if cluster is not None:

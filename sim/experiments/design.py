@@ -101,7 +101,7 @@ def run_design(scenario: Scenario, points: pd.DataFrame, run_dir: str | Path, *,
         raise InputError("no evaluable target selected", file=scenario.source, key="targets")
     for key in points.columns:  # validate every override key once, before running
         scenario.with_overrides({key: float(points[key].iloc[0])})
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()  # workers may run in another working directory
     run_dir.mkdir(parents=True, exist_ok=True)
     store = RunStore(run_dir)
     store.lock()

@@ -89,7 +89,7 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
                    progress: bool = True) -> RunStore:
     """Run (or resume) an experiment into ``run_dir``; returns the store of finished results."""
     specs = experiment.specs()  # validates before anything touches the disk
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()  # workers may run in another working directory
     store = RunStore(run_dir)
     resolved = _resolved_yaml(experiment)
     created = False
@@ -116,10 +116,12 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
                 "settings": experiment.settings(), "status": "running",
                 "targets": {label: [s.__dict__ for s in sp] for label, sp in specs.items()},
             })
-        tasks = [ChunkTask(sc, tuple(specs[label]), experiment.seed, experiment.engine, k, reps,
-                           str(run_dir), label)
-                 for label, sc in experiment.scenarios.items()
-                 for k, reps in experiment.chunks() if k not in store.completed_chunks(label)]
+        tasks = []
+        for label, sc in experiment.scenarios.items():
+            done = store.completed_chunks(label)
+            tasks += [ChunkTask(sc, tuple(specs[label]), experiment.seed, experiment.engine, k,
+                                reps, str(run_dir), label)
+                      for k, reps in experiment.chunks() if k not in done]
         store.update_manifest(status="running", backend=backend)
         start = time.perf_counter()
         if tasks:
@@ -139,6 +141,15 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
             if bar is not None:
                 bar.close()
         all_failures = sum(len(store.failures(label)) for label in experiment.scenarios)
+        expected = {k for k, _ in experiment.chunks()}
+        missing = {label: sorted(expected - store.completed_chunks(label))
+                   for label in experiment.scenarios}
+        if any(missing.values()):
+            store.update_manifest(status="incomplete")
+            raise RuntimeError(f"chunks finished without their results in {run_dir}: "
+                               f"{ {k: v[:5] for k, v in missing.items() if v} }; the workers "
+                               "must see the run directory (a shared filesystem on a cluster); "
+                               "rerun with --resume")
         store.update_manifest(
             status="complete" if all_failures == 0 else "complete_with_failures",
             finished=_dt.datetime.now().isoformat(timespec="seconds"),

@@ -396,8 +396,12 @@ def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_tot
         va_ratio = 0.28
         notes.append("no SEI value added in the plan: assumed VA ratio 0.28")
     if econ.gdp is not None:
-        notes.append(f"base-year GDP {econ.gdp:g} from the parameter set")
-        return va_ratio, econ.gdp
+        at = econ.gdp_year or year
+        gdp = econ.gdp * (1 + econ.gdp_growth) ** (year - at)
+        notes.append(f"GDP {econ.gdp:g} ({at}) from the parameters"
+                     + (f", projected to {year} at {econ.gdp_growth:g}/yr: {gdp:.0f}"
+                        if at != year else ""))
+        return va_ratio, gdp
     pairs = [(f, plan.find("sei_value_added_share_gdp", year=f.year, role="baseline"))
              for f in va_figs]
     pairs = [(f, s[0]) for f, s in pairs if s]

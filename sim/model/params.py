@@ -149,9 +149,11 @@ class EconomyParams(Section):
     gdp_growth: float = P(0.07, "assumption: nominal GDP growth, 14th Five-Year Plan period",
                           "growth of GDP outside SEI value added")
     gdp_sigma: float = P(0.01, "assumption", "s.d. of that growth", ge=0)
-    gdp: float | None = P(None, "official statistics where the plan gives no GDP share (cite in "
-                          "the parameter set)", "GDP in the base year (亿元); None = derive "
-                          "from the plan", gt=0)
+    gdp: float | None = P(None, "official statistics or another plan version where the plan "
+                          "gives no GDP share (cite it where it is set)", "GDP (亿元) in "
+                          "`gdp_year`; None = derive from the plan", gt=0)
+    gdp_year: int | None = P(None, "with `gdp`", "year of `gdp` (None = the base year); other "
+                             "base years are reached at `gdp_growth`")
     va_ratio: float | None = P(None, "plan figure: SEI value added / SEI output when given, "
                                "else 0.28", "value added per unit of SEI output")
     nonsei_va_ratio: float = P(0.25, "literature: value added / gross output of Chinese "
