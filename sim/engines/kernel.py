@@ -146,6 +146,11 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
     for i in range(n_used):
         n_live += alive[i]
 
+    # Loop-invariant scalars in locals (the compiler cannot hoist loads from `s` past the stores
+    # into the firm arrays).
+    sigma0, sigma_elast, log_sigma_ref = s[S_SIGMA0], s[S_SIGMA_ELAST], s[S_LOG_SIGMA_REF]
+    sigma_max, rd_effect, penalty = s[S_SIGMA_MAX], s[S_RD_EFFECT], s[S_SHORTAGE_PENALTY]
+    exit_gamma, big1, big2 = s[S_EXIT_GAMMA], s[S_BIG1], s[S_BIG2]
     for k in range(n_years * spy):
         t = (k + 1) * dt
         row = k // spy + 1
@@ -175,11 +180,11 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
             rank += 1
             ly = logy[i]
             j, p = ind[i], park[i]
-            sig = s[S_SIGMA0] * math.exp(-s[S_SIGMA_ELAST] * (ly - s[S_LOG_SIGMA_REF]))
-            if sig > s[S_SIGMA_MAX]:
-                sig = s[S_SIGMA_MAX]
-            g = (mu[j] + s[S_RD_EFFECT] * (rd[i] * rd_rel - 1.0)
-                 - s[S_SHORTAGE_PENALTY] * shortage + agg[p, j] + common + zind[j]
+            sig = sigma0 * math.exp(-sigma_elast * (ly - log_sigma_ref))
+            if sig > sigma_max:
+                sig = sigma_max
+            g = (mu[j] + rd_effect * (rd[i] * rd_rel - 1.0)
+                 - penalty * shortage + agg[p, j] + common + zind[j]
                  - 0.5 * sig * sig)
             was_above = ly >= log_thr
             ly = ly + g * dt + sig * sqrt_dt * eps[rank]
@@ -197,7 +202,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
             # At or above the threshold h(y) <= h0, so most draws are decided without the exp.
             draw = exit_draw[rank]
             if (draw < h0_dt if ly >= log_thr else True) and \
-                    draw < h0_dt * math.exp(-s[S_EXIT_GAMMA] * (ly - log_thr)):
+                    draw < h0_dt * math.exp(-exit_gamma * (ly - log_thr)):
                 alive[i] = 0
                 exits += 1
                 if stake[i] > 0.0:
@@ -220,9 +225,9 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                 park_out[p] += y
                 if not was_above:
                     crossings += 1
-                if y >= s[S_BIG1]:
+                if y >= big1:
                     n10 += 1
-                if y >= s[S_BIG2]:
+                if y >= big2:
                     n100 += 1
                 elig_list[n_elig] = i
                 elig_wlist[n_elig] = selection_weight(y, ly, theta)
