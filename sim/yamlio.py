@@ -115,7 +115,7 @@ def raise_validation_error(located: Located, exc: ValidationError, model: type |
         err = next((e for e in errors if e["type"] == "extra_forbidden"
                     and e["loc"][:-1] == err["loc"][:-1]), err)
     # Pydantic inserts union member names and validator names into ``loc``; keep real key paths only.
-    loc = tuple(p for p in err["loc"] if _is_data_key(located.data, base, err["loc"], p))
+    loc = tuple(p for p in err["loc"] if _is_data_key(p))
     path = base + loc
     msg = err["msg"]
     if msg.startswith("Value error, "):
@@ -128,7 +128,7 @@ def raise_validation_error(located: Located, exc: ValidationError, model: type |
     raise located.error(path, msg) from None
 
 
-def _is_data_key(data: Any, base: KeyPath, loc: tuple, part: Any) -> bool:
+def _is_data_key(part: Any) -> bool:
     if isinstance(part, int):
         return True
     return not (part.startswith("function-") or "[" in part or part in _UNION_TAGS)
@@ -139,7 +139,6 @@ _UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "is-instan
 
 def fields_at(model: type, path: KeyPath) -> list[str]:
     """The field names of the pydantic model found by following ``path`` from ``model``."""
-    import typing
 
     current: Any = model
     for part in path:

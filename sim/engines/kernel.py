@@ -42,7 +42,9 @@ ANNUAL = (
     "entries_dropped", "exits", "crossings", "macro_shock",
 )
 
-# Index constants as module globals (numba freezes them into the compiled code).
+# Index constants as module globals (numba freezes them into the compiled code). They are made
+# from the tuples above so the layout is written once; linters cannot see them, hence F821 off.
+# ruff: noqa: F821
 for _k, _name in enumerate(SCALARS):
     globals()["S_" + _name.upper()] = _k
 for _k, _name in enumerate(ANNUAL):

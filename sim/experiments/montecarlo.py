@@ -8,7 +8,6 @@ with the input is checked before the directory is created, so a bad scenario lea
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import platform
 import shutil
 import sys
@@ -174,7 +173,3 @@ def _progress(total: int, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="rep", mininterval=0.5, file=sys.stderr)
-
-
-def stored_experiment_settings(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))["settings"]
