@@ -104,8 +104,9 @@ def finish_run(inputs: ModelInputs, firms: FirmState, arrays) -> RunResult:
                      history if history.shape[0] else None, firms)
 
 
-def derived_columns(raw: np.ndarray, va_ratio: float, nonsei_va_ratio: float) -> dict:
-    """Shares and value added computed from the simulated stocks, never assumed."""
+def derived_columns(raw: np.ndarray, va_ratio, nonsei_va_ratio) -> dict:
+    """Shares and value added computed from the simulated stocks, never assumed (ratios may be
+    scalars or one value per row)."""
     sei = raw[:, A_INDEX["sei_industrial_output"]]
     serv = raw[:, A_INDEX["sei_services_output"]]
     nonsei = raw[:, A_INDEX["nonsei_output"]]
@@ -129,11 +130,29 @@ def derived_columns(raw: np.ndarray, va_ratio: float, nonsei_va_ratio: float) ->
 
 
 def annual_frame(inputs: ModelInputs, raw, by_industry, by_park, by_services) -> pd.DataFrame:
+    return annual_table([(inputs, raw, by_industry, by_park, by_services)])
+
+
+def annual_table(runs, replications=None) -> pd.DataFrame:
+    """One tidy table for several runs of the same model layout: rows stacked run after run, with
+    a leading ``replication`` column when ``replications`` is given. Building one table per chunk
+    instead of one per run keeps pandas overhead out of Monte Carlo throughput."""
+    inputs = runs[0][0]
     b = inputs.baseline
-    data = {"year": inputs.years}
+    raw = np.vstack([r[1] for r in runs])
+    rows = [r[1].shape[0] for r in runs]
+    data = {}
+    if replications is not None:
+        data["replication"] = np.repeat(np.asarray(replications, dtype=np.int64), rows)
+    data["year"] = np.concatenate([r[0].years for r in runs])
     for k, name in enumerate(ANNUAL):
         data[name] = raw[:, k]
-    data.update(derived_columns(raw, b.va_ratio, inputs.params.economy.nonsei_va_ratio))
+    va = np.repeat([r[0].baseline.va_ratio for r in runs], rows)
+    nonsei_va = np.repeat([r[0].params.economy.nonsei_va_ratio for r in runs], rows)
+    data.update(derived_columns(raw, va, nonsei_va))
+    by_industry = np.vstack([r[2] for r in runs])
+    by_park = np.vstack([r[3] for r in runs])
+    by_services = np.vstack([r[4] for r in runs])
     for j, name in enumerate(b.industries):
         data[f"sei_output.industry.{name}"] = by_industry[:, j]
     for q, name in enumerate(b.services):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from sim.engines import run_engine
+from sim.engines.state import annual_table
 from sim.experiments.seeding import parameter_rng, replication_seed
 from sim.experiments.store import RunStore
 from sim.outcomes import TargetSpec, replication_outcomes
@@ -44,7 +45,7 @@ class ChunkStatus:
 
 def run_replications(scenario: Scenario, replications, seed: int, engine: str = "numba"):
     """Annual rows (with a ``replication`` column) and failures for the given replications."""
-    frames, failures = [], []
+    runs, done, failures = [], [], []
     fixed_inputs = None
     varies = bool(scenario.spec.uncertainties) or bool(scenario.parameter_set.draws)
     for r in replications:
@@ -54,14 +55,15 @@ def run_replications(scenario: Scenario, replications, seed: int, engine: str = 
             else:
                 fixed_inputs = fixed_inputs or scenario.model_inputs()
                 inputs = fixed_inputs
-            annual = run_engine(inputs, replication_seed(seed, r), engine).annual
-            annual.insert(0, "replication", r)
-            frames.append(annual)
+            result = run_engine(inputs, replication_seed(seed, r), engine)
+            runs.append((inputs, result.raw, result.by_industry, result.by_park,
+                         result.by_services))
+            done.append(r)
         except Exception as exc:  # noqa: BLE001 - reported with the seed, never swallowed
             failures.append({"replication": int(r), "seed": int(seed), "spawn_key": [int(r)],
                              "error": f"{type(exc).__name__}: {exc}",
                              "traceback": traceback.format_exc(limit=5)})
-    annual = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    annual = annual_table(runs, done) if runs else pd.DataFrame()
     return annual, failures
 
 
