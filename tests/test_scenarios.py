@@ -83,8 +83,7 @@ def test_defaults_of_a_minimal_scenario():
     assert s.parameters == "default" and s.question == ""
     assert s.monte_carlo.model_dump() == {"replications": 1000, "seed": 20250101,
                                           "engine": "numba", "chunk_size": 100}
-    # `outputs.firm_history` was removed from the format (per-firm history comes from
-    # `sim.run(..., record_firms=True)`); `dir` and `plots` remain.
+    # outputs holds only dir and plots (per-firm history comes from sim.run(record_firms=True)).
     assert s.outputs.model_dump() == {"dir": None, "plots": True}
     assert s.targets == "all" and s.share_definition == "strict"
     inputs = sc.model_inputs()
@@ -616,8 +615,8 @@ BAD = [
           {"bad.yaml": ["name: bad", "region: fuling", "horizon:", "  start: 2021",
                         "  end: 2021"]},
           re.escape("bad.yaml:5: horizon.end: end year 2021 must be after the base year 2021")),
-    # `outputs.firm_history` was removed from the format: it is now an unknown key.
-    _case("outputs-firm-history-removed",
+    # Per-firm history is not a Monte Carlo output: the key is unknown.
+    _case("outputs-firm-history-unknown",
           {"bad.yaml": ["name: bad", "region: fuling", "outputs:", "  plots: false",
                         "  firm_history: true"]},
           re.escape("bad.yaml:5: outputs.firm_history: unknown key 'firm_history'")),
