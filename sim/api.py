@@ -96,7 +96,7 @@ def _run_dir(out, name: str):
 
     if out is not None:
         return Path(out)
-    if out is None and name is None:
+    if name is None:
         return Path(tempfile.mkdtemp(prefix="seisim-"))
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}-{stamp}"
@@ -118,9 +118,8 @@ def monte_carlo(scenario, replications: int | None = None, seed: int | None = No
     """Run a scenario's Monte Carlo; returns a :class:`~sim.reporting.results.MonteCarloResult`.
 
     ``replications``, ``seed`` and ``chunk_size`` default to the scenario's ``monte_carlo``
-    settings. Results stream
-    to ``out`` (a run directory; a temporary one if None) chunk by chunk, so an interrupted run
-    continues with ``resume=True``. ``backend`` is ``"serial"``, ``"processes"`` (default) or
+    settings. Results stream to ``out`` (a run directory; a new temporary one if None) chunk by
+    chunk, so an interrupted run continues with ``resume=True``. ``backend`` is ``"serial"``, ``"processes"`` (default) or
     ``"dask"`` (``address`` of a scheduler, or a local cluster of ``workers``); all give identical
     results for the same seed.
     """
