@@ -21,13 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.engines import run_engine
 from sim.errors import InputError
 from sim.experiments.backends import execute
 from sim.experiments.montecarlo import warm_up
-from sim.experiments.seeding import parameter_rng, replication_seed
 from sim.experiments.store import RunStore, atomic_write_parquet, atomic_write_text
-from sim.outcomes import TargetSpec, target_specs
+from sim.experiments.runner import run_replications
+from sim.outcomes import TargetSpec, replication_outcomes, target_specs
 from sim.scenarios import Scenario
 
 
@@ -46,18 +45,15 @@ class DesignTask:
 
 def evaluate_point(scenario: Scenario, overrides: dict, replications, seed: int, engine: str,
                    specs) -> list[dict]:
-    """Target-year value of every evaluable target for each replication at one design point."""
+    """Target-year value of every evaluable target for each replication at one design point
+    (the same replication runner and outcome extraction as Monte Carlo)."""
     variant = scenario.with_overrides(overrides) if overrides else scenario
-    varies = bool(variant.spec.uncertainties) or bool(variant.parameter_set.draws)
-    fixed = None if varies else variant.model_inputs()
-    rows = []
-    for r in replications:
-        inputs = variant.model_inputs(parameter_rng(seed, r)) if varies else fixed
-        annual = run_engine(inputs, replication_seed(seed, r), engine).annual.set_index("year")
-        for spec in specs:
-            rows.append({"replication": int(r), "target": spec.id,
-                         "value": float(annual.at[spec.year, spec.column])})
-    return rows
+    annual, failures = run_replications(variant, replications, seed, engine)
+    if failures:
+        raise RuntimeError(f"replication {failures[0]['replication']}: {failures[0]['error']}")
+    outcomes = replication_outcomes(annual, list(specs))
+    return [{"replication": int(r.replication), "target": r.target, "value": float(r.value)}
+            for r in outcomes.itertuples()]
 
 
 def run_design_chunk(task: DesignTask) -> dict:
