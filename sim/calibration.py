@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import optimize
 
 from sim import __version__
@@ -35,7 +35,9 @@ from sim.errors import InputError
 from sim.experiments.seeding import replication_seed
 from sim.model.inputs import compile_inputs
 from sim.model.params import ModelParams
-from sim.outcomes import _column_for, services_in_printed_total
+from sim.errors import nearest
+from sim.outcomes import _column_for, services_in_printed_total, statistic_column
+from sim.plans.statistics import load_statistics
 from sim.plans import Plan, load
 from sim.model.levers import GrowthShock, Levers
 from sim.model.params import merge_nested, nested_override
@@ -54,8 +56,17 @@ class Strict(BaseModel):
 
 
 class MomentSpec(Strict):
-    figure: str = Field(description="id of the plan figure to match")
-    tolerance: float = Field(0.02, gt=0, description="relative tolerance (1 s.d.) of the match")
+    figure: str | None = Field(None, description="id of the plan figure to match")
+    statistic: str | None = Field(None, description="id of the published statistic to match "
+                                  "(seeds/statistics/<region>.yaml)")
+    tolerance: float = Field(0.02, gt=0, description="tolerance (1 s.d.) of the match: relative "
+                             "for levels and shares, in percentage points for growth rates")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MomentSpec:
+        if (self.figure is None) == (self.statistic is None):
+            raise ValueError("a moment names either a 'figure' (plan) or a 'statistic'")
+        return self
 
 
 class FreeParameter(Strict):
@@ -74,11 +85,21 @@ class CalibrationSpec(Strict):
     parameters: dict[str, Any] = Field({}, description="fixed parameter overrides")
     share_definition: str = "strict"
     moments: list[MomentSpec] = Field(min_length=1)
+    data_through: int | None = Field(None, description="use only moments dated at or before "
+                                     "this year (a back-test origin); None = all")
     free: dict[str, FreeParameter] = Field(min_length=1)
     replications: int = Field(48, ge=2)
     seed: int = 12345
     bootstrap: int = Field(20, ge=0)
     max_evaluations: int = Field(150, ge=10)
+
+
+#: Extra moments required beyond the number of free parameters: an exact fit of as many moments as
+#: parameters tests nothing, so every fit must leave at least this many degrees of freedom.
+SPARE_MOMENTS = 2
+#: A fitted parameter whose posterior spread exceeds this fraction of its prior spread is labelled
+#: prior-driven: the data say little about it, the prior says most.
+PRIOR_DRIVEN_RATIO = 0.7
 
 
 @dataclass
@@ -89,6 +110,20 @@ class Moment:
     data: float
     tolerance: float
     source: str
+    qualifier: str = "exact"     # more_than / at_least: one-sided (only a shortfall counts)
+    growth: bool = False         # growth rates: tolerance in percentage points, not relative
+
+    def z(self, simulated: float, data: float | None = None) -> float:
+        """Standardised miss of a simulated mean (against ``data``, default the moment's own);
+        one-sided for lower and upper bounds."""
+        data = self.data if data is None else data
+        scale = self.tolerance if self.growth else self.tolerance * abs(data)
+        miss = (simulated - data) / scale
+        if self.qualifier in ("more_than", "at_least"):
+            return np.minimum(miss, 0.0)
+        if self.qualifier == "less_than":
+            return np.maximum(miss, 0.0)
+        return miss
 
 
 @dataclass
@@ -137,8 +172,7 @@ class Problem:
         data = np.array([m.data for m in self.moments]) if data is None else data
         use = np.ones(len(self.moments), bool) if use is None else use
         sim = self.simulate(theta).mean(axis=0)
-        tol = np.array([m.tolerance for m in self.moments])
-        z = (sim - data) / (tol * np.abs(data))
+        z = np.array([m.z(x, d) for m, d, x in zip(self.moments, data, sim)])
         value = float((z[use] ** 2).sum())
         means = prior_means or [f.prior_mean for f in self.free]
         for t, f, mu in zip(theta, self.free, means):
@@ -162,32 +196,74 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, str]:
     return spec, located.file
 
 
-def build_problem(spec: CalibrationSpec, source: str = "<spec>") -> Problem:
-    plan = load(spec.region, spec.version)
+def find_spec(region: str, version: str) -> Path | None:
+    """The calibration spec of a plan version: ``calibration/<region>-<version>.yaml`` in the
+    working directory or beside the package."""
+    from sim.parameter_sets import PACKAGE_ROOT
+
+    from sim.plans.loader import display_path
+
+    for root in (Path.cwd(), PACKAGE_ROOT):
+        candidate = root / "calibration" / f"{region}-{version}.yaml"
+        if candidate.is_file():
+            return Path(display_path(candidate))
+    return None
+
+
+def build_problem(spec: CalibrationSpec, source: str = "<spec>",
+                  check_identification: bool = True) -> Problem:
+    """The calibration problem of ``spec``: its moments (only those dated at or before
+    ``data_through``, on a plan cut at that year) and free parameters."""
+    full_plan = load(spec.region, spec.version)
+    plan = full_plan if spec.data_through is None else full_plan.as_of(spec.data_through)
     try:
         base = ModelParams().updated(spec.parameters)
     except ValidationError as exc:
         raise InputError(exc.errors(include_url=False)[0]["msg"], file=source,
                          key="parameters") from None
     inputs = compile_inputs(plan, base, start_year=spec.start_year,
-                            end_year=max(f.year for f in plan.figures if f.role == "baseline"))
+                            end_year=spec.start_year + 1)  # only its baseline is needed
     services = services_in_printed_total(plan, inputs.baseline)
+    statistics = load_statistics(plan.region, plan.file)
     moments = []
     for k, m in enumerate(spec.moments):
-        try:
-            fig = plan.figure(m.figure)
-        except KeyError as exc:
-            raise InputError(str(exc.args[0]), file=source, key=f"moments[{k}].figure") from None
-        if fig.year <= spec.start_year:
-            raise InputError(f"moment '{m.figure}' ({fig.year}) is not after the start year "
+        if m.figure is not None:
+            try:
+                fig = full_plan.figure(m.figure)  # figures after data_through are dropped below
+            except KeyError as exc:
+                raise InputError(str(exc.args[0]), file=source,
+                                 key=f"moments[{k}].figure") from None
+            column, reason = _column_for(fig, inputs.baseline, services, spec.share_definition)
+            moment = Moment(fig.id, column, fig.year, fig.canonical_value, m.tolerance,
+                            plan.source_of(fig), fig.qualifier)
+        else:
+            found = [st for st in (statistics.items if statistics else ()) if st.id == m.statistic]
+            if not found:
+                known = [st.id for st in statistics.items] if statistics else []
+                raise InputError(f"unknown statistic '{m.statistic}'{nearest(m.statistic, known)}"
+                                 f" in the statistics of {plan.region}", file=source,
+                                 key=f"moments[{k}].statistic")
+            st = found[0]
+            column, reason = statistic_column(st)
+            moment = Moment(st.id, column, st.year, st.value, m.tolerance,
+                            f"{st.source} ({st.published})", st.qualifier,
+                            growth=st.definition.kind == "growth")
+        if moment.year <= spec.start_year:
+            raise InputError(f"moment '{moment.id}' ({moment.year}) is not after the start year "
                              f"{spec.start_year}", file=source, key=f"moments[{k}]")
-        column, reason = _column_for(fig, inputs.baseline, services, spec.share_definition)
         if column is None:
-            raise InputError(f"moment '{m.figure}' cannot be simulated: {reason}", file=source,
+            raise InputError(f"moment '{moment.id}' cannot be simulated: {reason}", file=source,
                              key=f"moments[{k}]")
-        moments.append(Moment(fig.id, column, fig.year, fig.canonical_value, m.tolerance,
-                              plan.source_of(fig)))
-    end = max(m.year for m in moments)
+        if spec.data_through is None or moment.year <= spec.data_through:
+            moments.append(moment)
+    needed = len(spec.free) + SPARE_MOMENTS
+    if check_identification and len(moments) < needed:
+        through = "" if spec.data_through is None else f" dated up to {spec.data_through}"
+        raise InputError(f"{len(moments)} moments{through} for {len(spec.free)} free parameters: "
+                         f"a fit needs at least {needed} (free parameters + {SPARE_MOMENTS}), "
+                         "otherwise it reproduces the data exactly and tests nothing",
+                         file=source, key="free")
+    end = max([m.year for m in moments], default=spec.start_year + 1)
     return Problem(spec, plan, base, moments, list(spec.free), list(spec.free.values()), end,
                    source)
 
@@ -247,12 +323,25 @@ def _leave_one_out(args) -> dict:
     problem = build_problem(CalibrationSpec.model_validate(spec_dict), source)
     use = np.ones(len(problem.moments), bool)
     use[k] = False
-    refit, _, _ = fit(problem, start=theta, use=use,
+    # Start from the priors, not from the full-data estimate, which has seen the left-out moment.
+    refit, _, _ = fit(problem, start=prior_start(problem.free), use=use,
                       max_evaluations=max(40, problem.spec.max_evaluations // 2))
     predicted = problem.simulate(refit).mean(axis=0)[k]
     m = problem.moments[k]
     return {"moment": m.id, "data": m.data, "predicted": float(predicted),
             "relative_error": float(predicted / m.data - 1), "refit": dict(zip(problem.names, refit))}
+
+
+def prior_start(free: list[FreeParameter]) -> list[float]:
+    """Starting values that know nothing of the data: prior means, else the spec's start, else
+    the middle of the bounds."""
+    return [f.prior_mean if f.prior_mean is not None else
+            f.start if f.start is not None else 0.5 * (f.low + f.high) for f in free]
+
+
+def prior_spread(f: FreeParameter) -> float:
+    """The prior s.d. of a free parameter; a uniform prior over its bounds when none is given."""
+    return f.prior_sd if f.prior_sd is not None else (f.high - f.low) / math.sqrt(12)
 
 
 @dataclass
@@ -278,11 +367,24 @@ class CalibrationResult:
         for k, name in enumerate(self.names):
             row = {"value": self.theta[k]}
             if draws is not None and len(draws) > 1:
+                sd = float(draws[:, k].std(ddof=1))
+                ratio = sd / prior_spread(self.problem.free[k])
                 row.update(q05=float(np.quantile(draws[:, k], 0.05)),
-                           q95=float(np.quantile(draws[:, k], 0.95)),
-                           sd=float(draws[:, k].std(ddof=1)))
+                           q95=float(np.quantile(draws[:, k], 0.95)), sd=sd,
+                           posterior_to_prior_sd=ratio,
+                           prior_driven=bool(ratio > PRIOR_DRIVEN_RATIO))
             out[name] = row
         return out
+
+    @property
+    def prior_driven(self) -> list[str]:
+        """Free parameters the data hardly constrain (posterior spread > 0.7 of the prior's)."""
+        return [name for name, row in self.estimates().items() if row.get("prior_driven")]
+
+    @property
+    def data_through(self) -> int:
+        """The latest year of data the fit used."""
+        return max(m.year for m in self.problem.moments)
 
     def moment_table(self) -> list[dict]:
         rows = []
@@ -317,7 +419,10 @@ class CalibrationResult:
             "spec": p.source, "code_version": __version__,
             "date": _dt.date.today().isoformat(),
             "objective": round(self.objective, 6),
-            "estimates": {k: {kk: round(vv, 6) for kk, vv in v.items()}
+            "data_through": self.data_through,
+            "prior_driven": self.prior_driven,
+            "estimates": {k: {kk: (round(vv, 6) if isinstance(vv, float) else vv)
+                              for kk, vv in v.items()}
                           for k, v in self.estimates().items()},
             "moments": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
                         for row in self.moment_table()],

@@ -95,6 +95,40 @@ def _column_for(f: Figure, baseline: Baseline, services_in_total: bool,
     return None, f"indicator {ind} is not evaluated"
 
 
+#: Published-statistic measure -> annual-table column that simulates it (see sim.plans.statistics
+#: for the definitions), or the reason the model has no counterpart.
+STATISTIC_COLUMNS: dict[str, str] = {
+    "sei_output": "sei_industrial_output",
+    "sei_output_share": "sei_output_share",
+    "sei_share_of_industrial_value_added": "sei_share_of_industrial_value_added",
+    "sei_industrial_value_added_growth": "sei_industrial_value_added_growth",
+    "industrial_value_added_growth": "industrial_value_added_growth",
+    "industrial_output": "total_industrial_output",
+    "industrial_value_added": "industrial_value_added",
+    "gdp": "gdp",
+    "gdp_growth": "gdp_growth",
+    "sei_value_added_share_gdp": "sei_value_added_share_gdp",
+}
+STATISTIC_NOT_SIMULATED = {
+    "rd_intensity": "R&D spending relative to GDP is not modelled",
+    "industrial_investment": "industrial investment is not modelled",
+    "industrial_investment_growth": "industrial investment is not modelled",
+    "above_scale_industrial_firms": "only SEI firms are modelled one by one; the rest of industry "
+                                    "is an aggregate without a firm count",
+}
+
+
+def statistic_column(stat) -> tuple[str | None, str]:
+    """The annual-table column a published statistic is compared with, and a note: why it is not
+    simulated, or how a sub-annual figure is approximated."""
+    if stat.measure in STATISTIC_NOT_SIMULATED:
+        return None, STATISTIC_NOT_SIMULATED[stat.measure]
+    column = STATISTIC_COLUMNS[stat.measure]
+    note = "" if stat.period == "year" else (
+        f"{stat.period} figure compared with the simulated full-year value")
+    return column, note
+
+
 def services_in_printed_total(plan: Plan, baseline: Baseline) -> bool:
     """Whether the plan's region SEI output total includes its services lines (as Fuling's does)."""
     lines = [f for s in plan.service_industries

@@ -40,6 +40,10 @@ ANNUAL = (
     "fund_invested", "co_investment", "fund_cash", "fund_stakes", "fund_exit_proceeds",
     "fund_writeoffs", "entries_startup", "entries_attracted", "entries_blocked",
     "entries_dropped", "exits", "crossings", "macro_shock",
+    # Exogenous price levels (yearly averages, base year = 1). No process reads them, so they are
+    # drawn after the run by sim.model.prices, identically for both engines; the kernel leaves
+    # these columns at zero.
+    "industrial_price_level", "gdp_price_level",
 )
 
 # Index constants as module globals (numba freezes them into the compiled code). They are made

@@ -129,6 +129,28 @@ def derived_columns(raw: np.ndarray, va_ratio, nonsei_va_ratio) -> dict:
     }
 
 
+#: Growth at comparable prices (as bulletins publish it): column -> (nominal column, price level).
+REAL_GROWTH = {
+    "sei_industrial_value_added_growth": ("sei_industrial_value_added", "industrial_price_level"),
+    "industrial_value_added_growth": ("industrial_value_added", "industrial_price_level"),
+    "gdp_growth": ("gdp", "gdp_price_level"),
+}
+
+
+def real_growth_columns(data: dict, rows: list[int]) -> dict:
+    """Year-on-year growth (%) at comparable prices within each run of stacked rows; the first row
+    of a run (the base year) has no previous year and gets NaN."""
+    starts = np.cumsum([0] + list(rows[:-1]))
+    out = {}
+    for name, (nominal, price) in REAL_GROWTH.items():
+        real = data[nominal] / data[price]
+        growth = np.full(real.shape, np.nan)
+        growth[1:] = 100 * (real[1:] / real[:-1] - 1)
+        growth[starts] = np.nan
+        out[name] = growth
+    return out
+
+
 def annual_frame(inputs: ModelInputs, raw, by_industry, by_park, by_services) -> pd.DataFrame:
     return annual_table([(inputs, raw, by_industry, by_park, by_services)])
 
@@ -150,6 +172,7 @@ def annual_table(runs, replications=None) -> pd.DataFrame:
     va = np.repeat([r[0].baseline.va_ratio for r in runs], rows)
     nonsei_va = np.repeat([r[0].params.economy.nonsei_va_ratio for r in runs], rows)
     data.update(derived_columns(raw, va, nonsei_va))
+    data.update(real_growth_columns(data, rows))
     by_industry = np.vstack([r[2] for r in runs])
     by_park = np.vstack([r[3] for r in runs])
     by_services = np.vstack([r[4] for r in runs])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 #: spawn-key suffix of the stream that samples a replication's uncertain parameters; far from the
-#: model's own streams, which are children 0..6 of the replication's sequence.
+#: model's own streams, which are children 0..7 of the replication's sequence.
 PARAMETER_STREAM = 1_000_003
 
 

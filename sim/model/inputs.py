@@ -23,7 +23,7 @@ from sim.plans.schema import Plan
 #: from shifting another's when a lever changes how many draws it makes: the macro path and the
 #: initial population are shared exactly between scenarios; firm-level draws stay aligned until
 #: the scenarios' firm populations diverge (common random numbers, per mechanism).
-STREAMS = ("population", "macro", "growth", "exit", "fund", "entry", "agents")
+STREAMS = ("population", "macro", "growth", "exit", "fund", "entry", "agents", "prices")
 BIG_THRESHOLDS = (10.0, 100.0)  # 亿元: the plans' 超10亿 and 百亿级 firm classes
 
 

@@ -149,6 +149,21 @@ class EconomyParams(Section):
     gdp_growth: float = P(0.07, "assumption: nominal GDP growth, 14th Five-Year Plan period",
                           "growth of GDP outside SEI value added")
     gdp_sigma: float = P(0.01, "assumption", "s.d. of that growth", ge=0)
+    industrial_inflation: float = P(0.004, "statistics: China's industrial producer price index "
+                                    "2012-2021 averaged about +0.4%/yr (NBS)",
+                                    "drift of the industrial price level (deflates industrial "
+                                    "value added to comparable prices)", ge=-0.2, le=0.3)
+    industrial_inflation_sigma: float = P(0.04, "statistics: the yearly change of China's "
+                                          "industrial producer price index 2012-2021 ranged from "
+                                          "-5.2% to +8.1%, s.d. about 4 points (NBS)",
+                                          "s.d. of the yearly change of the industrial price "
+                                          "level", ge=0, le=0.5)
+    gdp_inflation: float = P(0.02, "statistics: China's GDP deflator rose about 2%/yr in "
+                             "2012-2021 (NBS, nominal vs comparable-price GDP growth)",
+                             "drift of the GDP deflator", ge=-0.2, le=0.3)
+    gdp_inflation_sigma: float = P(0.015, "assumption (order of the yearly variation of China's "
+                                   "GDP deflator 2012-2021)", "s.d. of the yearly change of the "
+                                   "GDP deflator", ge=0, le=0.5)
     gdp: float | None = P(None, "official statistics or another plan version where the plan "
                           "gives no GDP share (cite it where it is set)", "GDP (亿元) in "
                           "`gdp_year`; None = derive from the plan", gt=0)

@@ -306,6 +306,12 @@ class Plan(BaseModel):
         found = self.find(indicator, scope=scope, year=year, threshold=threshold)
         return found[0].canonical_value if found else None
 
+    def as_of(self, year: int) -> Plan:
+        """The plan as a forecaster at the end of ``year`` could use it: baseline figures dated
+        after ``year`` are dropped (targets are kept: they are aims, not data)."""
+        return self.model_copy(update={"figures": tuple(
+            f for f in self.figures if f.role == "target" or f.year <= year)})
+
     @property
     def baseline_years(self) -> list[int]:
         return sorted({f.year for f in self.figures if f.role == "baseline"})

@@ -60,27 +60,36 @@ def write_calibration(result: CalibrationResult, sets_dir: Path, reports_dir: Pa
              f"{result.objective:.4g} after {result.evaluations} evaluations",
              f"- bootstrap refits: {len(result.draws)}; run time {result.seconds:.0f} s; "
              f"seisim {pset['code_version']}, {pset['date']}", "",
-             "## Parameters", "", "| parameter | estimate | 5% | 95% | s.d. | bounds | prior |",
-             "|---|---|---|---|---|---|---|"]
+             f"- data through {result.data_through}: {len(result.problem.moments)} moments for "
+             f"{len(result.names)} free parameters", "",
+             "## Parameters", "",
+             "| parameter | estimate | 5% | 95% | s.d. | s.d. / prior s.d. | bounds | prior | "
+             "label |", "|---|---|---|---|---|---|---|---|---|"]
     for name, f in zip(result.names, result.problem.free):
         e = est[name]
-        prior = (f"N({f.prior_mean:g}, {f.prior_sd:g})" if f.prior_mean is not None else "none")
+        prior = (f"N({f.prior_mean:g}, {f.prior_sd:g})" if f.prior_mean is not None else
+                 "uniform on bounds")
+        label = "**prior-driven**" if e.get("prior_driven") else "data-driven"
         lines.append(f"| {name} | {e['value']:.4g} | {e.get('q05', float('nan')):.4g} | "
                      f"{e.get('q95', float('nan')):.4g} | {e.get('sd', float('nan')):.3g} | "
-                     f"[{f.low:g}, {f.high:g}] | {prior} |")
-    lines += ["", "Identifiability: a parameter is pinned down by the data when its bootstrap "
+                     f"{e.get('posterior_to_prior_sd', float('nan')):.2f} | "
+                     f"[{f.low:g}, {f.high:g}] | {prior} | {label} |")
+    lines += ["", "A parameter is labelled prior-driven when its posterior (bootstrap) spread "
+              "exceeds 0.7 of its prior spread: the data say little about it and results that "
+              "depend on it rest on the prior.", "",
+              "Identifiability: a parameter is pinned down by the data when its bootstrap "
               "interval is narrow relative to its bounds and its profile (below) has a clear "
               "minimum.", "", "![profiles](profiles.png)", "",
-              "## Moments", "", "| moment | year | plan figure | simulated mean | error | 5%-95% | "
+              "## Moments", "", "| moment | year | data | simulated mean | error | 5%-95% | "
               "source |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['moment']} ({r['column']}) | {r['year']} | {r['data']:,.4g} | "
                      f"{r['simulated_mean']:,.4g} | {100 * r['relative_error']:+.2f}% | "
                      f"{r['q05']:,.4g}-{r['q95']:,.4g} | {r['source']} |")
     lines += ["", "![moments](moments.png)", "", "## Leave-one-out check", "",
-              "Each moment is dropped in turn, the parameters refitted to the others, and the "
-              "dropped moment predicted.", "",
-              "| dropped moment | plan figure | predicted | error | refitted parameters |",
+              "Each moment is dropped in turn, the parameters refitted to the others starting "
+              "from the priors, and the dropped moment predicted.", "",
+              "| dropped moment | data | predicted | error | refitted parameters |",
               "|---|---|---|---|---|"]
     for r in result.leave_one_out:
         refit = ", ".join(f"{k}={v:.4g}" for k, v in r["refit"].items())

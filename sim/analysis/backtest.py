@@ -1,0 +1,363 @@
+"""Rolling-origin back-test: how the model's forecasts compare with what was published later.
+
+For each origin year ``t`` the back-test does what a forecaster at the end of ``t`` could have done:
+
+1. **Data up to the origin only.** The plan is cut at ``t`` (:meth:`Plan.as_of`: baseline figures
+   dated after ``t`` are dropped) and only statistics dated at or before ``t`` are moments.
+2. **Calibrate** the region's calibration spec (``calibration/<region>-<version>.yaml``) on those
+   moments. A fit needs at least two more moments than free parameters, so at an early origin only
+   the first ``moments - 2`` free parameters (in the spec's order) are fitted, with bootstrap
+   draws for their uncertainty; the others are drawn from their priors in every replication and
+   reported as prior-only. Year shocks (``shock.<year>``) are nuisance parameters of the fit and
+   never enter a forecast.
+3. **Forecast** from the latest plan baseline at or before ``t`` (the state a forecaster knew) to
+   the last year with statistics: Monte Carlo replications, each with its own parameter draw.
+4. **Score** every later statistic that the model simulates: observed value, median, 50% and 90%
+   bands, PIT, inside or outside, CRPS; and, on exactly the same points, the naive forecasts an
+   economist tries first: no change, the linear trend of the last three observations, and the
+   plan's straight line from its baseline to its target (only where the plan targets the same
+   measure). Statistics given as bounds ("more than") are not scored; the share of replications
+   on the right side of the bound is reported instead.
+
+Nothing here tunes the model: the back-test measures it. Summaries are per measure, because errors
+in 亿元 and in percentage points cannot be averaged together.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis import scoring
+from sim.engines import run_engine
+from sim.engines.state import annual_table
+from sim.errors import InputError
+from sim.experiments.seeding import parameter_rng, replication_seed
+from sim.model.baseline import default_base_year
+from sim.model.inputs import compile_inputs
+from sim.model.params import ModelParams, merge_nested, nested_override
+from sim.outcomes import statistic_column
+from sim.plans import Plan
+from sim.plans.statistics import MEASURES, Statistic, Statistics, load_statistics
+
+METHODS = ("model", "no_change", "linear_trend", "plan_path")
+BOUND_QUALIFIERS = ("more_than", "at_least", "less_than")
+#: Plan indicators that measure the same thing as a statistic (for the plan-path forecast and the
+#: naive forecasts' history).
+PLAN_EQUIVALENT = {"sei_output": "sei_output", "sei_output_share": "sei_output_share",
+                   "sei_value_added_share_gdp": "sei_value_added_share_gdp"}
+
+
+@dataclass
+class OriginFit:
+    """What the calibration at one origin could pin down."""
+
+    origin: int
+    base_year: int
+    moments: list[str]
+    fitted: list[str]
+    prior_only: list[str]
+    estimates: dict[str, dict]
+    prior_driven: list[str]
+    draws: list[dict]                     # nested overrides of the fitted parameters
+    theta: dict[str, float] = field(default_factory=dict)
+
+    def summary_rows(self) -> list[dict]:
+        rows = []
+        for name in self.fitted:
+            e = self.estimates.get(name, {})
+            rows.append({"origin": self.origin, "parameter": name, "status":
+                         "prior-driven" if name in self.prior_driven else "fitted",
+                         "value": e.get("value"), "q05": e.get("q05"), "q95": e.get("q95"),
+                         "posterior_to_prior_sd": e.get("posterior_to_prior_sd")})
+        for name in self.prior_only:
+            rows.append({"origin": self.origin, "parameter": name, "status": "prior only",
+                         "value": None, "q05": None, "q95": None, "posterior_to_prior_sd": 1.0})
+        return rows
+
+
+@dataclass
+class BacktestResult:
+    """Tables of a back-test; :func:`sim.reporting.backtest_report.write_backtest` writes them."""
+
+    region: str
+    version: str
+    origins: list[int]
+    points: pd.DataFrame          # one row per origin x statistic x method
+    bounds: pd.DataFrame          # bound statistics: share of replications on the right side
+    fans: pd.DataFrame            # origin x column x year quantiles
+    fits: list[OriginFit]
+    statistics: Statistics
+    replications: int
+    seed: int
+    spec_file: str
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> pd.DataFrame:
+        """Per measure and method: n, MAE, mean bias, CRPS, coverage, PIT mean; naive methods also
+        carry the model's MAE on exactly their points (``model_mae_same_points``)."""
+        rows = []
+        if self.points.empty:
+            return pd.DataFrame()
+        for (measure, method), group in self.points.groupby(["measure", "method"], sort=False):
+            s = scoring.summarise(group.to_dict("records"))
+            s.update(measure=measure, method=method)
+            if method != "model":
+                keys = group[["origin", "statistic"]].apply(tuple, axis=1)
+                model = self.points[(self.points.method == "model")
+                                    & self.points[["origin", "statistic"]].apply(tuple, axis=1)
+                                    .isin(set(keys))]
+                s["model_mae_same_points"] = scoring.summarise(model.to_dict("records"))["mae"]
+            rows.append(s)
+        model_all = self.points[self.points.method == "model"]
+        s = scoring.summarise(model_all.to_dict("records"))
+        s.update(measure="all measures (coverage only)", method="model", mae=None,
+                 mean_bias=None, crps=None)
+        rows.append(s)
+        cols = ["measure", "method", "n", "mae", "model_mae_same_points", "mean_bias", "crps",
+                "coverage_50", "coverage_90", "pit_mean"]
+        return pd.DataFrame(rows).reindex(columns=cols)
+
+    def table(self) -> pd.DataFrame:
+        """The headline table: per measure, model MAE and 90% coverage beside each naive MAE."""
+        summary = self.summary()
+        out = []
+        for measure, group in summary[summary.measure.isin(MEASURES)].groupby("measure",
+                                                                            sort=False):
+            model = group[group.method == "model"].iloc[0]
+            row = {"measure": measure, "points": int(model["n"]), "model_mae": model["mae"],
+                   "model_coverage_90": model["coverage_90"],
+                   "model_coverage_50": model["coverage_50"]}
+            for method in METHODS[1:]:
+                g = group[group.method == method]
+                row[f"{method}_mae"] = None if g.empty else g.iloc[0]["mae"]
+                row[f"{method}_n"] = 0 if g.empty else int(g.iloc[0]["n"])
+            out.append(row)
+        return pd.DataFrame(out)
+
+
+def plan_history(plan: Plan, indicator: str | None, through: int) -> dict[float, float]:
+    if indicator is None:
+        return {}
+    return {float(f.year): f.canonical_value
+            for f in plan.find(indicator, role="baseline") if f.year <= through}
+
+
+def naive_forecasts(stat: Statistic, statistics: Statistics, plan: Plan,
+                    origin: int) -> dict[str, float | None]:
+    """The three naive forecasts of ``stat`` made at ``origin`` from data dated up to it."""
+    indicator = PLAN_EQUIVALENT.get(stat.measure)
+    history = plan_history(plan, indicator, origin)
+    history.update({s.time: s.value for s in statistics.find(stat.measure, through=origin)
+                    if s.qualifier not in BOUND_QUALIFIERS})
+    plan_path = None
+    if indicator is not None:
+        bases = [f for f in plan.find(indicator, role="baseline") if f.year <= origin]
+        targets = sorted((f for f in plan.find(indicator, role="target")
+                          if f.year >= stat.year), key=lambda f: f.year)
+        if bases and targets:
+            base = max(bases, key=lambda f: f.year)
+            plan_path = scoring.naive_plan_path(base.year, base.canonical_value, targets[0].year,
+                                                targets[0].canonical_value, stat.time)
+    return {"no_change": scoring.naive_no_change(history, origin, stat.time),
+            "linear_trend": scoring.naive_linear_trend(history, origin, stat.time),
+            "plan_path": plan_path}
+
+
+def fit_at_origin(spec, source: str, origin: int, bootstrap: int, workers: int,
+                  progress: bool) -> OriginFit:
+    """Calibrate on data dated up to ``origin``, fitting as many free parameters as the moments
+    allow (see the module docstring)."""
+    from sim.calibration import (SPARE_MOMENTS, CalibrationResult, _bootstrap_one, _map,
+                                 build_problem, fit, prior_start)
+
+    spec_o = spec.model_copy(update={"data_through": origin})
+    free = {k: v for k, v in spec.free.items()
+            if not (k.startswith("shock.") and int(k.split(".")[1]) > origin)}
+    counted = build_problem(spec_o.model_copy(update={"free": free}), source,
+                            check_identification=False)
+    n_fit = max(0, min(len(free), len(counted.moments) - SPARE_MOMENTS))
+    fitted = dict(list(free.items())[:n_fit])
+    prior_only = [k for k in list(free)[n_fit:] if not k.startswith("shock.")]
+    plan_o = counted.plan
+    base_year = default_base_year(plan_o)
+    fit_result = OriginFit(origin, base_year, [m.id for m in counted.moments], list(fitted),
+                           prior_only, {}, [], [])
+    if not fitted:
+        return fit_result
+    spec_fit = spec_o.model_copy(update={"free": fitted, "bootstrap": bootstrap})
+    problem = build_problem(spec_fit, source)
+    if progress:
+        print(f"seisim backtest: origin {origin}: fitting {list(fitted)} to "
+              f"{len(problem.moments)} moments", flush=True)
+    theta, value, nfev = fit(problem, start=prior_start(problem.free))
+    jobs = [(spec_fit.model_dump(), source, theta, b) for b in range(bootstrap)]
+    draws = _map(_bootstrap_one, jobs, workers) if jobs else []
+    result = CalibrationResult(problem, theta, value, nfev, draws, np.zeros((1, 1)), {}, [], 0.0)
+    fit_result.theta = dict(zip(problem.names, theta))
+    fit_result.estimates = result.estimates()
+    fit_result.prior_driven = [name for name, row in fit_result.estimates.items()
+                               if row.get("prior_driven")]
+    overrides = []
+    for d in (draws or [theta]):
+        o: dict = {}
+        for name, v in zip(problem.names, d):
+            if not name.startswith("shock."):
+                o = merge_nested(o, nested_override(name, float(v)))
+        overrides.append(o)
+    fit_result.draws = overrides
+    return fit_result
+
+
+def _replication_params(base: ModelParams, fit: OriginFit, spec, rng: np.random.Generator,
+                        r: int) -> ModelParams:
+    """Parameters of forecast replication ``r``: a posterior draw of the fitted parameters and a
+    prior draw (clipped to the bounds) of every parameter the data could not fit."""
+    overrides = dict(fit.draws[r % len(fit.draws)]) if fit.draws else {}
+    for name in fit.prior_only:
+        f = spec.free[name]
+        if f.prior_mean is not None and f.prior_sd is not None:
+            value = float(np.clip(rng.normal(f.prior_mean, f.prior_sd), f.low, f.high))
+        else:
+            value = float(rng.uniform(f.low, f.high))
+        overrides = merge_nested(overrides, nested_override(name, value))
+    return base.updated(overrides)
+
+
+def forecast_at_origin(plan_o: Plan, base: ModelParams, fit: OriginFit, spec, end_year: int,
+                       replications: int, seed: int, progress: bool) -> pd.DataFrame:
+    """Annual tables of the forecast replications from the origin's base year to ``end_year``."""
+    from tqdm import tqdm
+
+    runs, done = [], []
+    for r in tqdm(range(replications), desc=f"forecast from {fit.origin}", disable=not progress,
+                  leave=False):
+        params = _replication_params(base, fit, spec, parameter_rng(seed, r), r)
+        inputs = compile_inputs(plan_o, params, start_year=fit.base_year, end_year=end_year)
+        result = run_engine(inputs, replication_seed(seed, r))
+        runs.append((inputs, result.raw, result.by_industry, result.by_park, result.by_services))
+        done.append(r)
+    return annual_table(runs, done)
+
+
+def score_origin(fit: OriginFit, annual: pd.DataFrame, statistics: Statistics, plan_o: Plan,
+                 ) -> tuple[list[dict], list[dict]]:
+    """Scored points (model and naive) and bound checks for the statistics after the origin."""
+    points, bounds = [], []
+    for stat in statistics.items:
+        if stat.year <= fit.origin:
+            continue
+        column, note = statistic_column(stat)
+        if column is None:
+            continue
+        samples = annual.loc[annual.year == stat.year, column].to_numpy(float)
+        common = {"origin": fit.origin, "statistic": stat.id, "measure": stat.measure,
+                  "year": stat.year, "period": stat.period, "time": stat.time,
+                  "horizon": stat.time - fit.origin, "observed": stat.value, "column": column,
+                  "note": note, "source": f"{stat.source} ({stat.published})"}
+        if stat.qualifier in BOUND_QUALIFIERS:
+            finite = samples[np.isfinite(samples)]
+            above = float(np.mean(finite > stat.value)) if finite.size else math.nan
+            bounds.append({**common, "qualifier": stat.qualifier,
+                           "share_consistent": above if stat.qualifier != "less_than"
+                           else 1 - above,
+                           "median": float(np.median(finite)) if finite.size else math.nan})
+            continue
+        q = scoring.quantiles(samples)
+        points.append({**common, "method": "model", "median": q[2], "q05": q[0], "q25": q[1],
+                       "q75": q[3], "q95": q[4], "pit": scoring.pit(samples, stat.value),
+                       "inside_50": scoring.inside(samples, stat.value, 0.5),
+                       "inside_90": scoring.inside(samples, stat.value, 0.9),
+                       "crps": scoring.crps_ensemble(samples, stat.value)})
+        for method, value in naive_forecasts(stat, statistics, plan_o, fit.origin).items():
+            if value is None:
+                continue
+            points.append({**common, "method": method, "median": value, "q05": None,
+                           "q25": None, "q75": None, "q95": None, "pit": math.nan,
+                           "inside_50": None, "inside_90": None,
+                           "crps": abs(value - stat.value)})
+    return points, bounds
+
+
+def fan_table(origin: int, annual: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    rows = []
+    for column in columns:
+        for year, values in annual.groupby("year")[column]:
+            q = scoring.quantiles(values.to_numpy(float))
+            if np.all(np.isnan(q)):
+                continue
+            rows.append({"origin": origin, "column": column, "year": int(year), "q05": q[0],
+                         "q25": q[1], "median": q[2], "q75": q[3], "q95": q[4]})
+    return pd.DataFrame(rows)
+
+
+def default_origins(statistics: Statistics, plan: Plan) -> list[int]:
+    """Every year with a statistic, except the last, from the plan's first baseline year on."""
+    first = min(plan.baseline_years)
+    years = sorted({s.year for s in statistics.items})
+    return [y for y in years[:-1] if y >= first]
+
+
+def backtest(scenario, origins: list[int] | None = None, *, replications: int = 300,
+             bootstrap: int = 12, seed: int | None = None, calibration: str | None = None,
+             workers: int | None = None, progress: bool = True) -> BacktestResult:
+    """Rolling-origin back-test of ``scenario``'s region and plan version (see module docstring).
+
+    ``calibration`` is a calibration spec file; default ``calibration/<region>-<version>.yaml``.
+    The scenario's levers and parameter set are not used: each origin is calibrated afresh.
+    """
+    from sim.api import as_scenario
+    from sim.calibration import find_spec, load_spec
+    from sim.experiments.backends import default_workers
+
+    sc = as_scenario(scenario)
+    plan = sc.plan
+    statistics = load_statistics(plan.region, plan.file)
+    if statistics is None:
+        raise InputError(f"region {plan.region} has no published statistics "
+                         f"(seeds/statistics/{plan.region}.yaml); nothing to back-test against")
+    spec_path = calibration or find_spec(plan.region, plan.version)
+    if spec_path is None:
+        raise InputError(f"no calibration spec calibration/{plan.region}-{plan.version}.yaml; "
+                         "give one with --calibration")
+    spec, source = load_spec(spec_path)
+    if (spec.region, spec.version or plan.version) != (plan.region, plan.version):
+        raise InputError(f"calibration spec is for {spec.region} {spec.version}, the scenario "
+                         f"for {plan.region} {plan.version}", file=source)
+    origins = sorted(set(origins)) if origins else default_origins(statistics, plan)
+    later = [o for o in origins if any(s.year > o for s in statistics.items)]
+    notes = [f"origin {o}: no statistic after it; skipped" for o in origins if o not in later]
+    if not later:
+        raise InputError(f"no published statistic of {plan.region} is dated after the origins "
+                         f"{origins}: add later bulletins to {statistics.file}")
+    seed = int(sc.spec.monte_carlo.seed if seed is None else seed)
+    workers = workers or default_workers()
+    base = ModelParams().updated(spec.parameters)
+    end_year = max(s.year for s in statistics.items)
+    points, bounds, fans, fits = [], [], [], []
+    columns = sorted({c for c in (statistic_column(s)[0] for s in statistics.items) if c})
+    for origin in later:
+        plan_o = plan.as_of(origin)
+        try:
+            default_base_year(plan_o)
+        except InputError:
+            notes.append(f"origin {origin}: the plan has no baseline SEI output at or before "
+                         "it, so there is no state to start from; skipped")
+            continue
+        fit = fit_at_origin(spec, source, origin, bootstrap, workers, progress)
+        fits.append(fit)
+        annual = forecast_at_origin(plan_o, base, fit, spec, end_year, replications, seed,
+                                    progress)
+        p, b = score_origin(fit, annual, statistics, plan_o)
+        points += p
+        bounds += b
+        fans.append(fan_table(origin, annual, columns))
+    if not fits:
+        raise InputError(f"no usable origin among {later}: " + "; ".join(notes))
+    return BacktestResult(plan.region, plan.version, [f.origin for f in fits],
+                          pd.DataFrame(points), pd.DataFrame(bounds),
+                          pd.concat(fans, ignore_index=True), fits, statistics, replications,
+                          seed, source, notes)
