@@ -7,10 +7,10 @@
 
 __version__ = "0.1.0"
 
-from sim.api import (compare, discover, load_scenario, mesa_model, monte_carlo, run,  # noqa: E402
-                     sensitivity, solve, sweep)
+from sim.api import (backtest, compare, discover, load_scenario, mesa_model,  # noqa: E402
+                     monte_carlo, run, sensitivity, solve, sweep)
 from sim.model.levers import GrowthShock, Levers  # noqa: E402
 from sim.model.params import ModelParams  # noqa: E402
 
-__all__ = ["GrowthShock", "Levers", "ModelParams", "compare", "discover", "load_scenario",
+__all__ = ["GrowthShock", "Levers", "ModelParams", "backtest", "compare", "discover", "load_scenario",
            "mesa_model", "monte_carlo", "run", "sensitivity", "solve", "sweep", "__version__"]

@@ -221,3 +221,20 @@ def solve(scenario, target: str | None = None, lever: str = "levers.fund.scale",
     return _solve(sc, _target_id(sc, target), lever, prob, bounds, _run_dir(out, None),
                   replications=replications, seed=seed, grid=grid, bisections=bisections,
                   backend=backend, workers=workers, address=address)
+
+
+def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int = 12,
+             seed: int | None = None, calibration: str | None = None, workers: int | None = None,
+             out=None, progress: bool = True):
+    """Rolling-origin back-test of a scenario's region and plan version against its published
+    statistics; returns a :class:`~sim.analysis.backtest.BacktestResult` (``.table()``,
+    ``.summary()``, ``.points``). With ``out`` the tables, charts and ``report.md`` are written
+    there (a new directory)."""
+    from sim.analysis.backtest import backtest as _backtest
+    from sim.reporting.backtest_report import write_backtest
+
+    result = _backtest(scenario, origins, replications=replications, bootstrap=bootstrap,
+                       seed=seed, calibration=calibration, workers=workers, progress=progress)
+    if out is not None:
+        write_backtest(result, out)
+    return result

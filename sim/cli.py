@@ -302,6 +302,49 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_backtest(args) -> int:
+    import re
+    from pathlib import Path
+
+    from sim.api import as_scenario, backtest
+
+    sc = as_scenario(args.scenario)
+    out = Path(args.out) if args.out else Path("runs") / re.sub(
+        r"[^A-Za-z0-9_.-]+", "_", f"{sc.name}-backtest-{_stamp()}")
+    result = backtest(sc, args.origins, replications=args.replications,
+                      bootstrap=args.bootstrap, seed=args.seed, calibration=args.calibration,
+                      workers=args.workers, out=out, progress=not args.quiet)
+    headline = result.table()
+    rows = [[r.measure, r.points, _num(r.model_mae), _share(r.model_coverage_90),
+             *(f"{_num(r[f'{m}_mae'])} ({r[f'{m}_n']})" for m in ("no_change", "linear_trend",
+                                                                  "plan_path"))]
+            for _, r in headline.iterrows()]
+    print(table(["measure", "points", "model MAE", "90% cov.", "no change (n)",
+                      "trend (n)", "plan path (n)"], rows))
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
+def _stamp() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _num(x) -> str:
+    import math
+
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.3g}"
+
+
+def _share(x) -> str:
+    import math
+
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
+
+
 def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenario", help="scenario YAML file or region name")
     p.add_argument("--target", default=None,
@@ -496,6 +539,24 @@ def add_simulation_commands(subparsers) -> None:
     cal.add_argument("--bootstrap", type=int, default=None, help="override the bootstrap count")
     cal.add_argument("--quiet", action="store_true")
     cal.set_defaults(func=cmd_calibrate)
+
+    bt = subparsers.add_parser("backtest", help="rolling-origin back-test against published "
+                                                "statistics, beside naive forecasts")
+    bt.add_argument("scenario", help="scenario YAML file or region name (its region and plan "
+                                     "version are back-tested)")
+    bt.add_argument("--origins", type=int, nargs="+", default=None,
+                    help="origin years (default: every year with statistics but the last)")
+    bt.add_argument("--replications", type=int, default=300)
+    bt.add_argument("--bootstrap", type=int, default=12,
+                    help="bootstrap refits per origin for parameter uncertainty")
+    bt.add_argument("--seed", type=int, default=None)
+    bt.add_argument("--calibration", default=None,
+                    help="calibration spec (default calibration/<region>-<version>.yaml)")
+    bt.add_argument("--workers", type=int, default=None)
+    bt.add_argument("--out", default=None, help="new directory (default runs/<name>-backtest-"
+                                                "<time>)")
+    bt.add_argument("--quiet", action="store_true")
+    bt.set_defaults(func=cmd_backtest)
 
     sens = subparsers.add_parser("sensitivity", help="Sobol or Morris indices of levers and "
                                                      "uncertainties (SALib)")

@@ -313,6 +313,9 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
     from sim.calibration import find_spec, load_spec
     from sim.experiments.backends import default_workers
 
+    if replications < 1 or bootstrap < 0:
+        raise InputError(f"replications must be >= 1 and bootstrap >= 0 (got {replications}, "
+                         f"{bootstrap})")
     sc = as_scenario(scenario)
     plan = sc.plan
     statistics = load_statistics(plan.region, plan.file)
