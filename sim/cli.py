@@ -92,6 +92,20 @@ def cmd_plan_show(args: argparse.Namespace) -> int:
                   [[f.id, f.indicator, f.scope, f.year, num(f.value, 4), f.unit,
                     None if f.threshold is None else num(f.threshold, 4), f.qualifier, f.role,
                     f.kind, section(f)] for f in plan.figures])]
+    from sim.outcomes import statistic_column
+    from sim.plans.statistics import load_statistics
+
+    stats = load_statistics(plan.region, plan.file)
+    if stats is None:
+        out += ["", f"Published statistics: none (add seeds/statistics/{plan.region}.yaml, "
+                    "see docs/statistics-format.md)"]
+    else:
+        out += ["", f"Published statistics ({len(stats)}, {stats.file})",
+                table(["id", "measure", "period", "value", "unit", "qualifier", "simulated as",
+                       "source", "published"],
+                      [[st.id, st.measure, st.label, num(st.value, 6), st.unit, st.qualifier,
+                        statistic_column(st)[0] or "not simulated", st.source, st.published]
+                       for st in stats.items])]
     print("\n".join(out))
     return 0
 

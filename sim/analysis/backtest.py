@@ -327,7 +327,10 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
         raise InputError(f"no calibration spec calibration/{plan.region}-{plan.version}.yaml; "
                          "give one with --calibration")
     spec, source = load_spec(spec_path)
-    if (spec.region, spec.version or plan.version) != (plan.region, plan.version):
+    from sim.plans import load
+
+    if (load(spec.region, spec.version).region, spec.version or plan.version) != (
+            plan.region, plan.version):
         raise InputError(f"calibration spec is for {spec.region} {spec.version}, the scenario "
                          f"for {plan.region} {plan.version}", file=source)
     origins = sorted(set(origins)) if origins else default_origins(statistics, plan)
