@@ -31,16 +31,15 @@ from scipy import optimize
 
 from sim import __version__
 from sim.engines import run_engine
-from sim.errors import InputError
+from sim.errors import InputError, nearest
 from sim.experiments.seeding import replication_seed
+from sim.model.baseline import default_base_year
 from sim.model.inputs import compile_inputs
-from sim.model.params import ModelParams
-from sim.errors import nearest
-from sim.outcomes import _column_for, services_in_printed_total, statistic_column
-from sim.plans.statistics import load_statistics
-from sim.plans import Plan, load
 from sim.model.levers import GrowthShock, Levers
-from sim.model.params import merge_nested, nested_override
+from sim.model.params import ModelParams, merge_nested, nested_override
+from sim.outcomes import _column_for, services_in_printed_total, statistic_column
+from sim.plans import Plan, load
+from sim.plans.statistics import load_statistics
 from sim.scenarios import param_path_known, unknown_param_message
 from sim.yamlio import load_located, raise_validation_error
 
@@ -484,3 +483,109 @@ def _say(enabled: bool, message: str) -> None:
         import sys
 
         print(f"seisim calibrate: {message}", file=sys.stderr)
+
+
+@dataclass
+class FitThrough:
+    """A calibration on data dated up to one year (a back-test origin, or ``as_of`` for a
+    mid-plan forecast): what the data could pin down, and what stays with the priors."""
+
+    origin: int
+    base_year: int
+    moments: list[str]
+    fitted: list[str]
+    prior_only: list[str]
+    estimates: dict[str, dict]
+    prior_driven: list[str]
+    draws: list[dict]                     # nested overrides of the fitted parameters
+    theta: dict[str, float] = field(default_factory=dict)
+
+    def sample(self, spec: CalibrationSpec, rng: np.random.Generator, r: int) -> dict:
+        """Nested overrides for replication ``r``: a posterior draw of the fitted parameters and a
+        prior draw (clipped to the bounds) of every parameter the data could not fit."""
+        overrides = dict(self.draws[r % len(self.draws)]) if self.draws else {}
+        for name in self.prior_only:
+            f = spec.free[name]
+            if f.prior_mean is not None and f.prior_sd is not None:
+                value = float(np.clip(rng.normal(f.prior_mean, f.prior_sd), f.low, f.high))
+            else:
+                value = float(rng.uniform(f.low, f.high))
+            overrides = merge_nested(overrides, nested_override(name, value))
+        return overrides
+
+    def parameter_set(self, spec: CalibrationSpec, source: str, draws: int = 64,
+                      seed: int = 0) -> dict:
+        """A parameter set (as written to ``calibration/sets/``) whose draws carry both the
+        posterior of the fitted parameters and the priors of the others."""
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(self.origin,)))
+        plan = load(spec.region, spec.version)
+        return {
+            "name": f"{plan.region}-{plan.version}-through-{self.origin}",
+            "region": plan.region, "version": plan.version,
+            "method": "simulated method of moments on data dated up to data_through, bootstrap "
+                      "draws; parameters the data could not fit are drawn from their priors",
+            "spec": source, "code_version": __version__, "date": _dt.date.today().isoformat(),
+            "data_through": self.origin, "base_year": self.base_year,
+            "moments": self.moments, "fitted": self.fitted, "prior_only": self.prior_only,
+            "prior_driven": self.prior_driven,
+            "estimates": {k: {kk: (round(vv, 6) if isinstance(vv, float) else vv)
+                              for kk, vv in v.items()} for k, v in self.estimates.items()},
+            "params": dict(spec.parameters),
+            "draws": [self.sample(spec, rng, r) for r in range(draws)],
+        }
+
+    def summary_rows(self) -> list[dict]:
+        rows = []
+        for name in self.fitted:
+            e = self.estimates.get(name, {})
+            rows.append({"origin": self.origin, "parameter": name, "status":
+                         "prior-driven" if name in self.prior_driven else "fitted",
+                         "value": e.get("value"), "q05": e.get("q05"), "q95": e.get("q95"),
+                         "posterior_to_prior_sd": e.get("posterior_to_prior_sd")})
+        for name in self.prior_only:
+            rows.append({"origin": self.origin, "parameter": name, "status": "prior only",
+                         "value": None, "q05": None, "q95": None, "posterior_to_prior_sd": 1.0})
+        return rows
+
+
+def calibrate_through(spec, source: str, origin: int, bootstrap: int, workers: int,
+                  progress: bool = False) -> FitThrough:
+    """Calibrate on data dated up to ``origin``, fitting as many free parameters as the moments
+    allow: the first ``moments - SPARE_MOMENTS`` in the spec's order; the others keep their priors.
+    Year shocks dated after the origin are dropped."""
+    spec_o = spec.model_copy(update={"data_through": origin})
+    free = {k: v for k, v in spec.free.items()
+            if not (k.startswith("shock.") and int(k.split(".")[1]) > origin)}
+    counted = build_problem(spec_o.model_copy(update={"free": free}), source,
+                            check_identification=False)
+    n_fit = max(0, min(len(free), len(counted.moments) - SPARE_MOMENTS))
+    fitted = dict(list(free.items())[:n_fit])
+    prior_only = [k for k in list(free)[n_fit:] if not k.startswith("shock.")]
+    plan_o = counted.plan
+    base_year = default_base_year(plan_o)
+    fit_result = FitThrough(origin, base_year, [m.id for m in counted.moments], list(fitted),
+                           prior_only, {}, [], [])
+    if not fitted:
+        return fit_result
+    spec_fit = spec_o.model_copy(update={"free": fitted, "bootstrap": bootstrap})
+    problem = build_problem(spec_fit, source)
+    if progress:
+        print(f"seisim: data through {origin}: fitting {list(fitted)} to "
+              f"{len(problem.moments)} moments", flush=True)
+    theta, value, nfev = fit(problem, start=prior_start(problem.free))
+    jobs = [(spec_fit.model_dump(), source, theta, b) for b in range(bootstrap)]
+    draws = _map(_bootstrap_one, jobs, workers) if jobs else []
+    result = CalibrationResult(problem, theta, value, nfev, draws, np.zeros((1, 1)), {}, [], 0.0)
+    fit_result.theta = dict(zip(problem.names, theta))
+    fit_result.estimates = result.estimates()
+    fit_result.prior_driven = [name for name, row in fit_result.estimates.items()
+                               if row.get("prior_driven")]
+    overrides = []
+    for d in (draws or [theta]):
+        o: dict = {}
+        for name, v in zip(problem.names, d):
+            if not name.startswith("shock."):
+                o = merge_nested(o, nested_override(name, float(v)))
+        overrides.append(o)
+    fit_result.draws = overrides
+    return fit_result

@@ -76,9 +76,21 @@ def read_parameter_set(path: Path) -> ParameterSet:
     return ParameterSet(data.get("name", path.stem), params, list(draws), meta, located.file)
 
 
-def load_parameter_set(name: str, plan: Plan | None = None) -> ParameterSet:
+def load_parameter_set(name: str, plan: Plan | None = None,
+                       as_of: int | None = None) -> ParameterSet:
+    """The named set for ``plan``; with ``as_of``, ``default`` is the set calibrated on data up to
+    that year (``<region>-<version>-through-<year>``), which must exist: a mid-plan forecast must
+    not run on parameters fitted to later data."""
     if name == "builtin":
         return ParameterSet("builtin", ModelParams())
+    if name == "default" and as_of is not None and plan is not None:
+        wanted = f"{plan.region}-{plan.version}-through-{as_of}"
+        path = find_set(wanted)
+        if path is None:
+            raise InputError(f"no parameter set calibrated on data up to {as_of} ({wanted}); "
+                             f"make it with `seisim calibrate calibration/{plan.region}-"
+                             f"{plan.version}.yaml --data-through {as_of}`")
+        return read_parameter_set(path)
     if name == "default":
         fitted = find_set(f"{plan.region}-{plan.version}") if plan is not None else None
         if fitted is None:

@@ -126,6 +126,10 @@ class ScenarioSpec(Strict):
     region: str
     version: str | None = None
     horizon: Horizon = Horizon()
+    as_of: int | None = Field(None, ge=1949, le=2100, description="mid-plan forecast: use only "
+                              "plan figures dated up to this year, start from the latest plan "
+                              "baseline at or before it, and (with parameters: default) the set "
+                              "calibrated on data up to it")
     parameters: str = Field("default", description="parameter set name (calibration/sets/)")
     params: dict[str, Any] = Field({}, description="overrides of model parameters")
     levers: LeverSettings = LeverSettings()
@@ -155,12 +159,33 @@ class Scenario:
         except InputError as err:
             key = "version" if "version" in err.problem and spec.version is not None else "region"
             raise self.error((key,), err.problem) from None
+        self.data_note = ""
+        if spec.as_of is not None:
+            self._cut_plan_at(spec.as_of)
         try:
-            self.parameter_set = load_parameter_set(spec.parameters, self.plan)
+            self.parameter_set = load_parameter_set(spec.parameters, self.plan, spec.as_of)
         except InputError as err:
-            raise self.error(("parameters",), err.problem) from None
+            raise self.error(("as_of",) if spec.as_of is not None and spec.parameters ==
+                             "default" else ("parameters",), err.problem) from None
         self._check_paths()
         self._check_uncertainty_supports()
+
+    def _cut_plan_at(self, year: int) -> None:
+        """A mid-plan forecast sees only the plan figures dated up to ``year``."""
+        from sim.model.baseline import default_base_year
+
+        self.plan = self.plan.as_of(year)
+        try:
+            base = default_base_year(self.plan)
+        except InputError:
+            raise self.error(("as_of",), f"the plan has no baseline SEI output dated at or before "
+                                         f"{year}: there is no state to start from") from None
+        start = self.spec.horizon.start
+        if start is not None and start > year:
+            raise self.error(("horizon", "start"), f"start {start} is after as_of {year}")
+        if start is None and base < year:
+            self.data_note = (f"forecast as of {year}: starts from the plan's {base} baseline "
+                              f"(the latest at or before {year})")
 
     def error(self, path: tuple, problem: str) -> InputError:
         """An error at ``path`` of this scenario, located in the file (and line) defining it."""

@@ -165,3 +165,43 @@ def test_origin_calibration_sees_only_data_up_to_it(tmp_path):
     assert len(fit.moments) == 4 and all(m.endswith("2021") for m in fit.moments)
     assert fit.fitted == list(PRIORS)
     assert (result.points.year > 2021).all()
+
+
+def test_mid_plan_forecast_runs_on_data_up_to_its_year(tmp_path, monkeypatch, capsys):
+    from sim.reporting.report import data_basis
+    from sim.scenarios import scenario_from_dict
+
+    plan_path, spec_path = make_region(tmp_path / "region", 4)
+    scenario = {"name": "synth-asof", "region": str(plan_path), "as_of": 2022,
+                "horizon": {"end": 2025}}
+    monkeypatch.setenv("SEISIM_PARAMETER_SETS", str(tmp_path / "cal" / "sets"))
+    with pytest.raises(sim.errors.InputError, match=r"as_of: no parameter set calibrated on data "
+                                                    r"up to 2022 \(synth-v1-through-2022\); make "
+                                                    r"it with `seisim calibrate"):
+        scenario_from_dict(scenario)
+    assert main(["calibrate", str(spec_path), "--data-through", "2022", "--bootstrap", "2",
+                 "--workers", "1", "--out", str(tmp_path / "cal"), "--quiet"]) == 0
+    assert "synth-v1-through-2022.yaml" in capsys.readouterr().out
+    sc = scenario_from_dict(scenario)
+    assert sc.parameter_set.meta["data_through"] == 2022
+    assert len(sc.parameter_set.draws) == 64
+    drifts = {d["firms"]["drift"] for d in sc.parameter_set.draws}
+    assert len(drifts) == 2  # two bootstrap refits, cycled
+    inputs = sc.model_inputs(np.random.default_rng(0))
+    assert inputs.start_year == 2020 and inputs.end_year == 2025
+    basis = " ".join(data_basis(sc))
+    assert "calibrated on data up to 2022" in basis and "2020 baseline" in basis
+    # A later plan baseline would be invisible to a forecast made as of an earlier year.
+    late = PLAN + ("  - {id: output_2023, indicator: sei_output, year: 2023, value: 90, unit: 亿元,"
+                   " role: baseline, source: {\"v1\": \"s2\"}}\n")
+    plan_path.write_text(late, encoding="utf-8")
+    assert not [f for f in scenario_from_dict(scenario).plan.figures if f.year == 2023]
+
+
+def test_as_of_before_any_baseline_is_refused(tmp_path):
+    from sim.scenarios import scenario_from_dict
+
+    plan_path, _ = make_region(tmp_path / "region", 5)
+    with pytest.raises(sim.errors.InputError, match="as_of: the plan has no baseline SEI output "
+                                                    "dated at or before 2019"):
+        scenario_from_dict({"name": "x", "region": str(plan_path), "as_of": 2019})

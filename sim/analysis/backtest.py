@@ -38,7 +38,8 @@ from sim.errors import InputError
 from sim.experiments.seeding import parameter_rng, replication_seed
 from sim.model.baseline import default_base_year
 from sim.model.inputs import compile_inputs
-from sim.model.params import ModelParams, merge_nested, nested_override
+from sim.calibration import FitThrough, calibrate_through
+from sim.model.params import ModelParams
 from sim.outcomes import statistic_column
 from sim.plans import Plan
 from sim.plans.statistics import MEASURES, Statistic, Statistics, load_statistics
@@ -52,34 +53,6 @@ PLAN_EQUIVALENT = {"sei_output": "sei_output", "sei_output_share": "sei_output_s
 
 
 @dataclass
-class OriginFit:
-    """What the calibration at one origin could pin down."""
-
-    origin: int
-    base_year: int
-    moments: list[str]
-    fitted: list[str]
-    prior_only: list[str]
-    estimates: dict[str, dict]
-    prior_driven: list[str]
-    draws: list[dict]                     # nested overrides of the fitted parameters
-    theta: dict[str, float] = field(default_factory=dict)
-
-    def summary_rows(self) -> list[dict]:
-        rows = []
-        for name in self.fitted:
-            e = self.estimates.get(name, {})
-            rows.append({"origin": self.origin, "parameter": name, "status":
-                         "prior-driven" if name in self.prior_driven else "fitted",
-                         "value": e.get("value"), "q05": e.get("q05"), "q95": e.get("q95"),
-                         "posterior_to_prior_sd": e.get("posterior_to_prior_sd")})
-        for name in self.prior_only:
-            rows.append({"origin": self.origin, "parameter": name, "status": "prior only",
-                         "value": None, "q05": None, "q95": None, "posterior_to_prior_sd": 1.0})
-        return rows
-
-
-@dataclass
 class BacktestResult:
     """Tables of a back-test; :func:`sim.reporting.backtest_report.write_backtest` writes them."""
 
@@ -89,7 +62,7 @@ class BacktestResult:
     points: pd.DataFrame          # one row per origin x statistic x method
     bounds: pd.DataFrame          # bound statistics: share of replications on the right side
     fans: pd.DataFrame            # origin x column x year quantiles
-    fits: list[OriginFit]
+    fits: list[FitThrough]
     statistics: Statistics
     replications: int
     seed: int
@@ -167,67 +140,7 @@ def naive_forecasts(stat: Statistic, statistics: Statistics, plan: Plan,
             "plan_path": plan_path}
 
 
-def fit_at_origin(spec, source: str, origin: int, bootstrap: int, workers: int,
-                  progress: bool) -> OriginFit:
-    """Calibrate on data dated up to ``origin``, fitting as many free parameters as the moments
-    allow (see the module docstring)."""
-    from sim.calibration import (SPARE_MOMENTS, CalibrationResult, _bootstrap_one, _map,
-                                 build_problem, fit, prior_start)
-
-    spec_o = spec.model_copy(update={"data_through": origin})
-    free = {k: v for k, v in spec.free.items()
-            if not (k.startswith("shock.") and int(k.split(".")[1]) > origin)}
-    counted = build_problem(spec_o.model_copy(update={"free": free}), source,
-                            check_identification=False)
-    n_fit = max(0, min(len(free), len(counted.moments) - SPARE_MOMENTS))
-    fitted = dict(list(free.items())[:n_fit])
-    prior_only = [k for k in list(free)[n_fit:] if not k.startswith("shock.")]
-    plan_o = counted.plan
-    base_year = default_base_year(plan_o)
-    fit_result = OriginFit(origin, base_year, [m.id for m in counted.moments], list(fitted),
-                           prior_only, {}, [], [])
-    if not fitted:
-        return fit_result
-    spec_fit = spec_o.model_copy(update={"free": fitted, "bootstrap": bootstrap})
-    problem = build_problem(spec_fit, source)
-    if progress:
-        print(f"seisim backtest: origin {origin}: fitting {list(fitted)} to "
-              f"{len(problem.moments)} moments", flush=True)
-    theta, value, nfev = fit(problem, start=prior_start(problem.free))
-    jobs = [(spec_fit.model_dump(), source, theta, b) for b in range(bootstrap)]
-    draws = _map(_bootstrap_one, jobs, workers) if jobs else []
-    result = CalibrationResult(problem, theta, value, nfev, draws, np.zeros((1, 1)), {}, [], 0.0)
-    fit_result.theta = dict(zip(problem.names, theta))
-    fit_result.estimates = result.estimates()
-    fit_result.prior_driven = [name for name, row in fit_result.estimates.items()
-                               if row.get("prior_driven")]
-    overrides = []
-    for d in (draws or [theta]):
-        o: dict = {}
-        for name, v in zip(problem.names, d):
-            if not name.startswith("shock."):
-                o = merge_nested(o, nested_override(name, float(v)))
-        overrides.append(o)
-    fit_result.draws = overrides
-    return fit_result
-
-
-def _replication_params(base: ModelParams, fit: OriginFit, spec, rng: np.random.Generator,
-                        r: int) -> ModelParams:
-    """Parameters of forecast replication ``r``: a posterior draw of the fitted parameters and a
-    prior draw (clipped to the bounds) of every parameter the data could not fit."""
-    overrides = dict(fit.draws[r % len(fit.draws)]) if fit.draws else {}
-    for name in fit.prior_only:
-        f = spec.free[name]
-        if f.prior_mean is not None and f.prior_sd is not None:
-            value = float(np.clip(rng.normal(f.prior_mean, f.prior_sd), f.low, f.high))
-        else:
-            value = float(rng.uniform(f.low, f.high))
-        overrides = merge_nested(overrides, nested_override(name, value))
-    return base.updated(overrides)
-
-
-def forecast_at_origin(plan_o: Plan, base: ModelParams, fit: OriginFit, spec, end_year: int,
+def forecast_at_origin(plan_o: Plan, base: ModelParams, fit: FitThrough, spec, end_year: int,
                        replications: int, seed: int, progress: bool) -> pd.DataFrame:
     """Annual tables of the forecast replications from the origin's base year to ``end_year``."""
     from tqdm import tqdm
@@ -235,7 +148,7 @@ def forecast_at_origin(plan_o: Plan, base: ModelParams, fit: OriginFit, spec, en
     runs, done = [], []
     for r in tqdm(range(replications), desc=f"forecast from {fit.origin}", disable=not progress,
                   leave=False):
-        params = _replication_params(base, fit, spec, parameter_rng(seed, r), r)
+        params = base.updated(fit.sample(spec, parameter_rng(seed, r), r))
         inputs = compile_inputs(plan_o, params, start_year=fit.base_year, end_year=end_year)
         result = run_engine(inputs, replication_seed(seed, r))
         runs.append((inputs, result.raw, result.by_industry, result.by_park, result.by_services))
@@ -243,7 +156,7 @@ def forecast_at_origin(plan_o: Plan, base: ModelParams, fit: OriginFit, spec, en
     return annual_table(runs, done)
 
 
-def score_origin(fit: OriginFit, annual: pd.DataFrame, statistics: Statistics, plan_o: Plan,
+def score_origin(fit: FitThrough, annual: pd.DataFrame, statistics: Statistics, plan_o: Plan,
                  ) -> tuple[list[dict], list[dict]]:
     """Scored points (model and naive) and bound checks for the statistics after the origin."""
     points, bounds = [], []
@@ -353,7 +266,7 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
             notes.append(f"origin {origin}: the plan has no baseline SEI output at or before "
                          "it, so there is no state to start from; skipped")
             continue
-        fit = fit_at_origin(spec, source, origin, bootstrap, workers, progress)
+        fit = calibrate_through(spec, source, origin, bootstrap, workers, progress)
         fits.append(fit)
         annual = forecast_at_origin(plan_o, base, fit, spec, end_year, replications, seed,
                                     progress)

@@ -38,6 +38,33 @@ def targets_markdown(targets: pd.DataFrame) -> str:
     return "\n".join([head] + rows)
 
 
+def data_basis(scenario) -> list[str]:
+    """Which data and parameter set a scenario's forecast rests on, for the report."""
+    pset = scenario.parameter_set
+    meta = pset.meta
+    plan = scenario.plan
+    through = meta.get("data_through")
+    lines = [f"plan {plan.region} version {plan.version}, baseline figures dated up to "
+             f"{max(plan.baseline_years)}"
+             + (f" (cut at as_of {scenario.spec.as_of})" if scenario.spec.as_of else "")]
+    if pset.name == "builtin":
+        lines.append("parameters: built-in defaults (no fitted set)")
+    else:
+        lines.append(f"parameters: set `{pset.name}` ({pset.file or 'in memory'})"
+                     + (f", calibrated on data up to {through}" if through else
+                        ", fitted before data years were recorded")
+                     + (f"; {len(pset.draws)} posterior draws sampled per replication"
+                        if pset.draws else ""))
+        if meta.get("prior_driven"):
+            lines.append("prior-driven (the data hardly constrain them): "
+                         + ", ".join(meta["prior_driven"]))
+        if meta.get("prior_only"):
+            lines.append("not fitted, drawn from their priors: " + ", ".join(meta["prior_only"]))
+    if getattr(scenario, "data_note", ""):
+        lines.append(scenario.data_note)
+    return lines
+
+
 def render_report(store: RunStore, sections, comparison) -> str:
     manifest = store.manifest()
     s = manifest["settings"]
@@ -73,6 +100,8 @@ def render_report(store: RunStore, sections, comparison) -> str:
             lines += [f"**{len(failures)} replication(s) failed**; seeds and errors in "
                       "`failures/`.", ""]
         if result.scenario is not None:
+            lines += ["What the forecast rests on:", ""] + [
+                f"- {line}" for line in data_basis(result.scenario)] + [""]
             notes = result.scenario.model_inputs().baseline.notes
             lines += ["Assumptions made where the plan is silent:", ""]
             lines += [f"- {n}" for n in notes] + [""]
