@@ -180,9 +180,14 @@ def replication_outcomes(annual: pd.DataFrame, specs: list[TargetSpec]) -> pd.Da
         reached = later.to_numpy() >= spec.threshold
         first = np.where(reached.any(axis=1), later.columns.to_numpy()[reached.argmax(axis=1)],
                          np.nan)
-        rows.append(pd.DataFrame({
+        frame = pd.DataFrame({
             "replication": wide.index.to_numpy(), "target": spec.id,
-            "value": wide[spec.year].to_numpy(), "first_met_year": first}))
+            "value": wide[spec.year].to_numpy(), "first_met_year": first})
+        if "structure_converge" in annual.columns:
+            variant = annual.groupby("replication")["structure_converge"].first()
+            frame["structure"] = np.where(variant.loc[wide.index].to_numpy() > 0.5,
+                                          "converge", "persist")
+        rows.append(frame)
     if not rows:
         return pd.DataFrame(columns=["replication", "target", "value", "first_met_year"])
     return pd.concat(rows, ignore_index=True)

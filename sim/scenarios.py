@@ -282,7 +282,17 @@ class Scenario:
         overrides: dict = {}
         for key, dist in self.spec.uncertainties.items():
             overrides = merge_nested(overrides, nested_override(key, dist.sample(rng)))
-        return params.updated(overrides) if overrides else params
+        params = params.updated(overrides) if overrides else params
+        if params.structure.variant == "pooled":  # one structural variant per replication
+            variant = "converge" if rng.random() < params.structure.converge_weight else "persist"
+            params = params.updated({"structure": {"variant": variant}})
+        return params
+
+    @property
+    def varies(self) -> bool:
+        """Whether replications differ in their parameters (so each needs its own draw)."""
+        return (bool(self.spec.uncertainties) or bool(self.parameter_set.draws)
+                or self.base_params().structure.variant == "pooled")
 
     def model_inputs(self, rng: np.random.Generator | None = None) -> ModelInputs:
         h = self.spec.horizon

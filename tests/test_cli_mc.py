@@ -122,7 +122,8 @@ def test_mc_writes_the_run_directory(runs):
     assert share["shortfall_median"] == pytest.approx(40.0 - share["median"])
 
     outcomes = pd.read_parquet(outcome_files[0])
-    assert list(outcomes.columns) == ["replication", "target", "value", "first_met_year"]
+    assert list(outcomes.columns) == ["replication", "target", "value", "first_met_year",
+                                      "structure"]
     assert len(outcomes) == 20 * len(evaluable)
     # P(met) in targets.csv is the share of replications at or above the threshold
     v = outcomes.loc[outcomes["target"] == "sei_output_share_2026", "value"]

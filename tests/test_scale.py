@@ -54,7 +54,7 @@ UNCERTAIN = "uncertainties:\n  firms.sigma: {dist: uniform, low: 0.15, high: 0.3
 #: base-year GDP drawn between 100 and 400 亿元: a valid parameter value each time (gt=0), so the
 #: scenario loads, but about a third of the draws fall below Fuling's SEI value added (204 亿元),
 #: which compiling the model inputs rejects, so those replications fail one by one.
-FAILING = "uncertainties:\n  economy.gdp: {dist: uniform, low: 100, high: 400}\n"
+FAILING = "uncertainties:\n  economy.gdp: {dist: uniform, low: 400, high: 800}\n"
 
 
 def sorted_annual(result) -> pd.DataFrame:
@@ -394,7 +394,7 @@ def expected_failures(path: Path, n: int) -> set[int]:
     for r in range(n):
         try:
             scenario.model_inputs(parameter_rng(SEED, r))
-        except Exception:  # noqa: BLE001 - GDP below SEI value added
+        except Exception:  # noqa: BLE001 - GDP below industrial value added
             bad.add(r)
     return bad
 
@@ -426,7 +426,7 @@ def test_failing_replications_are_reported_with_seed_and_error(failing_scenario,
     assert {r["replication"] for r in records} == bad
     for r in records:
         assert r["seed"] == SEED and r["spawn_key"] == [r["replication"]]
-        assert r["error"].startswith("InputError: GDP ") and "below SEI value added" in r["error"]
+        assert r["error"].startswith("InputError: GDP ") and "below industrial value added" in r["error"]
         assert "Traceback" in r["traceback"]
 
     # in the result, in the manifest and in the summary

@@ -100,7 +100,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
               spy, n_years, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t,
               stake_f, n_used, rng_macro, rng_growth, rng_exit, rng_fund, rng_entry,
               ann, ann_ind, ann_park, ann_serv, history):
-    J, P, F, NS = mu.size, land.size, f_inflow.size, serv0.size
+    J, P, F, NS = mu.shape[1], land.size, f_inflow.size, serv0.size
     cap = logy.size
     dt, sqrt_dt = s[S_DT], s[S_SQRT_DT]
     log_thr = s[S_LOG_THR]
@@ -189,7 +189,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
             sig = sigma0 * math.exp(-sigma_elast * (ly - log_sigma_ref))
             if sig > sigma_max:
                 sig = sigma_max
-            g = (mu[j] + rd_effect * (rd[i] * rd_rel - 1.0)
+            g = (mu[k, j] + rd_effect * (rd[i] * rd_rel - 1.0)
                  - penalty * shortage + agg[p, j] + common + zind[j]
                  - 0.5 * sig * sig)
             was_above = ly >= log_thr

@@ -55,7 +55,7 @@ class Firm(mesa.Agent):
         j, p = self.industry, self.park
         sig = min(s["sigma0"] * math.exp(-s["sigma_elast"] * (ly - s["log_sigma_ref"])),
                   s["sigma_max"])
-        growth = (m.inputs.mu[j] + s["rd_effect"] * (self.rd * m.rd_rel - 1.0)
+        growth = (m.inputs.mu[k, j] + s["rd_effect"] * (self.rd * m.rd_rel - 1.0)
                   - s["shortage_penalty"] * m.shortage + m.agglomeration[p, j]
                   + m.common_shock + m.industry_shock[j] - 0.5 * sig * sig)
         was_above = ly >= s["log_thr"]
@@ -297,7 +297,7 @@ class RegionModel(mesa.Model):
     def step(self) -> None:
         s, inputs = self.s, self.inputs
         k = self.step_index
-        J, P, NS = len(inputs.mu), len(self.parks), len(inputs.services0)
+        J, P, NS = inputs.mu.shape[1], len(self.parks), len(inputs.services0)
         dt, sqrt_dt = s["dt"], s["sqrt_dt"]
         t = (k + 1) * dt
         row = k // inputs.steps_per_year + 1

@@ -114,7 +114,7 @@ def derived_columns(raw: np.ndarray, va_ratio, nonsei_va_ratio) -> dict:
     sei_va = va_ratio * (sei + serv)
     sei_ind_va = va_ratio * sei
     ind_va = sei_ind_va + nonsei_va_ratio * nonsei
-    gdp = raw[:, A_INDEX["gdp_rest"]] + sei_va
+    gdp = raw[:, A_INDEX["gdp_rest"]] + sei_va + nonsei_va_ratio * nonsei
     return {
         "sei_output_total": sei + serv,
         "total_industrial_output": total_ind,
@@ -173,6 +173,9 @@ def annual_table(runs, replications=None) -> pd.DataFrame:
     nonsei_va = np.repeat([r[0].params.economy.nonsei_va_ratio for r in runs], rows)
     data.update(derived_columns(raw, va, nonsei_va))
     data.update(real_growth_columns(data, rows))
+    # The structural variant each run used (ODD 7.16): 1 = converge, 0 = persist.
+    data["structure_converge"] = np.repeat(
+        [float(r[0].params.structure.variant == "converge") for r in runs], rows)
     by_industry = np.vstack([r[2] for r in runs])
     by_park = np.vstack([r[3] for r in runs])
     by_services = np.vstack([r[4] for r in runs])

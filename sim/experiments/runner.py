@@ -47,7 +47,7 @@ def run_replications(scenario: Scenario, replications, seed: int, engine: str = 
     """Annual rows (with a ``replication`` column) and failures for the given replications."""
     runs, done, failures = [], [], []
     fixed_inputs = None
-    varies = bool(scenario.spec.uncertainties) or bool(scenario.parameter_set.draws)
+    varies = scenario.varies
     for r in replications:
         try:
             if varies:

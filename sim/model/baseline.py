@@ -23,6 +23,7 @@ import numpy as np
 from sim.errors import InputError
 from sim.model.params import ModelParams
 from sim.plans.schema import Figure, Plan
+from sim.plans.statistics import load_statistics
 
 UNLIMITED_LAND = 1e12
 REGION_PARK = "region"
@@ -402,6 +403,11 @@ def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_tot
                      + (f", projected to {year} at {econ.gdp_growth:g}/yr: {gdp:.0f}"
                         if at != year else ""))
         return va_ratio, gdp
+    published = published_gdp(plan, year)
+    if published is not None:
+        notes.append(f"GDP {year} {published.value:g} from published statistics "
+                     f"({published.source}, {published.published})")
+        return va_ratio, published.value
     pairs = [(f, plan.find("sei_value_added_share_gdp", year=f.year, role="baseline"))
              for f in va_figs]
     pairs = [(f, s[0]) for f, s in pairs if s]
@@ -417,6 +423,16 @@ def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_tot
     notes.append(f"no GDP share in the plan: GDP inferred as industrial value added / "
                  f"{params.allocation.gdp_industry_share:g} = {gdp:.0f}")
     return va_ratio, gdp
+
+
+def published_gdp(plan: Plan, year: int):
+    """The region's published full-year GDP for ``year`` (exact or about), or None."""
+    stats = load_statistics(plan.region, plan.file)
+    if stats is None:
+        return None
+    found = [s for s in stats.find("gdp", year=year, period="year")
+             if s.qualifier in ("exact", "about")]
+    return found[0] if found else None
 
 
 def _printed_output(plan: Plan, year: int) -> float | None:

@@ -39,7 +39,7 @@ class ModelInputs:
     end_year: int
     steps_per_year: int
     scalars: dict[str, float]    # named scalar parameters (engines pack them)
-    mu: np.ndarray               # (J,) drift by industry
+    mu: np.ndarray               # (n_steps, J) drift by step and industry (7.16)
     cell_allowed: np.ndarray     # (P, J) uint8
     land: np.ndarray             # (P,)
     attraction_cum: np.ndarray   # (J,) cumulative weights
@@ -81,6 +81,22 @@ def _weights_by_industry(mapping: dict[str, float], industries: list[str], what:
         raise InputError(f"unknown industry '{unknown[0]}'{nearest(unknown[0], industries)}",
                          key=what, path=tuple(what.split(".")) + (unknown[0],))
     return np.array([float(mapping.get(i, 0.0)) for i in industries])
+
+
+def drift_path(drift: np.ndarray, rest_growth: float, structure, n_steps: int,
+               dt: float) -> np.ndarray:
+    """SEI firms' drift in each step (rows) and industry (columns): constant under ``persist``;
+    under ``converge`` the premium over the rest of industry's growth halves every ``half_life``
+    years from the base year (ODD 7.16)."""
+    if structure.variant == "pooled":
+        raise InputError("structure.variant 'pooled' is drawn per Monte Carlo replication; a single "
+                         "run needs 'persist' or 'converge'", key="params.structure.variant",
+                         path=("params", "structure", "variant"))
+    t = np.arange(n_steps) * dt
+    if structure.variant == "persist":
+        return np.tile(drift, (n_steps, 1))
+    fade = 0.5 ** (t / structure.half_life)
+    return rest_growth + np.outer(fade, drift - rest_growth)
 
 
 def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers | None = None,
@@ -130,17 +146,22 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     s["nonsei0"], s["nonsei_g"], s["nonsei_sigma"] = (baseline.nonsei_output,
                                                       baseline.nonsei_growth, ec.nonsei_sigma)
     s["serv_g"], s["serv_sigma"] = ec.services_growth, ec.services_sigma
+    # GDP = SEI value added + non-SEI industrial value added + the rest of the economy (services
+    # outside SEI, agriculture, construction): the rest is what the base-year GDP leaves.
     sei_va = baseline.va_ratio * (baseline.sei_industrial_output + baseline.services_output.sum())
-    s["gdp_rest0"] = baseline.gdp - sei_va
+    nonsei_va = ec.nonsei_va_ratio * baseline.nonsei_output
+    s["gdp_rest0"] = baseline.gdp - sei_va - nonsei_va
     if s["gdp_rest0"] <= 0:
-        raise InputError(f"GDP {baseline.gdp:g} is below SEI value added {sei_va:g}")
+        raise InputError(f"GDP {baseline.gdp:g} is below industrial value added "
+                         f"{sei_va + nonsei_va:g} (SEI {sei_va:g}, other industry {nonsei_va:g})")
     s["gdp_g"], s["gdp_sigma"] = ec.gdp_growth, ec.gdp_sigma
     s["va_ratio"], s["nonsei_va"] = baseline.va_ratio, ec.nonsei_va_ratio
     s["big1"], s["big2"] = BIG_THRESHOLDS
     s["agg_alpha"] = fp.agglomeration
 
-    mu = np.full(len(industries), fp.drift)
-    mu += _weights_by_industry(fp.industry_drift, industries, "params.firms.industry_drift")
+    drift = np.full(len(industries), fp.drift)
+    drift += _weights_by_industry(fp.industry_drift, industries, "params.firms.industry_drift")
+    mu = drift_path(drift, baseline.nonsei_growth, params.structure, (end - start) * spy, dt)
 
     land = baseline.park_land.copy()
     expansion = dict(levers.park_expansion)

@@ -11,6 +11,8 @@ Rates are per year; amounts are in 亿元 (1e8 yuan) of annual output unless sta
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -147,7 +149,8 @@ class EconomyParams(Section):
     services_growth: float = P(0.10, "assumption", "growth of SEI services output", ge=-0.5)
     services_sigma: float = P(0.03, "assumption", "s.d. of SEI services growth", ge=0)
     gdp_growth: float = P(0.07, "assumption: nominal GDP growth, 14th Five-Year Plan period",
-                          "growth of GDP outside SEI value added")
+                          "nominal growth of GDP outside industry (services outside SEI, "
+                          "agriculture, construction)")
     gdp_sigma: float = P(0.01, "assumption", "s.d. of that growth", ge=0)
     industrial_inflation: float = P(0.004, "statistics: China's industrial producer price index "
                                     "2012-2021 averaged about +0.4%/yr (NBS)",
@@ -174,6 +177,22 @@ class EconomyParams(Section):
     nonsei_va_ratio: float = P(0.25, "literature: value added / gross output of Chinese "
                                "industry about 0.25 (NBS input-output tables)",
                                "value added per unit of non-SEI industrial output", gt=0, le=1)
+
+
+class StructureParams(Section):
+    """Whether SEI keep outgrowing the rest of industry: a structural question the data of a few
+    years cannot settle, so it is carried as variants (docs/ODD.md, 7.16)."""
+
+    variant: Literal["persist", "converge", "pooled"] = P(
+        "persist", "scenario choice", "persist: SEI firms keep their drift; converge: their "
+        "excess drift over the rest of industry halves every `half_life` years; pooled: each "
+        "replication draws one of the two (weight `converge_weight`)")
+    half_life: float = P(5.0, "assumption: industry growth premia fade over 2-10 years "
+                         "(prior N(5, 2.5) in the calibration specs)",
+                         "years in which the SEI growth premium halves (variant converge)",
+                         gt=0, le=100)
+    converge_weight: float = P(0.5, "assumption: no evidence favours either variant a priori",
+                               "prior weight of the converge variant when pooled", ge=0, le=1)
 
 
 class AllocationParams(Section):
@@ -204,6 +223,7 @@ class ModelParams(Section):
     funds: FundParams = FundParams()
     parks: ParkParams = ParkParams()
     economy: EconomyParams = EconomyParams()
+    structure: StructureParams = StructureParams()
     allocation: AllocationParams = AllocationParams()
 
     def updated(self, overrides: dict) -> ModelParams:

@@ -38,6 +38,25 @@ def targets_markdown(targets: pd.DataFrame) -> str:
     return "\n".join([head] + rows)
 
 
+def structure_markdown(result) -> list[str]:
+    """Evaluable targets' probabilities under each structural variant and pooled, when the
+    replications used more than one variant (docs/ODD.md, 7.16)."""
+    table = result.targets_by_structure()
+    variants = [v for v in ("persist", "converge") if v in set(table["structure"])]
+    if len(variants) < 2:
+        return []
+    wide = table[table["p_met"].notna()].pivot_table(index="target", columns="structure",
+                                                     values="p_met", sort=False)
+    counts = result.outcomes.drop_duplicates("replication")["structure"].value_counts()
+    lines = ["**By structural variant** (does the SEI growth premium persist or converge?): "
+             + ", ".join(f"{v} {counts.get(v, 0)} replications" for v in variants), "",
+             "| target | persist | converge | pooled |", "|---|---|---|---|"]
+    for target, r in wide.iterrows():
+        lines.append(f"| {target} | {_pct(r.get('persist'))} | {_pct(r.get('converge'))} | "
+                     f"{_pct(r.get('pooled'))} |")
+    return lines + ["", "Table: `targets_by_structure.csv`", ""]
+
+
 def data_basis(scenario) -> list[str]:
     """Which data and parameter set a scenario's forecast rests on, for the report."""
     pset = scenario.parameter_set
@@ -85,7 +104,9 @@ def render_report(store: RunStore, sections, comparison) -> str:
         if result.scenario is not None and result.scenario.spec.question:
             lines += [f"*Question:* {result.scenario.spec.question}", ""]
         targets = result.targets()
-        lines += [targets_markdown(targets), "",
+        lines += [targets_markdown(targets), ""]
+        lines += structure_markdown(result)
+        lines += ["",
                   f"Tables: [targets.csv]({prefix}targets.csv), "
                   f"[first_met.csv]({prefix}first_met.csv); rows per replication and year in "
                   "`annual/`, per target in `outcomes/`.", ""]

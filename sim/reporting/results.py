@@ -68,6 +68,17 @@ class MonteCarloResult:
         """Tidy: target, year, threshold, p_met, ci_low, ci_high, median, q05, q95, ..."""
         return summarize_targets(self.outcomes, self.specs)
 
+    def targets_by_structure(self) -> pd.DataFrame:
+        """Target probabilities under each structural variant the replications used, and
+        pooled over all (``structure`` column); one block per variant present."""
+        outcomes = self.outcomes
+        frames = [summarize_targets(outcomes, self.specs).assign(structure="pooled")]
+        if "structure" in outcomes.columns:
+            for variant, sub in outcomes.groupby("structure"):
+                frames.append(summarize_targets(sub, self.specs).assign(structure=variant))
+        out = pd.concat(frames, ignore_index=True)
+        return out[["structure"] + [c for c in out.columns if c != "structure"]]
+
     def first_met(self) -> pd.DataFrame:
         years = sorted(self.annual_columns()["year"].unique())[1:]
         return first_met_distribution(self.outcomes, self.specs, years)
@@ -168,6 +179,10 @@ def write_outputs(result: MonteCarloResult, out: Path, plots: bool = True) -> li
     result.first_met().to_csv(out / "first_met.csv", index=False)
     (out / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
     written += [out / "targets.csv", out / "first_met.csv", out / "summary.txt"]
+    by_structure = result.targets_by_structure()
+    if by_structure["structure"].nunique() > 2:  # pooled plus at least two variants
+        by_structure.to_csv(out / "targets_by_structure.csv", index=False)
+        written.append(out / "targets_by_structure.csv")
     if plots:
         figures = {"share_fan.png": result.plot_share(),
                    "probabilities.png": result.plot_probabilities()}
