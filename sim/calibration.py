@@ -411,7 +411,7 @@ class CalibrationResult:
                     d = merge_nested(d, nested_override(name, round(float(value), 6)))
             draws.append(d)
         return {
-            "name": f"{p.plan.region}-{p.plan.version}",
+            "name": p.spec.name,
             "region": p.plan.region, "version": p.plan.version,
             "method": "simulated method of moments (common random numbers) with parametric "
                       "bootstrap draws",
@@ -520,7 +520,7 @@ class FitThrough:
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(self.origin,)))
         plan = load(spec.region, spec.version)
         return {
-            "name": f"{plan.region}-{plan.version}-through-{self.origin}",
+            "name": f"{spec.name}-through-{self.origin}",
             "region": plan.region, "version": plan.version,
             "method": "simulated method of moments on data dated up to data_through, bootstrap "
                       "draws; parameters the data could not fit are drawn from their priors",

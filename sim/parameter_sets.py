@@ -76,20 +76,31 @@ def read_parameter_set(path: Path) -> ParameterSet:
     return ParameterSet(data.get("name", path.stem), params, list(draws), meta, located.file)
 
 
-def load_parameter_set(name: str, plan: Plan | None = None,
-                       as_of: int | None = None) -> ParameterSet:
-    """The named set for ``plan``; with ``as_of``, ``default`` is the set calibrated on data up to
-    that year (``<region>-<version>-through-<year>``), which must exist: a mid-plan forecast must
-    not run on parameters fitted to later data."""
+def default_set_name(plan: Plan, variant: str = "persist", as_of: int | None = None) -> str:
+    """``<region>-<version>``, with ``-converge`` for the converge structural variant and
+    ``-through-<year>`` for a set calibrated on data up to ``as_of``."""
+    name = f"{plan.region}-{plan.version}" + ("-converge" if variant == "converge" else "")
+    return name + (f"-through-{as_of}" if as_of is not None else "")
+
+
+def load_parameter_set(name: str, plan: Plan | None = None, as_of: int | None = None,
+                       variant: str = "persist") -> ParameterSet:
+    """The named set for ``plan``. ``default`` is the plan version's fitted set for the structural
+    ``variant`` (``persist`` falls back to the built-in defaults when none exists). With ``as_of``,
+    ``default`` is the set calibrated on data up to that year, which must exist: a mid-plan
+    forecast must not run on parameters fitted to later data; so must a converge set."""
     if name == "builtin":
         return ParameterSet("builtin", ModelParams())
-    if name == "default" and as_of is not None and plan is not None:
-        wanted = f"{plan.region}-{plan.version}-through-{as_of}"
+    if name == "default" and plan is not None and (as_of is not None or variant == "converge"):
+        wanted = default_set_name(plan, variant, as_of)
         path = find_set(wanted)
         if path is None:
-            raise InputError(f"no parameter set calibrated on data up to {as_of} ({wanted}); "
-                             f"make it with `seisim calibrate calibration/{plan.region}-"
-                             f"{plan.version}.yaml --data-through {as_of}`")
+            spec = f"{plan.region}-{plan.version}" + ("-converge" if variant == "converge" else "")
+            through = f" --data-through {as_of}" if as_of is not None else ""
+            what = (f"calibrated on data up to {as_of}" if as_of is not None else
+                    "for the converge variant")
+            raise InputError(f"no parameter set {what} ({wanted}); make it with `seisim "
+                             f"calibrate calibration/{spec}.yaml{through}`")
         return read_parameter_set(path)
     if name == "default":
         fitted = find_set(f"{plan.region}-{plan.version}") if plan is not None else None

@@ -162,11 +162,20 @@ class Scenario:
         self.data_note = ""
         if spec.as_of is not None:
             self._cut_plan_at(spec.as_of)
-        try:
-            self.parameter_set = load_parameter_set(spec.parameters, self.plan, spec.as_of)
-        except InputError as err:
-            raise self.error(("as_of",) if spec.as_of is not None and spec.parameters ==
-                             "default" else ("parameters",), err.problem) from None
+        # One parameter set per structural variant the replications may use (ODD 7.16).
+        variant = (spec.params.get("structure") or {}).get("variant", "persist")
+        variants = ("persist", "converge") if variant == "pooled" else (variant,)
+        self.parameter_sets = {}
+        for v in variants:
+            try:
+                self.parameter_sets[v] = load_parameter_set(spec.parameters, self.plan,
+                                                            spec.as_of, v)
+            except InputError as err:
+                key = (("as_of",) if spec.as_of is not None and spec.parameters == "default"
+                       and "data up to" in err.problem else
+                       ("params", "structure", "variant") if v == "converge" else ("parameters",))
+                raise self.error(key, err.problem) from None
+        self.parameter_set = self.parameter_sets[variants[0]]
         self._check_paths()
         self._check_uncertainty_supports()
 
@@ -255,10 +264,10 @@ class Scenario:
                                      f"the distribution reaches {value:g}, which is invalid: "
                                      f"{msg}") from None
 
-    def base_params(self, draw: dict | None = None) -> ModelParams:
-        """Parameter set (optionally one of its posterior draws), then the scenario's explicit
-        ``params``, which always win over the set."""
-        params = self.parameter_set.params
+    def base_params(self, draw: dict | None = None, variant: str | None = None) -> ModelParams:
+        """Parameter set (of the structural ``variant``; optionally one of its posterior draws),
+        then the scenario's explicit ``params``, which always win over the set."""
+        params = self.parameter_sets.get(variant, self.parameter_set).params
         if draw:
             params = params.updated(draw)
         if self.spec.params:
@@ -278,21 +287,24 @@ class Scenario:
         draws), the scenario's explicit ``params``, then the scenario's uncertainties."""
         if rng is None:
             return self.base_params()
-        params = self.base_params(self.parameter_set.sample(rng))
+        variant = None
+        if len(self.parameter_sets) > 1:  # pooled: one structural variant per replication
+            weight = self.base_params().structure.converge_weight
+            variant = "converge" if rng.random() < weight else "persist"
+        pset = self.parameter_sets.get(variant, self.parameter_set)
+        params = self.base_params(pset.sample(rng), variant)
         overrides: dict = {}
         for key, dist in self.spec.uncertainties.items():
             overrides = merge_nested(overrides, nested_override(key, dist.sample(rng)))
-        params = params.updated(overrides) if overrides else params
-        if params.structure.variant == "pooled":  # one structural variant per replication
-            variant = "converge" if rng.random() < params.structure.converge_weight else "persist"
-            params = params.updated({"structure": {"variant": variant}})
-        return params
+        if variant is not None:
+            overrides = merge_nested(overrides, {"structure": {"variant": variant}})
+        return params.updated(overrides) if overrides else params
 
     @property
     def varies(self) -> bool:
         """Whether replications differ in their parameters (so each needs its own draw)."""
-        return (bool(self.spec.uncertainties) or bool(self.parameter_set.draws)
-                or self.base_params().structure.variant == "pooled")
+        return (bool(self.spec.uncertainties) or len(self.parameter_sets) > 1
+                or bool(self.parameter_set.draws))
 
     def model_inputs(self, rng: np.random.Generator | None = None) -> ModelInputs:
         h = self.spec.horizon

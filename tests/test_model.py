@@ -485,3 +485,74 @@ def test_bad_inputs_raise_input_error(call, words):
     message = str(err.value)
     for word in words:
         assert word in message, (word, message)
+
+
+# Structural variants (ODD 7.16) and GDP as the sum of its parts --------------------------------
+def test_converge_variant_narrows_the_growth_gap_over_time():
+    """Under converge the SEI growth premium over the rest of industry shrinks year by year;
+    under persist it does not (paired on common random numbers, averaged over seeds)."""
+    def gaps(variant):
+        out = []
+        for seed in range(8):
+            a = sim.run("chongqing", seed=seed, params={"structure": {
+                "variant": variant, "half_life": 2.0}}, end_year=2030).annual
+            g_sei = np.diff(np.log(a.sei_industrial_output.to_numpy()))
+            g_rest = np.diff(np.log(a.nonsei_output.to_numpy()))
+            out.append(g_sei - g_rest)
+        return np.mean(out, axis=0)
+
+    persist, converge = gaps("persist"), gaps("converge")
+    # Years 1-3 against years 8-10. Entrants and fund projects keep some gap under converge, and
+    # under persist the gap wanders as the mix of firms changes, but it does not trend down.
+    early, late = slice(0, 3), slice(-3, None)
+    assert converge[late].mean() < 0.7 * converge[early].mean()
+    assert persist[late].mean() > 0.8 * persist[early].mean()
+    assert converge[late].mean() < persist[late].mean() - 0.04
+
+
+def test_convergence_continues_from_its_start_year():
+    from sim.model.inputs import compile_inputs
+
+    plan = sim.plans.load("chongqing", "001")
+    base = {"structure": {"variant": "converge", "half_life": 5.0, "since": 2015}}
+    params = sim.ModelParams().updated({**base, "firms": {"drift": 0.15},
+                                        "economy": {"nonsei_growth": 0.0}})
+    from2015 = compile_inputs(plan, params, start_year=2015, end_year=2025)
+    from2020 = compile_inputs(plan, params, start_year=2020, end_year=2025)
+    spy = params.steps_per_year
+    # The premium in 2020 is the same whether the run started in 2015 or in 2020: halved once.
+    assert from2020.mu[0, 0] == pytest.approx(0.075)
+    assert from2015.mu[5 * spy, 0] == pytest.approx(from2020.mu[0, 0])
+
+
+def test_pooled_variant_draws_both_with_its_weight():
+    from sim.scenarios import scenario_from_dict
+
+    sc = scenario_from_dict({"name": "p", "region": "fuling", "params": {
+        "structure": {"variant": "pooled", "converge_weight": 0.3}}})
+    assert sc.varies
+    draws = [sc.draw_params(np.random.default_rng(k)).structure.variant for k in range(400)]
+    assert set(draws) == {"persist", "converge"}
+    assert 0.22 < draws.count("converge") / 400 < 0.38
+    with pytest.raises(InputError, match="pooled"):
+        sim.run("fuling", params={"structure": {"variant": "pooled"}})
+
+
+def test_engines_agree_under_convergence():
+    opts = {"params": {"structure": {"variant": "converge", "half_life": 3.0}}}
+    a = sim.run("fuling", seed=4, **opts).annual
+    b = sim.run("fuling", seed=4, engine="mesa", **opts).annual
+    pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+
+
+@pytest.mark.parametrize("region,version,year,published", [
+    ("chongqing", "001", 2020, 25002.79), ("chongqing", "000", 2020, 25002.79),
+    ("fuling", None, 2021, 1402.74)])
+def test_gdp_is_the_sum_of_parts_and_starts_at_the_published_figure(region, version, year,
+                                                                     published):
+    a = sim.run(region, version=version, seed=2).annual
+    assert a.gdp.iloc[0] == pytest.approx(published, rel=0.01)
+    nonsei_va = a.industrial_value_added - a.sei_industrial_value_added
+    services_va = a.sei_value_added - a.sei_industrial_value_added
+    assert np.allclose(a.gdp, a.gdp_rest + a.sei_industrial_value_added + services_va + nonsei_va)
+    assert (a.gdp_rest > 0).all()

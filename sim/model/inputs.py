@@ -84,15 +84,16 @@ def _weights_by_industry(mapping: dict[str, float], industries: list[str], what:
 
 
 def drift_path(drift: np.ndarray, rest_growth: float, structure, n_steps: int,
-               dt: float) -> np.ndarray:
+               dt: float, start_year: int) -> np.ndarray:
     """SEI firms' drift in each step (rows) and industry (columns): constant under ``persist``;
     under ``converge`` the premium over the rest of industry's growth halves every ``half_life``
-    years from the base year (ODD 7.16)."""
+    years from ``structure.since`` (default: the base year) (ODD 7.16)."""
     if structure.variant == "pooled":
         raise InputError("structure.variant 'pooled' is drawn per Monte Carlo replication; a single "
                          "run needs 'persist' or 'converge'", key="params.structure.variant",
                          path=("params", "structure", "variant"))
-    t = np.arange(n_steps) * dt
+    since = start_year if structure.since is None else structure.since
+    t = np.maximum(start_year - since + np.arange(n_steps) * dt, 0.0)
     if structure.variant == "persist":
         return np.tile(drift, (n_steps, 1))
     fade = 0.5 ** (t / structure.half_life)
@@ -161,7 +162,8 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
 
     drift = np.full(len(industries), fp.drift)
     drift += _weights_by_industry(fp.industry_drift, industries, "params.firms.industry_drift")
-    mu = drift_path(drift, baseline.nonsei_growth, params.structure, (end - start) * spy, dt)
+    mu = drift_path(drift, baseline.nonsei_growth, params.structure, (end - start) * spy, dt,
+                    start)
 
     land = baseline.park_land.copy()
     expansion = dict(levers.park_expansion)

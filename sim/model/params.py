@@ -191,6 +191,10 @@ class StructureParams(Section):
                          "(prior N(5, 2.5) in the calibration specs)",
                          "years in which the SEI growth premium halves (variant converge)",
                          gt=0, le=100)
+    since: int | None = P(None, "calibration spec (the first year of the history it fits)",
+                          "calendar year from which the premium fades (None = the base year); "
+                          "a forecast from a later base year continues the same fade",
+                          ge=1949, le=2100)
     converge_weight: float = P(0.5, "assumption: no evidence favours either variant a priori",
                                "prior weight of the converge variant when pooled", ge=0, le=1)
 

@@ -59,17 +59,26 @@ def structure_markdown(result) -> list[str]:
 
 def data_basis(scenario) -> list[str]:
     """Which data and parameter set a scenario's forecast rests on, for the report."""
-    pset = scenario.parameter_set
-    meta = pset.meta
     plan = scenario.plan
-    through = meta.get("data_through")
     lines = [f"plan {plan.region} version {plan.version}, baseline figures dated up to "
              f"{max(plan.baseline_years)}"
              + (f" (cut at as_of {scenario.spec.as_of})" if scenario.spec.as_of else "")]
+    for variant, pset in scenario.parameter_sets.items():
+        lines += _set_basis(pset, variant if len(scenario.parameter_sets) > 1 else None)
+    if getattr(scenario, "data_note", ""):
+        lines.append(scenario.data_note)
+    return lines
+
+
+def _set_basis(pset, variant: str | None) -> list[str]:
+    meta = pset.meta
+    through = meta.get("data_through")
+    lines = []
+    prefix = f"{variant} variant: " if variant else ""
     if pset.name == "builtin":
-        lines.append("parameters: built-in defaults (no fitted set)")
+        lines.append(prefix + "parameters: built-in defaults (no fitted set)")
     else:
-        lines.append(f"parameters: set `{pset.name}` ({pset.file or 'in memory'})"
+        lines.append(prefix + f"parameters: set `{pset.name}` ({pset.file or 'in memory'})"
                      + (f", calibrated on data up to {through}" if through else
                         ", fitted before data years were recorded")
                      + (f"; {len(pset.draws)} posterior draws sampled per replication"
@@ -79,8 +88,6 @@ def data_basis(scenario) -> list[str]:
                          + ", ".join(meta["prior_driven"]))
         if meta.get("prior_only"):
             lines.append("not fitted, drawn from their priors: " + ", ".join(meta["prior_only"]))
-    if getattr(scenario, "data_note", ""):
-        lines.append(scenario.data_note)
     return lines
 
 
