@@ -224,17 +224,19 @@ def solve(scenario, target: str | None = None, lever: str = "levers.fund.scale",
 
 
 def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int = 12,
-             seed: int | None = None, calibration: str | None = None, workers: int | None = None,
-             out=None, progress: bool = True):
+             seed: int | None = None, calibration=None, structure: str = "pooled",
+             workers: int | None = None, out=None, progress: bool = True):
     """Rolling-origin back-test of a scenario's region and plan version against its published
-    statistics; returns a :class:`~sim.analysis.backtest.BacktestResult` (``.table()``,
+    statistics, pooling the structural variants by default (``structure``); returns a
+    :class:`~sim.analysis.backtest.BacktestResult` (``.table()``,
     ``.summary()``, ``.points``). With ``out`` the tables, charts and ``report.md`` are written
     there (a new directory)."""
     from sim.analysis.backtest import backtest as _backtest
     from sim.reporting.backtest_report import write_backtest
 
     result = _backtest(scenario, origins, replications=replications, bootstrap=bootstrap,
-                       seed=seed, calibration=calibration, workers=workers, progress=progress)
+                       seed=seed, calibration=calibration, structure=structure, workers=workers,
+                       progress=progress)
     if out is not None:
         write_backtest(result, out)
     return result

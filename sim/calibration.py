@@ -499,6 +499,7 @@ class FitThrough:
     prior_driven: list[str]
     draws: list[dict]                     # nested overrides of the fitted parameters
     theta: dict[str, float] = field(default_factory=dict)
+    label: str = ""                       # the calibration spec's name
 
     def sample(self, spec: CalibrationSpec, rng: np.random.Generator, r: int) -> dict:
         """Nested overrides for replication ``r``: a posterior draw of the fitted parameters and a
@@ -538,12 +539,12 @@ class FitThrough:
         rows = []
         for name in self.fitted:
             e = self.estimates.get(name, {})
-            rows.append({"origin": self.origin, "parameter": name, "status":
+            rows.append({"origin": self.origin, "spec": self.label, "parameter": name, "status":
                          "prior-driven" if name in self.prior_driven else "fitted",
                          "value": e.get("value"), "q05": e.get("q05"), "q95": e.get("q95"),
                          "posterior_to_prior_sd": e.get("posterior_to_prior_sd")})
         for name in self.prior_only:
-            rows.append({"origin": self.origin, "parameter": name, "status": "prior only",
+            rows.append({"origin": self.origin, "spec": self.label, "parameter": name, "status": "prior only",
                          "value": None, "q05": None, "q95": None, "posterior_to_prior_sd": 1.0})
         return rows
 
@@ -564,7 +565,7 @@ def calibrate_through(spec, source: str, origin: int, bootstrap: int, workers: i
     plan_o = counted.plan
     base_year = default_base_year(plan_o)
     fit_result = FitThrough(origin, base_year, [m.id for m in counted.moments], list(fitted),
-                           prior_only, {}, [], [])
+                           prior_only, {}, [], [], label=spec.name)
     if not fitted:
         return fit_result
     spec_fit = spec_o.model_copy(update={"free": fitted, "bootstrap": bootstrap})

@@ -331,7 +331,8 @@ def cmd_backtest(args) -> int:
         r"[^A-Za-z0-9_.-]+", "_", f"{sc.name}-backtest-{_stamp()}")
     result = backtest(sc, args.origins, replications=args.replications,
                       bootstrap=args.bootstrap, seed=args.seed, calibration=args.calibration,
-                      workers=args.workers, out=out, progress=not args.quiet)
+                      structure=args.structure, workers=args.workers, out=out,
+                      progress=not args.quiet)
     headline = result.table()
     rows = [[r.measure, r.points, _num(r.model_mae), _share(r.model_coverage_90),
              *(f"{_num(r[f'{m}_mae'])} ({r[f'{m}_n']})" for m in ("no_change", "linear_trend",
@@ -607,8 +608,11 @@ def add_simulation_commands(subparsers) -> None:
     bt.add_argument("--bootstrap", type=int, default=12,
                     help="bootstrap refits per origin for parameter uncertainty")
     bt.add_argument("--seed", type=int, default=None)
-    bt.add_argument("--calibration", default=None,
-                    help="calibration spec (default calibration/<region>-<version>.yaml)")
+    bt.add_argument("--structure", choices=["persist", "converge", "pooled"], default="pooled",
+                    help="structural variant(s) to forecast with (default: both, pooled)")
+    bt.add_argument("--calibration", nargs="+", default=None,
+                    help="calibration spec(s), pooled with equal weights (default: by "
+                         "--structure, calibration/<region>-<version>[-converge].yaml)")
     bt.add_argument("--workers", type=int, default=None)
     bt.add_argument("--out", default=None, help="new directory (default runs/<name>-backtest-"
                                                 "<time>)")

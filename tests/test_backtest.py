@@ -205,3 +205,23 @@ def test_as_of_before_any_baseline_is_refused(tmp_path):
     with pytest.raises(sim.errors.InputError, match="as_of: the plan has no baseline SEI output "
                                                     "dated at or before 2019"):
         scenario_from_dict({"name": "x", "region": str(plan_path), "as_of": 2019})
+
+
+def test_pooled_backtest_scores_each_structural_variant(tmp_path):
+    plan_path, spec_path = make_region(tmp_path / "region", 6)
+    converge = spec_path.with_name("synth-v1-converge.yaml")
+    converge.write_text(spec_path.read_text(encoding="utf-8").replace(
+        "name: synth-v1\n", "name: synth-v1-converge\nparameters:\n  structure: "
+        "{variant: converge, since: 2020, half_life: 2}\n"), encoding="utf-8")
+    result = backtest({"name": "synth", "region": str(plan_path)}, [2020], replications=40,
+                      bootstrap=0, calibration=[str(spec_path), str(converge)], progress=False)
+    assert {f.label for f in result.fits} == {"synth-v1", "synth-v1-converge"}
+    methods = set(result.points.method)
+    assert {"model", "model[synth-v1]", "model[synth-v1-converge]"} <= methods
+    share = result.points[result.points.statistic == "sei_output_share_2024"].set_index("method")
+    # The converge variant forecasts a lower SEI share than persist; the pool lies between.
+    persist, conv = share.loc["model[synth-v1]", "median"], share.loc["model[synth-v1-converge]",
+                                                                       "median"]
+    assert conv < persist
+    assert conv <= share.loc["model", "median"] <= persist
+    assert "model[synth-v1-converge]_mae" in result.table().columns

@@ -108,6 +108,9 @@ class BacktestResult:
                 g = group[group.method == method]
                 row[f"{method}_mae"] = None if g.empty else g.iloc[0]["mae"]
                 row[f"{method}_n"] = 0 if g.empty else int(g.iloc[0]["n"])
+            for _, v in group[group.method.str.startswith("model[")].iterrows():
+                row[f"{v['method']}_mae"] = v["mae"]
+                row[f"{v['method']}_coverage_90"] = v["coverage_90"]
             out.append(row)
         return pd.DataFrame(out)
 
@@ -140,26 +143,41 @@ def naive_forecasts(stat: Statistic, statistics: Statistics, plan: Plan,
             "plan_path": plan_path}
 
 
-def forecast_at_origin(plan_o: Plan, base: ModelParams, fit: FitThrough, spec, end_year: int,
-                       replications: int, seed: int, progress: bool) -> pd.DataFrame:
-    """Annual tables of the forecast replications from the origin's base year to ``end_year``."""
+def forecast_at_origin(plan_o: Plan, variants: list[tuple], fits: list[FitThrough],
+                       end_year: int, replications: int, seed: int,
+                       progress: bool) -> pd.DataFrame:
+    """Annual tables of the forecast replications from the origin's base year to ``end_year``.
+    ``variants`` are (spec, base parameters) pairs with their ``fits``; replication ``r`` uses
+    variant ``r % len(variants)``, so several variants pool with equal weights."""
     from tqdm import tqdm
 
     runs, done = [], []
-    for r in tqdm(range(replications), desc=f"forecast from {fit.origin}", disable=not progress,
+    origin, base_year = fits[0].origin, fits[0].base_year
+    for r in tqdm(range(replications), desc=f"forecast from {origin}", disable=not progress,
                   leave=False):
-        params = base.updated(fit.sample(spec, parameter_rng(seed, r), r))
-        inputs = compile_inputs(plan_o, params, start_year=fit.base_year, end_year=end_year)
+        k = r % len(variants)
+        (spec, base), fit = variants[k], fits[k]
+        params = base.updated(fit.sample(spec, parameter_rng(seed, r), r // len(variants)))
+        inputs = compile_inputs(plan_o, params, start_year=base_year, end_year=end_year)
         result = run_engine(inputs, replication_seed(seed, r))
         runs.append((inputs, result.raw, result.by_industry, result.by_park, result.by_services))
         done.append(r)
-    return annual_table(runs, done)
+    annual = annual_table(runs, done)
+    annual["variant"] = annual["replication"] % len(variants)
+    return annual
 
 
 def score_origin(fit: FitThrough, annual: pd.DataFrame, statistics: Statistics, plan_o: Plan,
-                 ) -> tuple[list[dict], list[dict]]:
-    """Scored points (model and naive) and bound checks for the statistics after the origin."""
+                 labels: list[str] = ()) -> tuple[list[dict], list[dict]]:
+    """Scored points (model and naive) and bound checks for the statistics after the origin.
+    With several variants (``labels``), each is also scored alone as ``model[<label>]``."""
     points, bounds = [], []
+    if len(labels) > 1:
+        for k, label in enumerate(labels):
+            sub = annual[annual["variant"] == k]
+            p, _ = score_origin(fit, sub, statistics, plan_o)
+            points += [dict(row, method=f"model[{label}]") for row in p
+                       if row["method"] == "model"]
     for stat in statistics.items:
         if stat.year <= fit.origin:
             continue
@@ -215,17 +233,22 @@ def default_origins(statistics: Statistics, plan: Plan) -> list[int]:
 
 
 def backtest(scenario, origins: list[int] | None = None, *, replications: int = 300,
-             bootstrap: int = 12, seed: int | None = None, calibration: str | None = None,
+             bootstrap: int = 12, seed: int | None = None,
+             calibration: str | list[str] | None = None, structure: str = "pooled",
              workers: int | None = None, progress: bool = True) -> BacktestResult:
     """Rolling-origin back-test of ``scenario``'s region and plan version (see module docstring).
 
-    ``calibration`` is a calibration spec file; default ``calibration/<region>-<version>.yaml``.
+    ``calibration`` is one calibration spec file or several (one per structural variant, pooled
+    with equal weights); by default ``structure`` picks them: ``persist`` is
+    ``calibration/<region>-<version>.yaml``, ``converge`` the ``-converge`` spec, ``pooled`` both.
     The scenario's levers and parameter set are not used: each origin is calibrated afresh.
     """
     from sim.api import as_scenario
     from sim.calibration import find_spec, load_spec
     from sim.experiments.backends import default_workers
 
+    if structure not in ("persist", "converge", "pooled"):
+        raise InputError(f"structure must be persist, converge or pooled, not '{structure}'")
     if replications < 1 or bootstrap < 0:
         raise InputError(f"replications must be >= 1 and bootstrap >= 0 (got {replications}, "
                          f"{bootstrap})")
@@ -235,17 +258,25 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
     if statistics is None:
         raise InputError(f"region {plan.region} has no published statistics "
                          f"(seeds/statistics/{plan.region}.yaml); nothing to back-test against")
-    spec_path = calibration or find_spec(plan.region, plan.version)
-    if spec_path is None:
-        raise InputError(f"no calibration spec calibration/{plan.region}-{plan.version}.yaml; "
-                         "give one with --calibration")
-    spec, source = load_spec(spec_path)
     from sim.plans import load
 
-    if (load(spec.region, spec.version).region, spec.version or plan.version) != (
-            plan.region, plan.version):
-        raise InputError(f"calibration spec is for {spec.region} {spec.version}, the scenario "
-                         f"for {plan.region} {plan.version}", file=source)
+    paths = [calibration] if isinstance(calibration, str) else list(calibration or [])
+    if not paths:
+        wanted = {"persist": [""], "converge": ["-converge"], "pooled": ["", "-converge"]}
+        for suffix in wanted[structure]:
+            found = find_spec(plan.region, plan.version + suffix)
+            if found is None:
+                raise InputError(f"no calibration spec calibration/{plan.region}-{plan.version}"
+                                 f"{suffix}.yaml; give one with --calibration")
+            paths.append(found)
+    specs = []
+    for path in paths:
+        spec, source = load_spec(path)
+        if (load(spec.region, spec.version).region, spec.version or plan.version) != (
+                plan.region, plan.version):
+            raise InputError(f"calibration spec is for {spec.region} {spec.version}, the "
+                             f"scenario for {plan.region} {plan.version}", file=source)
+        specs.append((spec, source))
     origins = sorted(set(origins)) if origins else default_origins(statistics, plan)
     later = [o for o in origins if any(s.year > o for s in statistics.items)]
     notes = [f"origin {o}: no statistic after it; skipped" for o in origins if o not in later]
@@ -254,7 +285,8 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
                          f"{origins}: add later bulletins to {statistics.file}")
     seed = int(sc.spec.monte_carlo.seed if seed is None else seed)
     workers = workers or default_workers()
-    base = ModelParams().updated(spec.parameters)
+    variants = [(spec, ModelParams().updated(spec.parameters)) for spec, _ in specs]
+    labels = [spec.name for spec, _ in specs]
     end_year = max(s.year for s in statistics.items)
     points, bounds, fans, fits = [], [], [], []
     columns = sorted({c for c in (statistic_column(s)[0] for s in statistics.items) if c})
@@ -266,17 +298,18 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
             notes.append(f"origin {origin}: the plan has no baseline SEI output at or before "
                          "it, so there is no state to start from; skipped")
             continue
-        fit = calibrate_through(spec, source, origin, bootstrap, workers, progress)
-        fits.append(fit)
-        annual = forecast_at_origin(plan_o, base, fit, spec, end_year, replications, seed,
+        origin_fits = [calibrate_through(spec, source, origin, bootstrap, workers, progress)
+                       for spec, source in specs]
+        fits += origin_fits
+        annual = forecast_at_origin(plan_o, variants, origin_fits, end_year, replications, seed,
                                     progress)
-        p, b = score_origin(fit, annual, statistics, plan_o)
+        p, b = score_origin(origin_fits[0], annual, statistics, plan_o, labels)
         points += p
         bounds += b
         fans.append(fan_table(origin, annual, columns))
     if not fits:
         raise InputError(f"no usable origin among {later}: " + "; ".join(notes))
-    return BacktestResult(plan.region, plan.version, [f.origin for f in fits],
+    return BacktestResult(plan.region, plan.version, sorted({f.origin for f in fits}),
                           pd.DataFrame(points), pd.DataFrame(bounds),
                           pd.concat(fans, ignore_index=True), fits, statistics, replications,
-                          seed, source, notes)
+                          seed, ", ".join(source for _, source in specs), notes)

@@ -96,12 +96,17 @@ def report_markdown(result: BacktestResult) -> str:
                      f"{_fmt(r['model_mae_same_points'])} | {_fmt(r['mean_bias'])} | "
                      f"{_fmt(r['crps'])} | {_pct(r['coverage_50'])} | {_pct(r['coverage_90'])} | "
                      f"{_fmt(r['pit_mean'], 2)} |")
+    variants = sorted({f.label for f in result.fits})
+    if len(variants) > 1:
+        lines += ["", f"The model forecast pools {len(variants)} structural variants with equal "
+                  f"weights ({', '.join(variants)}); `model[<spec>]` rows in the summary score "
+                  "each variant alone on the same points."]
     lines += ["", "## Calibration at each origin", "",
-              "| origin | start year | moments | parameter | status | value | 5% | 95% | "
-              "posterior/prior s.d. |", "|---|---|---|---|---|---|---|---|---|"]
+              "| origin | spec | start year | moments | parameter | status | value | 5% | 95% | "
+              "posterior/prior s.d. |", "|---|---|---|---|---|---|---|---|---|---|"]
     for fit in result.fits:
         for r in fit.summary_rows():
-            lines.append(f"| {fit.origin} | {fit.base_year} | {len(fit.moments)} | "
+            lines.append(f"| {fit.origin} | {fit.label} | {fit.base_year} | {len(fit.moments)} | "
                          f"{r['parameter']} | {r['status']} | {_fmt(r['value'])} | "
                          f"{_fmt(r['q05'])} | {_fmt(r['q95'])} | "
                          f"{_fmt(r['posterior_to_prior_sd'], 2)} |")
@@ -109,12 +114,13 @@ def report_markdown(result: BacktestResult) -> str:
               "moments than free parameters); it is drawn from its prior in every replication. "
               "'prior-driven': fitted, but its posterior spread exceeds 0.7 of its prior's.", ""]
     model = result.points[result.points.method == "model"] if not result.points.empty else None
+    # (per-variant rows are in points.csv; the table below shows the pooled forecast)
     if model is not None and len(model):
         lines += ["## Every scored point", "",
                   "| origin | statistic | period | horizon | observed | median | 90% band | PIT | "
                   "inside 90% | no change | trend | plan path |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        naive = result.points[result.points.method != "model"]
+        naive = result.points[result.points.method.isin(METHODS[1:])]
         for _, r in model.iterrows():
             same = naive[(naive.origin == r.origin) & (naive.statistic == r.statistic)]
             by = {m: same[same.method == m]["median"] for m in METHODS[1:]}
