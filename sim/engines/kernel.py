@@ -189,7 +189,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
             sig = sigma0 * math.exp(-sigma_elast * (ly - log_sigma_ref))
             if sig > sigma_max:
                 sig = sigma_max
-            g = (mu[k, j] + rd_effect * (rd[i] * rd_rel - 1.0)
+            g = (mu[k, j] + rd_effect * (rd[i] * rd_rel * (1.0 - shortage) - 1.0)
                  - penalty * shortage + agg[p, j] + common + zind[j]
                  - 0.5 * sig * sig)
             was_above = ly >= log_thr

@@ -55,7 +55,8 @@ class Firm(mesa.Agent):
         j, p = self.industry, self.park
         sig = min(s["sigma0"] * math.exp(-s["sigma_elast"] * (ly - s["log_sigma_ref"])),
                   s["sigma_max"])
-        growth = (m.inputs.mu[k, j] + s["rd_effect"] * (self.rd * m.rd_rel - 1.0)
+        growth = (m.inputs.mu[k, j]
+                  + s["rd_effect"] * (self.rd * m.rd_rel * (1.0 - m.shortage) - 1.0)
                   - s["shortage_penalty"] * m.shortage + m.agglomeration[p, j]
                   + m.common_shock + m.industry_shock[j] - 0.5 * sig * sig)
         was_above = ly >= s["log_thr"]

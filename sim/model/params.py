@@ -105,8 +105,10 @@ class TalentParams(Section):
     attrition: float = P(0.06, "assumption", "share of the talent stock leaving per year", ge=0)
     productivity_growth: float = P(0.03, "assumption", "yearly fall in R&D personnel needed per "
                                    "unit of output", ge=0)
-    shortage_penalty: float = P(0.5, "assumption", "growth lost per unit of talent shortage "
-                                "(shortage = 1 - supply/demand)", ge=0)
+    shortage_penalty: float = P(0.0, "none by default: a shortage acts through the R&D firms can "
+                                "staff (R&D realised = planned x (1 - shortage), ODD 7.3); a direct "
+                                "penalty needs a source", "growth lost per unit of talent shortage "
+                                "beyond the R&D it prevents (shortage = 1 - supply/demand)", ge=0)
 
 
 class FundParams(Section):

@@ -89,15 +89,21 @@ class MonteCarloResult:
     def summary(self) -> str:
         """A short plain-text answer: each evaluable target with its probability."""
         t = self.targets()
-        lines = [f"{self.name}: {self.replications} replications, seed {self.settings['seed']}"]
+        by = self.targets_by_structure()
+        variants = [v for v in ("persist", "converge") if v in set(by["structure"])]
+        per_variant = ({v: by[by.structure == v].set_index("target")["p_met"] for v in variants}
+                       if len(variants) > 1 else {})
+        lines = [f"{self.name}: {self.replications} replications, seed {self.settings['seed']}"
+                 + (" (structural variants pooled)" if per_variant else "")]
         for r in t.itertuples():
             if pd.isna(r.p_met):
                 lines.append(f"  {r.target:<40} {r.year}  not evaluated ({r.note})")
             else:
+                split = ", ".join(f"{v} {p[r.target]:.1%}" for v, p in per_variant.items())
                 lines.append(
                     f"  {r.target:<40} {r.year}  P(met) = {r.p_met:5.1%} "
                     f"[{r.ci_low:5.1%}, {r.ci_high:5.1%}]  median {r.median:,.4g} vs "
-                    f"{r.threshold:,.4g} {r.unit}")
+                    f"{r.threshold:,.4g} {r.unit}" + (f"  ({split})" if split else ""))
         if self.failures:
             lines.append(f"  {len(self.failures)} replication(s) failed; see failures/")
         return "\n".join(lines)
