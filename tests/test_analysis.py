@@ -99,3 +99,20 @@ def test_bad_factor_is_a_one_line_error(capsys):
                  "levers.fund.scal=0.5:2"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "scale" in err[0]
+
+
+def test_fund_answers_beyond_a_quarter_of_industrial_investment_are_flagged():
+    from sim.analysis.solve import FUND_INVESTMENT_LIMIT, fund_investment_check
+
+    sc = sim.api.as_scenario({"name": "f", "region": "fuling"})
+    base = fund_investment_check(sc)
+    assert base["industrial_investment"] == 323 and base["year"] == 2024
+    assert not base["outside"] and base["share"] < FUND_INVESTMENT_LIMIT
+    inputs = sc.model_inputs()
+    expected = (inputs.fund_inflow * (1 + inputs.fund_leverage)).sum()
+    assert base["fund_driven_investment"] == pytest.approx(expected)
+    big = fund_investment_check(sc, {"levers.fund.scale": 15.7})
+    assert big["fund_driven_investment"] == pytest.approx(15.7 * expected)
+    assert big["outside"] and "OUTSIDE the range the model can speak for" in big["message"]
+    none = fund_investment_check(sim.api.as_scenario({"name": "c", "region": "chongqing"}))
+    assert none["share"] is None and "no published industrial investment" in none["message"]

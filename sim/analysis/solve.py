@@ -120,8 +120,50 @@ def solve(scenario: Scenario, target: str, lever: str, prob: float, bounds: tupl
     else:
         message = (f"{lever} >= {value:.4g} gives P({target} met) >= {prob:.0%} "
                    f"(Monte Carlo interval {_fmt(interval[0])} to {_fmt(interval[1])})")
+    extra = {"spec": spec, "evaluations": counter["n"], "replications": replications}
+    if value is not None and lever.startswith("levers.fund."):
+        check = fund_investment_check(scenario, {lever: value})
+        extra["fund_check"] = check
+        message += "; " + check["message"]
     return SolveResult(lever, prob, target, value, interval, value is not None, curve, message,
-                       {"spec": spec, "evaluations": counter["n"], "replications": replications})
+                       extra)
+
+
+#: Fund-driven investment above this share of the region's industrial investment is outside the
+#: range the model can speak for: funds that large would change the investment climate itself
+#: (crowding out, land, deployment capacity), which the model does not represent.
+FUND_INVESTMENT_LIMIT = 0.25
+
+
+def fund_investment_check(scenario: Scenario, overrides: dict | None = None) -> dict:
+    """Fund-driven project investment a year (fund money x (1 + leverage)) of ``scenario`` with
+    lever ``overrides`` (dotted keys), against the region's latest published industrial investment.
+    Returns the figures and a one-line verdict; ``outside`` is True above the limit."""
+    from sim.plans.statistics import load_statistics
+
+    sc = scenario.with_overrides(overrides) if overrides else scenario
+    inputs = sc.model_inputs()
+    driven = float((inputs.fund_inflow * (1 + inputs.fund_leverage)).sum())
+    stats = load_statistics(sc.plan.region, sc.plan.file)
+    found = [s for s in (stats.find("industrial_investment") if stats else [])
+             if s.period == "year" and s.qualifier in ("exact", "about")]
+    out = {"fund_driven_investment": driven, "industrial_investment": None, "year": None,
+           "share": None, "outside": False}
+    if not found:
+        out["message"] = (f"fund-driven investment {driven:.4g} 亿元/yr; no published industrial "
+                          f"investment of {sc.plan.region} to compare it with (add "
+                          "industrial_investment to its statistics file)")
+        return out
+    latest = max(found, key=lambda s: s.year)
+    share = driven / latest.value
+    out.update(industrial_investment=latest.value, year=latest.year, share=share,
+               outside=share > FUND_INVESTMENT_LIMIT)
+    verdict = ("OUTSIDE the range the model can speak for (above "
+               f"{FUND_INVESTMENT_LIMIT:.0%})" if out["outside"] else "within the model's range")
+    out["message"] = (f"fund-driven investment {driven:.4g} 亿元/yr = {share:.0%} of the region's "
+                      f"industrial investment ({latest.value:g} 亿元 in {latest.year}, "
+                      f"{latest.source}): {verdict}")
+    return out
 
 
 def _fmt(x) -> str:

@@ -67,6 +67,9 @@ def data_basis(scenario) -> list[str]:
         lines += _set_basis(pset, variant if len(scenario.parameter_sets) > 1 else None)
     if getattr(scenario, "data_note", ""):
         lines.append(scenario.data_note)
+    from sim.analysis.solve import fund_investment_check
+
+    lines.append(fund_investment_check(scenario)["message"])
     return lines
 
 
