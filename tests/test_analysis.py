@@ -116,3 +116,19 @@ def test_fund_answers_beyond_a_quarter_of_industrial_investment_are_flagged():
     assert big["outside"] and "OUTSIDE the range the model can speak for" in big["message"]
     none = fund_investment_check(sim.api.as_scenario({"name": "c", "region": "chongqing"}))
     assert none["share"] is None and "no published industrial investment" in none["message"]
+
+
+def test_report_says_when_parks_are_full(tmp_path):
+    from sim.reporting.results import write_report
+
+    tight = sim.api.as_scenario({"name": "tight", "region": "fuling",
+                                 "levers": {"parks": {"expansion": {"all": -0.6}}}})
+    sim.monte_carlo(tight, replications=12, backend="serial", out=tmp_path / "t", progress=False)
+    text = write_report(tmp_path / "t", {"": tight}, plots=False).read_text(encoding="utf-8")
+    assert "**Parks and land**: entrants refused for lack of land in 100% of replications" in text
+    assert "- baitao: land for 312 亿元 of output; full (output at least 90% of it) in 100%" in text
+    roomy = sim.api.as_scenario({"name": "roomy", "region": "fuling",
+                                 "levers": {"parks": {"expansion": {"all": 3.0}}}})
+    sim.monte_carlo(roomy, replications=12, backend="serial", out=tmp_path / "r", progress=False)
+    text = write_report(tmp_path / "r", {"": roomy}, plots=False).read_text(encoding="utf-8")
+    assert "full (output at least 90% of it) in 0% of replications" in text

@@ -38,6 +38,32 @@ def targets_markdown(targets: pd.DataFrame) -> str:
     return "\n".join([head] + rows)
 
 
+#: A park whose above-scale SEI output reaches this share of its land is reported as full.
+FULL_PARK = 0.9
+
+
+def park_capacity_lines(result) -> list[str]:
+    """When parks bind: entrants refused for lack of land, and parks whose output fills their land
+    (land is measured in output units, ODD 5.1 rule 9) in the last simulated year."""
+    inputs = result.scenario.model_inputs()
+    parks = [(p, land) for p, land in zip(inputs.baseline.parks, inputs.land) if land < 1e11]
+    if not parks:
+        return []
+    columns = [f"sei_output.park.{p}" for p, _ in parks]
+    annual = result.annual_columns("entries_blocked", *columns)
+    last = annual[annual.year == annual.year.max()]
+    blocked = annual.groupby("replication")["entries_blocked"].sum()
+    lines = ["**Parks and land**: entrants refused for lack of land in "
+             f"{(blocked > 0).mean():.0%} of replications (mean {blocked.mean():.1f} per "
+             "replication over the horizon)."]
+    for (park, land), column in zip(parks, columns):
+        full = (last[column] >= FULL_PARK * land).mean()
+        lines.append(f"- {park}: land for {land:,.0f} 亿元 of output; full (output at least "
+                     f"{FULL_PARK:.0%} of it) in {full:.0%} of replications in "
+                     f"{int(last.year.max())}")
+    return lines + [""]
+
+
 def structure_markdown(result) -> list[str]:
     """Evaluable targets' probabilities under each structural variant and pooled, when the
     replications used more than one variant (docs/ODD.md, 7.16)."""
@@ -131,6 +157,7 @@ def render_report(store: RunStore, sections, comparison) -> str:
             lines += [f"**{len(failures)} replication(s) failed**; seeds and errors in "
                       "`failures/`.", ""]
         if result.scenario is not None:
+            lines += park_capacity_lines(result)
             lines += ["What the forecast rests on:", ""] + [
                 f"- {line}" for line in data_basis(result.scenario)] + [""]
             notes = result.scenario.model_inputs().baseline.notes
