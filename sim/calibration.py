@@ -23,7 +23,7 @@ import datetime as _dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -48,6 +48,20 @@ from sim.yamlio import load_located, raise_validation_error
 #: (nuisance parameters: they absorb an exceptional year so it does not bias the trend estimates;
 #: they are not part of the fitted parameter set).
 SHOCK_PREFIX = "shock."
+#: ``break.<year>``: a level shift of SEI output in a year from which the SEI series change
+#: definition (declared in the region's statistics file). Added to the free parameters
+#: automatically when the fitted history spans the break; a nuisance parameter like a year shock.
+BREAK_PREFIX = "break."
+BREAK_BOUNDS = (-0.5, 1.0)
+
+
+def is_nuisance(name: str) -> bool:
+    """Year shocks and classification breaks: fitted, never carried into forecasts."""
+    return name.startswith((SHOCK_PREFIX, BREAK_PREFIX))
+
+
+def nuisance_year(name: str) -> int | None:
+    return int(name.split(".", 1)[1]) if is_nuisance(name) else None
 
 
 class Strict(BaseModel):
@@ -86,6 +100,9 @@ class CalibrationSpec(Strict):
     moments: list[MomentSpec] = Field(min_length=1)
     data_through: int | None = Field(None, description="use only moments dated at or before "
                                      "this year (a back-test origin); None = all")
+    breaks: Literal["auto", "none"] = Field("auto", description="auto: add a level-shift "
+                                            "parameter break.<year> for every classification "
+                                            "break the fitted history spans")
     free: dict[str, FreeParameter] = Field(min_length=1)
     replications: int = Field(48, ge=2)
     seed: int = 12345
@@ -141,15 +158,17 @@ class Problem:
     def params_at(self, theta) -> ModelParams:
         overrides: dict = {}
         for name, value in zip(self.names, theta):
-            if not name.startswith(SHOCK_PREFIX):
+            if not is_nuisance(name):
                 overrides = merge_nested(overrides, nested_override(name, float(value)))
         return self.base.updated(overrides)
 
     def levers_at(self, theta) -> Levers:
-        """Year shocks among the free parameters (``shock.2021``) as growth shifts."""
-        shocks = [GrowthShock(start=int(name[len(SHOCK_PREFIX):]),
-                              end=int(name[len(SHOCK_PREFIX):]), growth_shift=float(value))
-                  for name, value in zip(self.names, theta) if name.startswith(SHOCK_PREFIX)]
+        """Year shocks (``shock.2021``: every growth rate) and classification breaks
+        (``break.2018``: SEI firms only) among the free parameters, as one-year growth shifts."""
+        shocks = [GrowthShock(start=nuisance_year(name), end=nuisance_year(name),
+                              growth_shift=float(value),
+                              sei_only=name.startswith(BREAK_PREFIX))
+                  for name, value in zip(self.names, theta) if is_nuisance(name)]
         return Levers(shocks=tuple(shocks))
 
     def simulate(self, theta, replications: int | None = None, seed: int | None = None,
@@ -187,9 +206,10 @@ def load_spec(path: str | Path) -> tuple[CalibrationSpec, str]:
     except ValidationError as exc:
         raise_validation_error(located, exc, CalibrationSpec)
     for key in spec.free:
-        if key.startswith(SHOCK_PREFIX):
-            if not key[len(SHOCK_PREFIX):].isdigit():
-                raise located.error(("free", key), "a year shock is written shock.<year>")
+        if is_nuisance(key):
+            if not key.split(".", 1)[1].isdigit():
+                raise located.error(("free", key), "a year shock or break is written "
+                                                   "shock.<year> or break.<year>")
         elif not param_path_known(key):
             raise located.error(("free", key), unknown_param_message(key))
     return spec, located.file
@@ -255,6 +275,15 @@ def build_problem(spec: CalibrationSpec, source: str = "<spec>",
                              key=f"moments[{k}]")
         if spec.data_through is None or moment.year <= spec.data_through:
             moments.append(moment)
+    free = dict(spec.free)
+    last = max([m.year for m in moments], default=spec.start_year)
+    for brk in (statistics.breaks if statistics and spec.breaks == "auto" else ()):
+        name = f"{BREAK_PREFIX}{brk.year}"
+        if spec.start_year < brk.year <= last and name not in free:
+            # First in the list: a back-test with few moments fits the break before the trends.
+            free = {name: FreeParameter(low=BREAK_BOUNDS[0], high=BREAK_BOUNDS[1], start=0.0),
+                    **free}
+    spec = spec.model_copy(update={"free": free})
     needed = len(spec.free) + SPARE_MOMENTS
     if check_identification and len(moments) < needed:
         through = "" if spec.data_through is None else f" dated up to {spec.data_through}"
@@ -401,13 +430,13 @@ class CalibrationResult:
         p = self.problem
         fitted: dict = dict(p.spec.parameters)
         for name, value in zip(self.names, self.theta):
-            if not name.startswith(SHOCK_PREFIX):
+            if not is_nuisance(name):
                 fitted = merge_nested(fitted, nested_override(name, round(float(value), 6)))
         draws = []
         for theta in self.draws:
             d: dict = {}
             for name, value in zip(self.names, theta):
-                if not name.startswith(SHOCK_PREFIX):
+                if not is_nuisance(name):
                     d = merge_nested(d, nested_override(name, round(float(value), 6)))
             draws.append(d)
         return {
@@ -556,19 +585,21 @@ def calibrate_through(spec, source: str, origin: int, bootstrap: int, workers: i
     Year shocks dated after the origin are dropped."""
     spec_o = spec.model_copy(update={"data_through": origin})
     free = {k: v for k, v in spec.free.items()
-            if not (k.startswith("shock.") and int(k.split(".")[1]) > origin)}
+            if not (is_nuisance(k) and nuisance_year(k) > origin)}
     counted = build_problem(spec_o.model_copy(update={"free": free}), source,
                             check_identification=False)
+    free = counted.spec.free  # with the classification breaks the history spans
     n_fit = max(0, min(len(free), len(counted.moments) - SPARE_MOMENTS))
     fitted = dict(list(free.items())[:n_fit])
-    prior_only = [k for k in list(free)[n_fit:] if not k.startswith("shock.")]
+    prior_only = [k for k in list(free)[n_fit:] if not is_nuisance(k)]
     plan_o = counted.plan
     base_year = default_base_year(plan_o)
     fit_result = FitThrough(origin, base_year, [m.id for m in counted.moments], list(fitted),
                            prior_only, {}, [], [], label=spec.name)
     if not fitted:
         return fit_result
-    spec_fit = spec_o.model_copy(update={"free": fitted, "bootstrap": bootstrap})
+    spec_fit = spec_o.model_copy(update={"free": fitted, "bootstrap": bootstrap,
+                                         "breaks": "none"})
     problem = build_problem(spec_fit, source)
     if progress:
         print(f"seisim: data through {origin}: fitting {list(fitted)} to "
@@ -585,7 +616,7 @@ def calibrate_through(spec, source: str, origin: int, bootstrap: int, workers: i
     for d in (draws or [theta]):
         o: dict = {}
         for name, v in zip(problem.names, d):
-            if not name.startswith("shock."):
+            if not is_nuisance(name):
                 o = merge_nested(o, nested_override(name, float(v)))
         overrides.append(o)
     fit_result.draws = overrides

@@ -191,7 +191,10 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
         for k in range(n_steps):
             year = start + k // spy + 1  # the calendar year step k belongs to
             if shock.start <= year <= shock.end:
-                shift[k] += shock.growth_shift
+                if shock.sei_only:
+                    mu[k, :] += shock.growth_shift
+                else:
+                    shift[k] += shock.growth_shift
     return ModelInputs(
         plan=plan, params=params, levers=levers, baseline=baseline, start_year=start,
         end_year=end, steps_per_year=spy, scalars=s, mu=mu,

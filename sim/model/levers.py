@@ -19,6 +19,9 @@ class GrowthShock(BaseModel):
     end: int = Field(description="last calendar year affected (inclusive)")
     growth_shift: float = Field(description="added to all growth rates, per year (-0.05 = -5 pp)",
                                 ge=-1, le=1)
+    sei_only: bool = Field(False, description="shift only SEI firms' growth: a level shift of SEI "
+                           "output, e.g. firms reclassified into SEI when a series changes "
+                           "definition")
 
     @field_validator("end")
     @classmethod

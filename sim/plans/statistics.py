@@ -172,9 +172,20 @@ class Statistic(_Strict):
         return f"{self.year}" if self.period == "year" else f"{self.year} {self.period}"
 
 
+class Break(_Strict):
+    """A year from which SEI series change definition (e.g. the 2018 national SEI
+    classification): figures before and after it are not comparable, so calibration fits a level
+    shift in that year instead of reading the jump as growth."""
+
+    year: int = Field(ge=1949, le=2100)
+    note: str = Field(min_length=3, description="what changed, in words")
+    source: str = Field(min_length=3)
+
+
 class StatisticsFile(_Strict):
     format: Literal["seisim-statistics/1"]
     region: str = Field(pattern=ID_PATTERN)
+    breaks: list[Break] = []
     statistics: list[Statistic] = Field(min_length=1)
 
 
@@ -185,6 +196,7 @@ class Statistics:
     region: str
     file: str
     items: tuple[Statistic, ...]
+    breaks: tuple[Break, ...] = ()
 
     def find(self, measure: str | None = None, *, year: int | None = None,
              period: str | None = None, through: float | None = None) -> list[Statistic]:
@@ -240,7 +252,7 @@ def read_statistics_file(path: str | os.PathLike, display: str | None = None) ->
                                 f"statistics[{first_obs[key]}]; keep one figure per period "
                                 "(the latest revision)")
         first_obs[key] = k
-    return Statistics(parsed.region, located.file, tuple(parsed.statistics))
+    return Statistics(parsed.region, located.file, tuple(parsed.statistics), tuple(parsed.breaks))
 
 
 @functools.lru_cache(maxsize=64)
