@@ -179,3 +179,36 @@ def test_prior_driven_label_follows_the_posterior_spread():
     # shock.2021 has no prior: its spread is compared with a uniform prior on its bounds.
     assert prior_spread(problem.free[2]) == pytest.approx(0.9 / math.sqrt(12))
     assert result.data_through == 2024
+
+
+def test_classification_break_is_fitted_as_a_level_shift_only_when_spanned():
+    stats = load_statistics("chongqing")
+    assert [b.year for b in stats.breaks] == [2018]
+    loaded, source = load_spec("calibration/chongqing-001.yaml")
+    full = build_problem(loaded, source)
+    assert full.names[0] == "break.2018"  # first, so a short history fits it before the trends
+    before = build_problem(loaded.model_copy(update={"data_through": 2017}), source,
+                           check_identification=False)
+    assert "break.2018" not in before.names
+    off = build_problem(loaded.model_copy(update={"breaks": "none"}), source)
+    assert "break.2018" not in off.names
+    # The break shifts SEI growth in 2018 only; it is not carried into the fitted parameters.
+    theta = [0.3, 0.1, 0.04, 0.05]
+    levers = full.levers_at(theta)
+    assert [(s.start, s.end, s.sei_only) for s in levers.shocks] == [(2018, 2018, True)]
+    assert "break" not in str(full.params_at(theta).model_dump())
+
+
+def test_sei_only_shift_moves_sei_output_but_not_the_rest_of_industry():
+    shock = {"shocks": [{"start": 2022, "end": 2022, "growth_shift": 0.3, "sei_only": True}]}
+    base = sim.run("fuling", seed=3).annual.set_index("year")
+    shifted = sim.run("fuling", seed=3, levers=shock).annual.set_index("year")
+    assert np.array_equal(base.nonsei_output, shifted.nonsei_output)
+    assert base.sei_industrial_output[2021] == shifted.sei_industrial_output[2021]
+    assert shifted.sei_industrial_output[2022] > 1.1 * base.sei_industrial_output[2022]
+
+
+def test_breaks_need_a_note_and_source(tmp_path):
+    text = MINIMAL.replace("statistics:\n", "breaks:\n  - {year: 2018, note: x}\nstatistics:\n")
+    with pytest.raises(InputError, match=r"demo.yaml:4: breaks\[0\]"):
+        read_statistics_file(write(tmp_path, text), "demo.yaml")
