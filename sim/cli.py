@@ -311,7 +311,7 @@ def cmd_calibrate(args) -> int:
     root = Path(args.out)
     set_path, report = write_calibration(result, root / "sets", root / "reports")
     for row in result.moment_table():
-        print(f"{row['moment']:<28} plan {row['data']:>10,.4g}  simulated mean "
+        print(f"{row['moment']:<28} data {row['data']:>10,.4g}  simulated mean "
               f"{row['simulated_mean']:>10,.4g}  ({100 * row['relative_error']:+.2f}%)")
     for name, e in result.estimates().items():
         interval = (f" [{e['q05']:.4g}, {e['q95']:.4g}]" if "q05" in e else "")
