@@ -119,7 +119,9 @@ def test_backtest_command_writes_report_with_naive_forecasts(tmp_path, capsys):
     plan_path, spec_path = make_region(tmp_path / "region", 3)
     out = tmp_path / "bt"
     scenario = tmp_path / "synth-scenario.yaml"
-    scenario.write_text(f"name: synth-baseline\nregion: {plan_path}\n", encoding="utf-8")
+    # A pooled scenario whose fitted sets do not exist: the back-test recalibrates anyway.
+    scenario.write_text(f"name: synth-baseline\nregion: {plan_path}\nparams:\n  structure: "
+                        "{variant: pooled}\n", encoding="utf-8")
     code = main(["backtest", str(scenario), "--origins", "2022", "--replications", "20",
                  "--bootstrap", "2", "--calibration", str(spec_path), "--out", str(out),
                  "--quiet", "--workers", "1"])

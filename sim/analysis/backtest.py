@@ -232,6 +232,29 @@ def default_origins(statistics: Statistics, plan: Plan) -> list[int]:
     return [y for y in years[:-1] if y >= first]
 
 
+def _plan_scenario(target):
+    """The target's scenario stripped of what a back-test recalibrates anyway (parameter sets,
+    structural variant, as_of), so it runs whether or not fitted sets exist."""
+    from pathlib import Path
+
+    from sim.model.params import merge_nested
+    from sim.scenarios import Scenario, _resolve_extends, find_scenario, scenario_from_dict
+
+    if isinstance(target, Scenario):
+        data = dict(target.resolved)
+    elif isinstance(target, dict):
+        data = dict(target)
+    else:
+        path = find_scenario(target)
+        data = (_resolve_extends(Path(path), ())[0] if Path(path).is_file() else
+                {"name": f"{target}-baseline", "region": str(target)})
+    data = merge_nested(data, {"parameters": "builtin",
+                               "params": {"structure": {"variant": "persist"}}})
+    for key in ("as_of", "sweep", "extends"):
+        data.pop(key, None)
+    return scenario_from_dict(data)
+
+
 def backtest(scenario, origins: list[int] | None = None, *, replications: int = 300,
              bootstrap: int = 12, seed: int | None = None,
              calibration: str | list[str] | None = None, structure: str = "pooled",
@@ -243,7 +266,6 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
     ``calibration/<region>-<version>.yaml``, ``converge`` the ``-converge`` spec, ``pooled`` both.
     The scenario's levers and parameter set are not used: each origin is calibrated afresh.
     """
-    from sim.api import as_scenario
     from sim.calibration import find_spec, load_spec
     from sim.experiments.backends import default_workers
 
@@ -252,7 +274,7 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
     if replications < 1 or bootstrap < 0:
         raise InputError(f"replications must be >= 1 and bootstrap >= 0 (got {replications}, "
                          f"{bootstrap})")
-    sc = as_scenario(scenario)
+    sc = _plan_scenario(scenario)
     plan = sc.plan
     statistics = load_statistics(plan.region, plan.file)
     if statistics is None:
