@@ -324,9 +324,10 @@ def cmd_backtest(args) -> int:
     import re
     from pathlib import Path
 
-    from sim.api import as_scenario, backtest
+    from sim.analysis.backtest import backtest_scenario
+    from sim.api import backtest
 
-    sc = as_scenario(args.scenario)
+    sc = backtest_scenario(args.scenario)
     out = Path(args.out) if args.out else Path("runs") / re.sub(
         r"[^A-Za-z0-9_.-]+", "_", f"{sc.name}-backtest-{_stamp()}")
     result = backtest(sc, args.origins, replications=args.replications,

@@ -232,7 +232,7 @@ def default_origins(statistics: Statistics, plan: Plan) -> list[int]:
     return [y for y in years[:-1] if y >= first]
 
 
-def _plan_scenario(target):
+def backtest_scenario(target):
     """The target's scenario stripped of what a back-test recalibrates anyway (parameter sets,
     structural variant, as_of), so it runs whether or not fitted sets exist."""
     from pathlib import Path
@@ -274,7 +274,7 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
     if replications < 1 or bootstrap < 0:
         raise InputError(f"replications must be >= 1 and bootstrap >= 0 (got {replications}, "
                          f"{bootstrap})")
-    sc = _plan_scenario(scenario)
+    sc = backtest_scenario(scenario)
     plan = sc.plan
     statistics = load_statistics(plan.region, plan.file)
     if statistics is None:
