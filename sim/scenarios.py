@@ -280,6 +280,11 @@ class Scenario:
                                            ModelParams, base=("params",))
                 except InputError as err:
                     raise self.relocate(err) from None
+        if params.structure.variant == "pooled":
+            # A pooled scenario draws its variant per replication (draw_params); without a draw
+            # (checks, a single run) it compiles as the given variant, else its first one.
+            params = params.updated({"structure": {
+                "variant": variant or next(iter(self.parameter_sets))}})
         return params
 
     def draw_params(self, rng: np.random.Generator | None) -> ModelParams:
