@@ -58,7 +58,9 @@ def available_sets() -> list[str]:
 
 
 def read_parameter_set(path: Path) -> ParameterSet:
-    located = load_located(path)
+    from sim.plans.loader import display_path
+
+    located = load_located(path, display_path(path))
     data = located.data
     if not isinstance(data, dict) or "params" not in data:
         raise InputError("a parameter set needs a 'params' mapping", file=located.file)
