@@ -72,7 +72,7 @@ def test_mc_console_script(runs):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "error" not in proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == "fuling-baseline: 20 replications, seed 3"
+    assert lines[0] == "fuling-baseline: 20 replications, seed 3 (structural variants pooled)"
     assert lines[-2] == f"run directory: {runs['first']}"
     assert lines[-1] == f"report: {runs['first'] / 'report.md'}"
     assert re.search(r"sei_output_share_2026 +2026  P\(met\) = +\d+\.\d% \[ *\d+\.\d%, +\d+\.\d%\]"
@@ -139,7 +139,8 @@ def test_mc_writes_the_run_directory(runs):
     assert sorted(first_met["year"].unique()) == list(range(2022, 2027))
 
     summary = (d / "summary.txt").read_text(encoding="utf-8")
-    assert summary.startswith("fuling-baseline: 20 replications, seed 3\n")
+    assert summary.startswith("fuling-baseline: 20 replications, seed 3 (structural variants "
+                              "pooled)\n")
     assert summary in runs["proc"].stdout + "\n"
 
     resolved = (d / "scenario.yaml").read_text(encoding="utf-8")

@@ -65,7 +65,8 @@ def test_fuling_baseline_fields():
     assert (s.name, s.region, s.version) == ("fuling-baseline", "fuling", None)
     assert sc.plan.version == "2022"  # the plan file's default version
     assert (s.horizon.start, s.horizon.end) == (2021, 2026)
-    assert s.parameters == "default" and s.params == {}
+    assert s.parameters == "default" and s.params == {"structure": {"variant": "pooled"}}
+    assert set(sc.parameter_sets) == {"persist", "converge"}
     assert (s.monte_carlo.replications, s.monte_carlo.seed) == (1000, 20250101)
     assert (s.monte_carlo.engine, s.monte_carlo.chunk_size) == ("numba", 100)
     assert s.targets == "all" and s.share_definition == "strict"
