@@ -68,6 +68,7 @@ class BacktestResult:
     seed: int
     spec_file: str
     notes: list[str] = field(default_factory=list)
+    bootstrap: int = 0
 
     def summary(self) -> pd.DataFrame:
         """Per measure and method: n, MAE, mean bias, CRPS, coverage, PIT mean; naive methods also
@@ -334,4 +335,4 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
     return BacktestResult(plan.region, plan.version, sorted({f.origin for f in fits}),
                           pd.DataFrame(points), pd.DataFrame(bounds),
                           pd.concat(fans, ignore_index=True), fits, statistics, replications,
-                          seed, ", ".join(source for _, source in specs), notes)
+                          seed, ", ".join(source for _, source in specs), notes, bootstrap)

@@ -143,9 +143,10 @@ def report_markdown(result: BacktestResult) -> str:
     lines += ["", "## Charts", ""] + [f"![{m}](fan-{m}.png)" for m in measures]
     if result.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
+    specs = " ".join(result.spec_file.split(", "))
     lines += ["", "Reproduce: `seisim backtest <scenario> --origins "
               f"{' '.join(map(str, result.origins))} --replications {result.replications} "
-              f"--seed {result.seed}`"]
+              f"--bootstrap {result.bootstrap} --seed {result.seed} --calibration {specs}`"]
     return "\n".join(lines) + "\n"
 
 
