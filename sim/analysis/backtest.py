@@ -11,7 +11,9 @@ For each origin year ``t`` the back-test does what a forecaster at the end of ``
    reported as prior-only. Year shocks (``shock.<year>``) are nuisance parameters of the fit and
    never enter a forecast.
 3. **Forecast** from the latest plan baseline at or before ``t`` (the state a forecaster knew) to
-   the last year with statistics: Monte Carlo replications, each with its own parameter draw.
+   the last year with statistics: Monte Carlo replications, each with its own parameter draw. By
+   default both structural variants (persist, converge; ODD 7.16) are calibrated and pooled with
+   equal weights, and each is also scored alone.
 4. **Score** every later statistic that the model simulates: observed value, median, 50% and 90%
    bands, PIT, inside or outside, CRPS; and, on exactly the same points, the naive forecasts an
    economist tries first: no change, the linear trend of the last three observations, and the
@@ -32,14 +34,14 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import scoring
+from sim.calibration import FitThrough, calibrate_through
 from sim.engines import run_engine
 from sim.engines.state import annual_table
 from sim.errors import InputError
 from sim.experiments.seeding import parameter_rng, replication_seed
 from sim.model.baseline import default_base_year
 from sim.model.inputs import compile_inputs
-from sim.calibration import FitThrough, calibrate_through
-from sim.model.params import ModelParams
+from sim.model.params import ModelParams, merge_nested
 from sim.outcomes import statistic_column
 from sim.plans import Plan
 from sim.plans.statistics import MEASURES, Statistic, Statistics, load_statistics
@@ -238,7 +240,6 @@ def backtest_scenario(target):
     structural variant, as_of), so it runs whether or not fitted sets exist."""
     from pathlib import Path
 
-    from sim.model.params import merge_nested
     from sim.scenarios import Scenario, _resolve_extends, find_scenario, scenario_from_dict
 
     if isinstance(target, Scenario):
