@@ -7,6 +7,7 @@ work to the layer that owns it.
 from __future__ import annotations
 
 from sim.engines import run_engine
+from sim.errors import InputError
 from sim.model.inputs import ModelInputs, compile_inputs
 from sim.model.levers import Levers
 from sim.model.params import ModelParams
@@ -106,7 +107,10 @@ def _experiment(scenarios: dict, replications, seed, engine, chunk_size=None):
     from sim.experiments.montecarlo import Experiment
 
     first = next(iter(scenarios.values())).spec.monte_carlo
-    return Experiment(scenarios, int(replications or first.replications),
+    if replications is not None and int(replications) < 1:
+        raise InputError(f"replications must be at least 1 (got {replications})")
+    return Experiment(scenarios, int(first.replications if replications is None
+                                     else replications),
                       int(first.seed if seed is None else seed), engine or first.engine,
                       int(chunk_size or first.chunk_size))
 

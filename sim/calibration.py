@@ -65,7 +65,7 @@ def nuisance_year(name: str) -> int | None:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class MomentSpec(Strict):

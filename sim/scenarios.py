@@ -29,7 +29,7 @@ from sim.yamlio import Located, fields_at, format_path, load_located, raise_vali
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FundLevers(Strict):

@@ -420,3 +420,13 @@ def test_outputs_section_is_honoured(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     assert (tmp_path / "there" / "manifest.json").is_file()
     assert not list((tmp_path / "there").glob("*.png"))
+
+
+@pytest.mark.parametrize("n", ["0", "-5"])
+def test_replications_below_one_are_refused(tmp_path, capsys, n):
+    from sim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["mc", "fuling", "-n", n, "--out", str(out), "--no-progress"]) == 2
+    assert f"replications must be at least 1 (got {n})" in capsys.readouterr().err
+    assert not out.exists()

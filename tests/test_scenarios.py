@@ -739,3 +739,18 @@ def test_mc_console_script_on_bad_scenario(tmp_path):
                            "than or equal to 0\n")
     assert not out.exists()
     assert bad.exists()
+
+
+@pytest.mark.parametrize("block,key", [
+    ("params:\n  economy: {nonsei_growth: .nan}\n", "params.economy.nonsei_growth"),
+    ("params:\n  funds: {deployment_lag: .inf}\n", "params.funds.deployment_lag"),
+    ("levers:\n  fund: {scale: .inf}\n", "levers.fund.scale"),
+])
+def test_non_finite_numbers_are_refused_with_their_key(tmp_path, block, key):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nregion: fuling\n" + block, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_scenario(path).model_inputs()
+    message = str(err.value)
+    assert f"bad.yaml:4: {key}: " in message and "finite number" in message, message
+    assert "\n" not in message

@@ -72,7 +72,7 @@ def test_minimal_file_reads_with_periods_and_times(tmp_path):
     ("period: H1", "period: first_half", 14, "statistics[1].period: unknown period"),
     ("published: 2020-01", "published: January 2020", 10, "statistics[0].published"),
     ("qualifier: about", "qualifier: roughly", 17, "statistics[1].qualifier"),
-    ("value: 1000", "value: .nan", 15, "statistics[1].value: value must be a finite number"),
+    ("value: 1000", "value: .nan", 15, "statistics[1].value: Input should be a finite number"),
     ("region: demo", "region: other", 2, "region: region 'other' must match the file name"),
     ("id: gdp_2021h1", "id: va_share_2019", 11, "statistics[1].id: duplicate id"),
 ])

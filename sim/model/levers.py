@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class GrowthShock(BaseModel):
     """A temporary shift of every growth rate (a recession when negative)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     start: int = Field(description="first calendar year affected")
     end: int = Field(description="last calendar year affected (inclusive)")
@@ -33,7 +33,7 @@ class GrowthShock(BaseModel):
 
 
 class Levers(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     fund_scale: float = Field(1.0, ge=0, description="multiplier on the funds' annual investment")
     fund_leverage: float | None = Field(None, ge=0, description="co-investment drawn per fund "

@@ -22,7 +22,7 @@ def P(default, source: str, description: str, **limits):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FirmParams(Section):

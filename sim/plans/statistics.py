@@ -85,7 +85,7 @@ _PUBLISHED = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Statistic(_Strict):
@@ -128,10 +128,6 @@ class Statistic(_Strict):
     @field_validator("value")
     @classmethod
     def _value_range(cls, value: float, info: ValidationInfo) -> float:
-        import math
-
-        if not math.isfinite(value):
-            raise ValueError("value must be a finite number")
         measure = MEASURES.get(info.data.get("measure", ""))
         if measure is not None and measure.kind == "share" and not 0 <= value <= 100:
             raise ValueError(f"share {value:g} is outside 0-100")
