@@ -219,7 +219,6 @@ def find_spec(region: str, version: str) -> Path | None:
     """The calibration spec of a plan version: ``calibration/<region>-<version>.yaml`` in the
     working directory or beside the package."""
     from sim.parameter_sets import PACKAGE_ROOT
-
     from sim.plans.loader import display_path
 
     for root in (Path.cwd(), PACKAGE_ROOT):

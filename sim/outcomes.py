@@ -169,6 +169,9 @@ def replication_outcomes(annual: pd.DataFrame, specs: list[TargetSpec]) -> pd.Da
     rows = []
     years = annual["year"].to_numpy()
     reps = annual["replication"].to_numpy()
+    # The structural variant of each replication (ODD 7.16), looked up once for all targets.
+    variant = (annual.groupby("replication")["structure_converge"].first()
+               if "structure_converge" in annual.columns else None)
     for spec in specs:
         if not spec.evaluable:
             continue
@@ -183,8 +186,7 @@ def replication_outcomes(annual: pd.DataFrame, specs: list[TargetSpec]) -> pd.Da
         frame = pd.DataFrame({
             "replication": wide.index.to_numpy(), "target": spec.id,
             "value": wide[spec.year].to_numpy(), "first_met_year": first})
-        if "structure_converge" in annual.columns:
-            variant = annual.groupby("replication")["structure_converge"].first()
+        if variant is not None:
             frame["structure"] = np.where(variant.loc[wide.index].to_numpy() > 0.5,
                                           "converge", "persist")
         rows.append(frame)

@@ -46,7 +46,11 @@ def park_capacity_lines(result) -> list[str]:
     """When parks bind: entrants refused for lack of land, and parks whose output fills their land
     (land is measured in output units, ODD 5.1 rule 9) in the last simulated year."""
     inputs = result.scenario.model_inputs()
-    parks = [(p, land) for p, land in zip(inputs.baseline.parks, inputs.land) if land < 1e11]
+    from sim.model.baseline import UNLIMITED_LAND
+
+    b = inputs.baseline  # pseudo parks have unlimited land whatever the expansion lever says
+    parks = [(p, land) for p, land, base in zip(b.parks, inputs.land, b.park_land)
+             if base < UNLIMITED_LAND]
     if not parks:
         return []
     columns = [f"sei_output.park.{p}" for p, _ in parks]
