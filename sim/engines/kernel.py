@@ -31,10 +31,12 @@ SCALARS = (
 )
 
 #: Columns of the per-year output: flows are yearly totals (output: the year's production);
+#: non-SEI output is on the comparable (same-sample) basis of published growth rates, the published
+#: level is derived from it (sim.engines.state.derived_columns, ODD 7.17);
 #: talent_shortage and macro_shock are yearly averages; stocks and counts are year-end values
 #: (firms entering in a year's last step are counted from the next year).
 ANNUAL = (
-    "sei_industrial_output", "nonsei_output", "sei_services_output", "gdp_rest",
+    "sei_industrial_output", "nonsei_output_comparable", "sei_services_output", "gdp_rest",
     "above_scale_firms", "firms_over_10", "firms_over_100", "alive_firms",
     "talent_stock", "talent_demand", "talent_shortage",
     "fund_invested", "co_investment", "fund_cash", "fund_stakes", "fund_exit_proceeds",
@@ -88,7 +90,7 @@ def _fill_row0(s, logy, ind, park, rd, alive, n_used, serv0, ann, ann_ind, ann_p
     for k in range(serv0.size):
         ann_serv[0, k] = serv0[k]
         ann[0, A_SEI_SERVICES_OUTPUT] += serv0[k]
-    ann[0, A_NONSEI_OUTPUT] = s[S_NONSEI0]
+    ann[0, A_NONSEI_OUTPUT_COMPARABLE] = s[S_NONSEI0]
     ann[0, A_GDP_REST] = s[S_GDP_REST0]
     ann[0, A_TALENT_STOCK] = s[S_TALENT0]
     ann[0, A_TALENT_DEMAND] = s[S_TALENT0] * s[S_RD_MULT]
@@ -388,7 +390,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
         for p in range(P):
             ann_park[row, p] += park_out[p] * dt
         ann[row, A_SEI_INDUSTRIAL_OUTPUT] += sei * dt
-        ann[row, A_NONSEI_OUTPUT] += math.exp(log_nonsei) * dt
+        ann[row, A_NONSEI_OUTPUT_COMPARABLE] += math.exp(log_nonsei) * dt
         ann[row, A_SEI_SERVICES_OUTPUT] += serv_total * dt
         ann[row, A_GDP_REST] += math.exp(log_rest) * dt
         ann[row, A_TALENT_SHORTAGE] += shortage * dt

@@ -269,7 +269,7 @@ class RegionModel(mesa.Model):
         for q, v in enumerate(self.inputs.services0):
             ann_serv[0, q] = v
             ann[0, A["sei_services_output"]] += v
-        ann[0, A["nonsei_output"]] = self.s["nonsei0"]
+        ann[0, A["nonsei_output_comparable"]] = self.s["nonsei0"]
         ann[0, A["gdp_rest"]] = self.s["gdp_rest0"]
         ann[0, A["talent_stock"]] = self.s["talent0"]
         ann[0, A["talent_demand"]] = self.s["talent0"] * self.s["rd_mult"]
@@ -375,7 +375,7 @@ class RegionModel(mesa.Model):
         for p in range(P):
             ann_park[row, p] += self.park_out[p] * dt
         ann[row, A["sei_industrial_output"]] += sei * dt
-        ann[row, A["nonsei_output"]] += math.exp(self.log_nonsei) * dt
+        ann[row, A["nonsei_output_comparable"]] += math.exp(self.log_nonsei) * dt
         ann[row, A["sei_services_output"]] += serv_total * dt
         ann[row, A["gdp_rest"]] += math.exp(self.log_gdp_rest) * dt
         ann[row, A["talent_shortage"]] += self.shortage * dt

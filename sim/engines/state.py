@@ -104,18 +104,27 @@ def finish_run(inputs: ModelInputs, firms: FirmState, arrays) -> RunResult:
                      history if history.shape[0] else None, firms)
 
 
-def derived_columns(raw: np.ndarray, va_ratio, nonsei_va_ratio) -> dict:
+def derived_columns(raw: np.ndarray, va_ratio, nonsei_va_ratio, coverage) -> dict:
     """Shares and value added computed from the simulated stocks, never assumed (ratios may be
-    scalars or one value per row)."""
+    scalars or one value per row).
+
+    ``coverage`` is the statistical coverage of the non-SEI above-scale level relative to the base
+    year (ODD 7.17): published levels move with the sample of above-scale firms (exits, firms
+    falling below the threshold, data revisions) while published growth rates compare the same
+    firms in both years. So levels and shares use ``coverage * comparable``; growth rates and GDP
+    (which counts all industry, whatever its size) use the comparable basis.
+    """
     sei = raw[:, A_INDEX["sei_industrial_output"]]
     serv = raw[:, A_INDEX["sei_services_output"]]
-    nonsei = raw[:, A_INDEX["nonsei_output"]]
+    nonsei_comparable = raw[:, A_INDEX["nonsei_output_comparable"]]
+    nonsei = coverage * nonsei_comparable
     total_ind = sei + nonsei
     sei_va = va_ratio * (sei + serv)
     sei_ind_va = va_ratio * sei
     ind_va = sei_ind_va + nonsei_va_ratio * nonsei
-    gdp = raw[:, A_INDEX["gdp_rest"]] + sei_va + nonsei_va_ratio * nonsei
+    gdp = raw[:, A_INDEX["gdp_rest"]] + sei_va + nonsei_va_ratio * nonsei_comparable
     return {
+        "nonsei_output": nonsei,
         "sei_output_total": sei + serv,
         "total_industrial_output": total_ind,
         "sei_output_share": 100 * sei / total_ind,
@@ -125,14 +134,17 @@ def derived_columns(raw: np.ndarray, va_ratio, nonsei_va_ratio) -> dict:
         "sei_value_added_share_gdp": 100 * sei_va / gdp,
         "sei_industrial_value_added": sei_ind_va,
         "industrial_value_added": ind_va,
+        "industrial_value_added_comparable": sei_ind_va + nonsei_va_ratio * nonsei_comparable,
         "sei_share_of_industrial_value_added": 100 * sei_ind_va / ind_va,
     }
 
 
 #: Growth at comparable prices (as bulletins publish it): column -> (nominal column, price level).
+#: Industrial growth is measured on the comparable sample (ODD 7.17), as bulletins compute it.
 REAL_GROWTH = {
     "sei_industrial_value_added_growth": ("sei_industrial_value_added", "industrial_price_level"),
-    "industrial_value_added_growth": ("industrial_value_added", "industrial_price_level"),
+    "industrial_value_added_growth": ("industrial_value_added_comparable",
+                                      "industrial_price_level"),
     "gdp_growth": ("gdp", "gdp_price_level"),
 }
 
@@ -171,7 +183,9 @@ def annual_table(runs, replications=None) -> pd.DataFrame:
         data[name] = raw[:, k]
     va = np.repeat([r[0].baseline.va_ratio for r in runs], rows)
     nonsei_va = np.repeat([r[0].params.economy.nonsei_va_ratio for r in runs], rows)
-    data.update(derived_columns(raw, va, nonsei_va))
+    coverage = np.concatenate([np.exp(r[0].params.economy.coverage_drift * np.arange(n))
+                               for r, n in zip(runs, rows)])
+    data.update(derived_columns(raw, va, nonsei_va, coverage))
     data.update(real_growth_columns(data, rows))
     # The structural variant each run used (ODD 7.16): 1 = converge, 0 = persist.
     data["structure_converge"] = np.repeat(

@@ -362,7 +362,8 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
 
     nonsei_growth = params.economy.nonsei_growth
     if nonsei_growth is None:
-        nonsei_growth = _historical_nonsei_growth(plan, year, notes)
+        nonsei_growth = _historical_nonsei_growth(plan, year, notes,
+                                                  params.economy.coverage_drift)
 
     funds = _funds(plan, params, industrial_total, notes)
     weights = industry_output / industrial_total
@@ -498,7 +499,10 @@ def _park_land(plan: Plan, parks: list[str], park_output: np.ndarray, params: Mo
     return land
 
 
-def _historical_nonsei_growth(plan: Plan, year: int, notes: list[str]) -> float:
+def _historical_nonsei_growth(plan: Plan, year: int, notes: list[str],
+                              coverage_drift: float = 0.0) -> float:
+    """Comparable-sample growth of non-SEI output implied by the plan's level figures: the level
+    growth less the statistical coverage drift (ODD 7.17)."""
     years = sorted({f.year for f in plan.find("sei_output", role="baseline")}
                    & {f.year for f in plan.find("sei_output_share", role="baseline")})
     years = [y for y in years if y <= year]
@@ -506,9 +510,10 @@ def _historical_nonsei_growth(plan: Plan, year: int, notes: list[str]) -> float:
         y0, y1 = years[0], years[-1]
         x0 = plan.value("sei_output", year=y0) * (100 / plan.value("sei_output_share", year=y0) - 1)
         x1 = plan.value("sei_output", year=y1) * (100 / plan.value("sei_output_share", year=y1) - 1)
-        g = (x1 / x0) ** (1 / (y1 - y0)) - 1
+        g = (x1 / x0) ** (1 / (y1 - y0)) - 1 - coverage_drift
         notes.append(f"non-SEI industrial output growth {100 * g:.2f}%/yr from the plan's "
-                     f"{y0}-{y1} output and share figures")
+                     f"{y0}-{y1} output and share figures"
+                     + (f" less coverage drift {coverage_drift:g}" if coverage_drift else ""))
         return g
     notes.append(f"non-SEI industrial output growth: default {100 * DEFAULT_NONSEI_GROWTH:g}%/yr "
                  "(the plan gives no usable history)")

@@ -145,7 +145,15 @@ class ParkParams(Section):
 class EconomyParams(Section):
     nonsei_growth: float | None = P(None, "plan-implied: growth of non-SEI industrial output "
                                     "between two baseline years when given, else 0.05",
-                                    "growth of non-SEI above-scale industrial output")
+                                    "nominal growth of non-SEI above-scale industrial output on "
+                                    "the comparable sample (what published growth rates measure)")
+    coverage_drift: float = P(0.0, "calibrated where level and growth statistics both exist "
+                              "(default: none). Published above-scale levels grow more slowly than "
+                              "the comparable-sample growth rates published with them, as firms "
+                              "leave the sample and data are revised (NBS notes on comparable "
+                              "coverage; Chen, Chen, Hsieh & Song 2019 on local overstatement)",
+                              "yearly log change of the non-SEI above-scale level not reflected "
+                              "in published growth rates (ODD 7.17)", ge=-0.3, le=0.3)
     nonsei_sigma: float = P(0.02, "assumption", "idiosyncratic s.d. of non-SEI output growth",
                             ge=0)
     services_growth: float = P(0.10, "assumption", "growth of SEI services output", ge=-0.5)
