@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from sim.errors import InputError, nearest
-from sim.model.params import ModelParams
+from sim.model.params import ModelParams, dotted_keys
 from sim.plans import Plan
 from sim.yamlio import load_located, raise_validation_error
 
@@ -37,6 +37,7 @@ class ParameterSet:
     draws: list[dict] = field(default_factory=list)  # nested overrides, one per posterior draw
     meta: dict = field(default_factory=dict)
     file: str | None = None
+    keys: frozenset[str] = frozenset()  # dotted keys the set fixes (the rest are defaults)
 
     def sample(self, rng: np.random.Generator) -> dict:
         """One posterior draw (nested overrides), or {} for a point estimate."""
@@ -75,7 +76,8 @@ def read_parameter_set(path: Path) -> ParameterSet:
         except ValidationError as exc:
             raise_validation_error(located, exc, ModelParams, base=("draws", k))
     meta = {k: v for k, v in data.items() if k not in ("params", "draws")}
-    return ParameterSet(data.get("name", path.stem), params, list(draws), meta, located.file)
+    return ParameterSet(data.get("name", path.stem), params, list(draws), meta, located.file,
+                        frozenset(dotted_keys(data.get("params") or {})))
 
 
 def default_set_name(plan: Plan, variant: str = "persist", as_of: int | None = None) -> str:

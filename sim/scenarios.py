@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim.errors import InputError, nearest
 from sim.model.inputs import ModelInputs, compile_inputs
 from sim.model.levers import GrowthShock, Levers
-from sim.model.params import ModelParams, merge_nested, nested_override
+from sim.model.params import PRIORS, ModelParams, dotted_keys, merge_nested, nested_override
 from sim.parameter_sets import load_parameter_set
 from sim.plans import Plan, load
 from sim.yamlio import Located, fields_at, format_path, load_located, raise_validation_error
@@ -301,15 +301,24 @@ class Scenario:
         overrides: dict = {}
         for key, dist in self.spec.uncertainties.items():
             overrides = merge_nested(overrides, nested_override(key, dist.sample(rng)))
+        for key in self.prior_keys(pset):
+            low, high = PRIORS[key]
+            overrides = merge_nested(overrides, nested_override(key, rng.uniform(low, high)))
         if variant is not None:
             overrides = merge_nested(overrides, {"structure": {"variant": variant}})
         return params.updated(overrides) if overrides else params
+
+    def prior_keys(self, pset) -> list[str]:
+        """The model's prior-driven parameters (:data:`PRIORS`) this scenario leaves open: not set
+        in its ``params``, not given its own distribution, not fixed by the parameter set."""
+        fixed = set(dotted_keys(self.spec.params or {})) | set(self.spec.uncertainties) | pset.keys
+        return [key for key in PRIORS if key not in fixed]
 
     @property
     def varies(self) -> bool:
         """Whether replications differ in their parameters (so each needs its own draw)."""
         return (bool(self.spec.uncertainties) or len(self.parameter_sets) > 1
-                or bool(self.parameter_set.draws))
+                or bool(self.parameter_set.draws) or bool(self.prior_keys(self.parameter_set)))
 
     def model_inputs(self, rng: np.random.Generator | None = None) -> ModelInputs:
         h = self.spec.horizon

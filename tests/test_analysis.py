@@ -104,16 +104,24 @@ def test_bad_factor_is_a_one_line_error(capsys):
 def test_fund_answers_beyond_a_quarter_of_industrial_investment_are_flagged():
     from sim.analysis.solve import FUND_INVESTMENT_LIMIT, fund_investment_check
 
-    sc = sim.api.as_scenario({"name": "f", "region": "fuling"})
+    sc = sim.api.as_scenario({"name": "f", "region": "fuling", "params": {
+        "funds": {"annual_investment": 4.8, "source": "test"}}})
     base = fund_investment_check(sc)
     assert base["industrial_investment"] == 323 and base["year"] == 2024
     assert not base["outside"] and base["share"] < FUND_INVESTMENT_LIMIT
     inputs = sc.model_inputs()
     expected = (inputs.fund_inflow * (1 + inputs.fund_leverage)).sum()
     assert base["fund_driven_investment"] == pytest.approx(expected)
+    # Scaled 15.7x, the extra money is raised only in part and deployed only up to the funds'
+    # capacity (3x the declared yearly size): the check reports what can be invested.
     big = fund_investment_check(sc, {"levers.fund.scale": 15.7})
-    assert big["fund_driven_investment"] == pytest.approx(15.7 * expected)
-    assert big["outside"] and "OUTSIDE the range the model can speak for" in big["message"]
+    deploy = inputs.fund_max_deals[0] * inputs.scalars["ticket"] * inputs.steps_per_year
+    assert 3.0 * 4.8 <= deploy < 3.0 * 4.8 + inputs.scalars["ticket"] * inputs.steps_per_year
+    assert big["fund_driven_investment"] == pytest.approx(deploy * (1 + inputs.fund_leverage[0]))
+    assert big["fund_driven_investment"] > expected
+    # A declared fund twelve times larger is beyond what the model can speak for.
+    huge = fund_investment_check(sc, {"params.funds.annual_investment": 60.0})
+    assert huge["outside"] and "OUTSIDE the range the model can speak for" in huge["message"]
     none = fund_investment_check(sim.api.as_scenario({"name": "c", "region": "chongqing"}))
     assert none["share"] is None and "no published industrial investment" in none["message"]
 

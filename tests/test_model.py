@@ -21,10 +21,14 @@ import sim
 from sim.api import as_inputs
 from sim.errors import InputError
 from sim.model.levers import GrowthShock, Levers
+from sim.model.params import merge_nested
 
 #: (id, options of sim.run) for every shipped plan version and the long-history Chongqing start.
 CASES = {
     "fuling": ("fuling", {}),
+    # Fuling's plan gives no fund figure, so the model has none; fund tests declare one.
+    "fuling-fund": ("fuling", {"params": {"funds": {"annual_investment": 4.8,
+                                                    "source": "test: a declared fund"}}}),
     "chongqing-001": ("chongqing", {"version": "001"}),
     "chongqing-000": ("chongqing", {"version": "000"}),
     "chongqing-001-2015": ("chongqing", {"version": "001", "start_year": 2015}),
@@ -55,8 +59,10 @@ def inputs_for(case: str, params: tuple = (), levers: Levers | None = None,
 @cache
 def _inputs(case, params, levers_json, end_year):
     region, options = CASES[case]
+    options = dict(options)
+    merged = merge_nested(options.pop("params", {}), _nested(params))
     levers = None if levers_json is None else Levers.model_validate_json(levers_json)
-    return as_inputs(region, params=_nested(params), levers=levers, end_year=end_year, **options)
+    return as_inputs(region, params=merged, levers=levers, end_year=end_year, **options)
 
 
 def _nested(flat: tuple) -> dict:
@@ -121,7 +127,7 @@ STRESS = Levers(talent_supply=0.3, attraction=3, fund_scale=3, park_expansion={"
 
 
 @pytest.mark.parametrize("levers", [None, STRESS], ids=["status-quo", "stress"])
-@pytest.mark.parametrize("case", ["fuling", "chongqing-001", "chongqing-001-2015"])
+@pytest.mark.parametrize("case", ["fuling-fund", "chongqing-001", "chongqing-001-2015"])
 def test_invariants_hold_every_year(case, levers):
     inputs = inputs_for(case, levers=levers)
     for seed in range(4):
@@ -161,7 +167,7 @@ FUND_PARAMS = (("funds.holding_period", 1.0), ("funds.exit_multiple", 1.0))
 
 
 @pytest.mark.parametrize("recycle", [True, False], ids=["recycle", "no-recycle"])
-@pytest.mark.parametrize("case", ["fuling", "chongqing-000"])
+@pytest.mark.parametrize("case", ["fuling-fund", "chongqing-000"])
 def test_fund_capital_is_conserved(case, recycle):
     inputs = inputs_for(case, FUND_PARAMS + (("funds.recycle", recycle),), end_year=None)
     inflow = inputs.fund_inflow.sum()
@@ -251,9 +257,12 @@ def test_different_seeds_differ():
 # -- the two engines are one model --------------------------------------------------------------
 
 ENGINE_CASES = {
-    # Tight land (baitao is full from the start) and short holding: entries, blocked entries,
-    # exits, fund deals, exits of stakes and write-offs all happen.
-    "fuling": ("fuling", (("parks.land_headroom", 0.5), ("funds.holding_period", 1.0)),
+    # Tight land (baitao is full from the start), a declared fund and short holding: entries,
+    # blocked entries, exits, fund deals (failed and blocked ones too), exits of stakes and
+    # write-offs all happen.
+    "fuling": ("fuling", (("parks.land_headroom", 0.5), ("funds.holding_period", 1.0),
+                          ("funds.annual_investment", 20.0), ("funds.source", "test fund"),
+                          ("funds.project_failure", 0.3)),
                Levers(attraction=3), 2024),
     "chongqing-000": ("chongqing-000", (("funds.holding_period", 1.0),),
                       Levers(talent_supply=0.5, shocks=(GrowthShock(start=2021, end=2021,
@@ -276,6 +285,7 @@ def test_numba_and_mesa_agree(name):
     assert totals["fund_exit_proceeds"] > 0
     if name == "fuling":
         assert totals["entries_blocked"] > 0
+        assert totals["fund_projects_failed"] > 0 and totals["fund_deals_blocked"] > 0
     else:
         assert totals["talent_shortage"] > 0
     # Same draws in the same order and the same summation order: equal up to rounding.
@@ -339,12 +349,13 @@ def lever_effect(case: str, levers: Levers, column: str = "sei_industrial_output
     return base, arm, paired([stat(x, column) - stat(y, column) for x, y in zip(arm, base)])
 
 
-@pytest.mark.parametrize("case", ["fuling", "chongqing-001"])
-def test_doubling_the_fund_raises_growth(case):
-    base, arm, (mean, se) = lever_effect(case, Levers(fund_scale=2))
+@pytest.mark.parametrize("case", ["fuling-fund", "chongqing-001"])
+def test_a_larger_fund_raises_growth(case):
+    base, arm, (mean, se) = lever_effect(case, Levers(fund_scale=4))
     assert mean > MARGIN * se, (mean, se)
+    # The increase is raised only in part (funds.raised_fraction): 1 + 3 x 0.47 times the money.
     total = sum(a["fund_invested"].sum() for a in arm) / sum(b["fund_invested"].sum() for b in base)
-    assert total == pytest.approx(2, rel=0.05)  # deals come in whole tickets
+    assert total == pytest.approx(1 + 3 * 0.47, rel=0.05)  # deals come in whole tickets
 
 
 @pytest.mark.parametrize("case", ["fuling", "chongqing-001"])
@@ -421,7 +432,7 @@ def test_fund_allocation_steers_every_deal():
 def test_follow_on_deals_grow_existing_stakes():
     # A firm already holding a stake can receive further deals (kernel `invest`): a stake is a
     # whole number of tickets, and with a large fund some stakes hold several.
-    inputs = inputs_for("fuling", levers=Levers(fund_scale=4))
+    inputs = inputs_for("fuling-fund", levers=Levers(fund_scale=4))
     ticket = inputs.scalars["ticket"]
     for seed in range(3):
         result = sim.run(inputs, seed)
@@ -480,10 +491,17 @@ def test_only_parks_with_free_land_receive_entrants():
     (lambda: sim.run("fuling", 0, levers=Levers(park_expansion={"lingan": 0.5})),
      ["levers.parks.expansion", "unknown park 'lingan'", "(did you mean 'lingang'?)",
       "model parks: "]),
-    (lambda: sim.run("fuling", 0, levers={"fund_allocation": {"new_material": 1.0}}),
+    (lambda: sim.run("fuling", 0, levers={"fund_allocation": {"new_material": 1.0}},
+                     params={"funds": {"annual_investment": 4.8, "source": "test"}}),
      ["levers.fund.allocation", "unknown industry 'new_material'",
       "(did you mean 'new_materials'?)"]),
-], ids=["engine", "end-year", "end-before-start", "park", "fund-industry"])
+    # No fund figure in the plan and none declared: no fund, and a fund lever says so.
+    (lambda: sim.run("fuling", 0, levers={"fund_scale": 2.0}),
+     ["levers.fund", "no fund", "funds.annual_investment", "funds.source"]),
+    (lambda: sim.run("fuling", 0, params={"funds": {"annual_investment": 4.8}}),
+     ["funds.source", "where the fund size comes from"]),
+], ids=["engine", "end-year", "end-before-start", "park", "fund-industry", "no-fund",
+        "fund-without-source"])
 def test_bad_inputs_raise_input_error(call, words):
     with pytest.raises(InputError) as err:
         call()
@@ -559,7 +577,8 @@ def test_gdp_is_the_sum_of_parts_and_starts_at_the_published_figure(region, vers
                                                                      published):
     a = sim.run(region, version=version, seed=2).annual
     assert a.gdp.iloc[0] == pytest.approx(published, rel=0.01)
-    nonsei_va = a.industrial_value_added - a.sei_industrial_value_added
+    # GDP counts all industry, so the rest of industry enters on the comparable sample (ODD 7.17).
+    nonsei_va = a.industrial_value_added_comparable - a.sei_industrial_value_added
     services_va = a.sei_value_added - a.sei_industrial_value_added
     assert np.allclose(a.gdp, a.gdp_rest + a.sei_industrial_value_added + services_va + nonsei_va)
     assert (a.gdp_rest > 0).all()
@@ -573,3 +592,96 @@ def test_more_rd_policy_or_talent_never_lowers_expected_output(case, levers):
     common random numbers SEI output growth must not fall significantly."""
     _, _, (mean, se) = lever_effect(case, Levers(**levers))
     assert mean > -MARGIN * se, (mean, se)
+
+
+# -- funds grounded in evidence (ODD 7.8) -------------------------------------------------------
+
+def test_a_plan_without_fund_figures_has_no_fund():
+    inputs = inputs_for("fuling")
+    assert inputs.fund_inflow.size == 0
+    assert any("no fund figure" in note for note in inputs.baseline.notes)
+    a = sim.run(inputs, 0).annual
+    assert (a["fund_invested"] == 0).all() and (a["co_investment"] == 0).all()
+
+
+def test_announced_money_is_raised_in_part_and_past_pace_continues():
+    from sim.model.inputs import fund_inflow_per_year
+
+    declared = inputs_for("fuling-fund")
+    assert declared.fund_inflow[0] == pytest.approx(4.8 * 0.47)  # an announced size
+    actual = inputs_for("chongqing-001")
+    base = actual.baseline.funds[0]
+    assert base.actual and actual.fund_inflow[0] == pytest.approx(base.annual_investment)
+    assert fund_inflow_per_year(base, 2.0, 0.5) == pytest.approx(1.5 * base.annual_investment)
+    assert fund_inflow_per_year(base, 0.5, 0.5) == pytest.approx(0.5 * base.annual_investment)
+
+
+def test_crowding_out_shrinks_what_a_larger_fund_adds():
+    """Doubling a fund with crowding out (additionality 0.4) raises output by less than with
+    none (additionality 1), on the same random numbers."""
+    gains = {}
+    for additionality in (1.0, 0.4):
+        params = (("funds.additionality", additionality),)
+        _, _, (mean, se) = lever_effect("chongqing-001", Levers(fund_scale=3), params=params)
+        assert mean > 0
+        gains[additionality] = mean
+    assert gains[0.4] < 0.6 * gains[1.0], gains
+
+
+def test_failed_projects_add_no_output_and_lose_their_money():
+    sure = inputs_for("fuling-fund", (("funds.project_failure", 1.0),))
+    for a in runs(sure, range(3)):
+        assert a["fund_invested"].sum() > 0
+        # Every deal fails: the money is written off at once, nothing is held, no output added.
+        np.testing.assert_allclose(a["fund_writeoffs"].cumsum(), a["fund_invested"].cumsum())
+        assert (a["fund_stakes"] == 0).all()
+    firms = sim.run(sure, 0).firms
+    assert (firms.pipeline == 0).all() and (firms.stake == 0).all()
+
+
+def test_projects_need_park_land():
+    # Parks with no free land: no project can be placed, the money waits in the fund.
+    full = inputs_for("fuling-fund", (("parks.land_headroom", 1e-6),))
+    for a in runs(full, range(3)):
+        assert a["fund_invested"].sum() == 0
+        assert a["fund_deals_blocked"].sum() > 0
+        assert a["fund_cash"].iloc[-1] > 0
+
+
+def test_deployment_capacity_bounds_a_huge_fund():
+    # Scale 1e6: the funds still close at most their capacity of deals a step (the run ends fast).
+    inputs = inputs_for("fuling-fund", levers=Levers(fund_scale=1e6))
+    per_year = inputs.fund_max_deals.sum() * inputs.scalars["ticket"] * inputs.steps_per_year
+    a = sim.run(inputs, 0).annual
+    assert (a["fund_invested"].iloc[1:] <= per_year + 1e-9).all()
+    assert a["fund_cash"].iloc[-1] > 1e6
+
+
+def test_fund_priors_are_drawn_per_replication_unless_fixed():
+    from sim.api import as_scenario
+
+    sc = as_scenario({"name": "p", "region": "chongqing"})
+    rng = np.random.default_rng(3)
+    draws = [sc.draw_params(rng).funds for _ in range(40)]
+    lev = [d.leverage for d in draws]
+    assert 3.0 <= min(lev) < max(lev) <= 4.0
+    assert all(0.43 <= d.raised_fraction <= 0.51 for d in draws)
+    fixed = as_scenario({"name": "q", "region": "chongqing", "params": {"funds": {"leverage": 2}}})
+    assert {fixed.draw_params(rng).funds.leverage for _ in range(5)} == {2.0}
+
+
+# -- the rest of industry on the comparable sample (ODD 7.17) -----------------------------------
+
+def test_coverage_drift_moves_levels_and_shares_not_growth_rates():
+    base = inputs_for("chongqing-001")
+    drift = inputs_for("chongqing-001", (("economy.coverage_drift", -0.05),))
+    for seed in range(3):
+        a, b = sim.run(base, seed).annual, sim.run(drift, seed).annual
+        years = np.arange(len(a))
+        np.testing.assert_allclose(b["nonsei_output"], a["nonsei_output"] * np.exp(-0.05 * years),
+                                   rtol=1e-12)
+        # Published growth compares the same firms: unchanged. Levels and shares move.
+        np.testing.assert_allclose(b["industrial_value_added_growth"],
+                                   a["industrial_value_added_growth"], rtol=1e-12)
+        np.testing.assert_allclose(b["gdp"], a["gdp"], rtol=1e-12)
+        assert (b["sei_output_share"].iloc[1:] > a["sei_output_share"].iloc[1:]).all()

@@ -101,7 +101,8 @@ def test_every_key_of_the_format(in_tmp):
                  "parameters: builtin",
                  "params:",
                  "  firms: {drift: 0.09, industry_drift: {new_materials: 0.01}}",
-                 "  economy: {nonsei_growth: 0.04}",
+                 "  economy: {nonsei_growth: 0.04, coverage_drift: -0.02}",
+                 "  funds: {annual_investment: 4.8, source: 'a declared fund', additionality: 0.6}",
                  "levers:",
                  "  fund: {scale: 1.5, leverage: 3.0,",
                  "         allocation: {new_materials: 2, biomedicine: 1}}",
@@ -242,6 +243,7 @@ def test_sweep_is_the_cartesian_grid(in_tmp):
                  "name: grid",
                  "region: fuling",
                  "parameters: builtin",
+                 "params: {funds: {annual_investment: 4.8, source: 'a declared fund'}}",
                  "levers: {talent: {supply: 1.3}, fund: {leverage: 2.0}}",
                  "sweep:",
                  "  levers.fund.scale: [0.5, 2]",
@@ -260,7 +262,8 @@ def test_sweep_is_the_cartesian_grid(in_tmp):
         assert s.spec.levers.talent.supply == 1.3      # untouched lever
         assert s.spec.levers.parks.expansion == {"all": 0.25}
         assert s.base_params().firms.drift == drift
-        assert s.spec.params == {"firms": {"drift": drift}}
+        assert s.spec.params == {"firms": {"drift": drift}, "funds": {
+            "annual_investment": 4.8, "source": "a declared fund"}}
         assert s.spec.sweep == {}
     assert sc.spec.levers.fund.scale == 1.0  # the original is unchanged
 
@@ -274,6 +277,7 @@ def test_sweep_over_an_allocation_entry(in_tmp):
     path = write(in_tmp, "grid.yaml",
                  "name: grid",
                  "region: fuling",
+                 "params: {funds: {annual_investment: 4.8, source: 'a declared fund'}}",
                  "sweep:",
                  "  levers.fund.allocation.new_materials: [1, 2]")
     points = load_scenario(path).sweep_points()

@@ -145,12 +145,14 @@ def test_calibration_needs_two_more_moments_than_free_parameters(tmp_path):
     path = tmp_path / "fuling-short.yaml"
     path.write_text(text, encoding="utf-8")
     loaded, source = load_spec(path)
-    assert len(build_problem(loaded, source).moments) == 5  # 2021 only: 3 free + 2, accepted
-    four = loaded.model_copy(update={"free": {**loaded.free, "economy.services_growth":
-                                              FreeParameter(low=0, high=0.3)}})
+    # 2021 only: five moments for the spec's four free parameters is refused...
     with pytest.raises(InputError, match="5 moments dated up to 2021 for 4 free parameters: a "
                                          "fit needs at least 6"):
-        build_problem(four, source)
+        build_problem(loaded, source)
+    # ...and accepted with one parameter fewer (3 free + 2).
+    three = loaded.model_copy(update={"free": {k: v for k, v in loaded.free.items()
+                                               if k != "economy.coverage_drift"}})
+    assert len(build_problem(three, source).moments) == 5
 
 
 def test_statistic_moments_cut_at_data_through(tmp_path):
@@ -169,15 +171,17 @@ def test_prior_driven_label_follows_the_posterior_spread():
     problem = build_problem(loaded, source)
     rng = np.random.default_rng(0)
     # drift: posterior s.d. 0.045 vs prior 0.05 -> prior-driven; the others tightly pinned.
+    assert problem.names == ["firms.drift", "economy.nonsei_growth", "economy.coverage_drift",
+                             "shock.2021"]
     draws = np.column_stack([rng.normal(0.15, 0.045, 400), rng.normal(0.05, 0.005, 400),
-                             rng.normal(0.2, 0.01, 400)])
-    result = CalibrationResult(problem, [0.15, 0.05, 0.2], 0.0, 1, draws.tolist(),
+                             rng.normal(-0.03, 0.005, 400), rng.normal(0.2, 0.01, 400)])
+    result = CalibrationResult(problem, [0.15, 0.05, -0.03, 0.2], 0.0, 1, draws.tolist(),
                                np.zeros((2, len(problem.moments))), {}, [], 0.0)
     assert result.prior_driven == ["firms.drift"]
     est = result.estimates()
     assert est["firms.drift"]["posterior_to_prior_sd"] == pytest.approx(0.9, abs=0.08)
     # shock.2021 has no prior: its spread is compared with a uniform prior on its bounds.
-    assert prior_spread(problem.free[2]) == pytest.approx(0.9 / math.sqrt(12))
+    assert prior_spread(problem.free[3]) == pytest.approx(0.9 / math.sqrt(12))
     assert result.data_through == 2024
 
 

@@ -131,19 +131,20 @@ def solve(scenario: Scenario, target: str, lever: str, prob: float, bounds: tupl
 
 #: Fund-driven investment above this share of the region's industrial investment is outside the
 #: range the model can speak for: funds that large would change the investment climate itself
-#: (crowding out, land, deployment capacity), which the model does not represent.
+#: (prices of land and capital, the region's pool of projects), which the model represents only
+#: through fixed crowding-out, land and deployment-capacity parameters.
 FUND_INVESTMENT_LIMIT = 0.25
 
 
 def fund_investment_check(scenario: Scenario, overrides: dict | None = None) -> dict:
-    """Fund-driven project investment a year (fund money x (1 + leverage)) of ``scenario`` with
-    lever ``overrides`` (dotted keys), against the region's latest published industrial investment.
-    Returns the figures and a one-line verdict; ``outside`` is True above the limit."""
+    """Fund-driven project investment a year (fund money the funds can deploy x (1 + leverage)) of
+    ``scenario`` with lever ``overrides`` (dotted keys), against the region's latest published
+    industrial investment. Returns the figures and a one-line verdict; ``outside`` is True above
+    the limit."""
     from sim.plans.statistics import load_statistics
 
     sc = scenario.with_overrides(overrides) if overrides else scenario
-    inputs = sc.model_inputs()
-    driven = float((inputs.fund_inflow * (1 + inputs.fund_leverage)).sum())
+    driven = fund_driven_investment(sc.model_inputs())
     stats = load_statistics(sc.plan.region, sc.plan.file)
     found = [s for s in (stats.find("industrial_investment") if stats else [])
              if s.period == "year" and s.qualifier in ("exact", "about")]
@@ -164,6 +165,14 @@ def fund_investment_check(scenario: Scenario, overrides: dict | None = None) -> 
                       f"industrial investment ({latest.value:g} 亿元 in {latest.year}, "
                       f"{latest.source}): {verdict}")
     return out
+
+
+def fund_driven_investment(inputs) -> float:
+    """Project investment a year the funds drive: their yearly money, capped by what their
+    deployment capacity lets them invest, times (1 + leverage)."""
+    deployable = np.minimum(inputs.fund_inflow,
+                            inputs.fund_max_deals * inputs.scalars["ticket"] * inputs.steps_per_year)
+    return float((deployable * (1 + inputs.fund_leverage)).sum())
 
 
 def _fmt(x) -> str:

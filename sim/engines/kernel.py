@@ -26,7 +26,7 @@ SCALARS = (
     "attract_rate", "attract_size", "attract_alpha", "attract_cap", "exit_h0", "exit_gamma",
     "talent0", "talent_inflow0", "talent_growth", "talent_attrition", "prod_growth",
     "shortage_penalty", "ticket", "kappa", "lag_steps", "hold_steps", "exit_mult", "recycle",
-    "select_exp", "nonsei0", "nonsei_g", "nonsei_sigma", "serv_g", "serv_sigma", "gdp_rest0",
+    "select_exp", "additionality", "failure", "nonsei0", "nonsei_g", "nonsei_sigma", "serv_g", "serv_sigma", "gdp_rest0",
     "gdp_g", "gdp_sigma", "va_ratio", "nonsei_va", "big1", "big2", "agg_alpha",
 )
 
@@ -40,7 +40,7 @@ ANNUAL = (
     "above_scale_firms", "firms_over_10", "firms_over_100", "alive_firms",
     "talent_stock", "talent_demand", "talent_shortage",
     "fund_invested", "co_investment", "fund_cash", "fund_stakes", "fund_exit_proceeds",
-    "fund_writeoffs", "entries_startup", "entries_attracted", "entries_blocked",
+    "fund_writeoffs", "fund_projects_failed", "fund_deals_blocked", "entries_startup", "entries_attracted", "entries_blocked",
     "entries_dropped", "exits", "crossings", "macro_shock",
     # Exogenous price levels (yearly averages, base year = 1). No process reads them, so they are
     # drawn after the run by sim.model.prices, identically for both engines; the kernel leaves
@@ -98,7 +98,8 @@ def _fill_row0(s, logy, ind, park, rd, alive, n_used, serv0, ann, ann_ind, ann_p
 
 
 @njit(cache=True, error_model="numpy")
-def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, serv0, shift,
+def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_max_deals, serv0,
+              shift,
               spy, n_years, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t,
               stake_f, n_used, rng_macro, rng_growth, rng_exit, rng_fund, rng_entry,
               ann, ann_ind, ann_park, ann_serv, history):
@@ -139,6 +140,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
     cell_out = np.zeros((P, J))
     cell_n = np.zeros((P, J))
     land_used = np.zeros(P)
+    pending_land = np.zeros(P)               # land promised to fund-backed projects not yet built
     ind_out = np.zeros(J)
     park_out = np.zeros(P)
     elig_list = np.empty(cap, np.int64)      # fund-eligible firms this step, in slot order
@@ -198,6 +200,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
             ly = ly + g * dt + sig * sqrt_dt * eps[rank]
             if pipe[i] > 0.0 and k + 1 >= pipe_t[i]:
                 ly = math.log(math.exp(ly) + pipe[i])
+                pending_land[p] -= pipe[i]
                 pipe[i] = 0.0
             if stake[i] > 0.0 and k + 1 - stake_t[i] >= hold:
                 back = stake[i] * s[S_EXIT_MULT]
@@ -217,6 +220,8 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                     writeoffs += stake[i]
                     stakes_total -= stake[i]
                     stake[i] = 0.0
+                if pipe[i] > 0.0:
+                    pending_land[p] -= pipe[i]
                 pipe[i] = 0.0
                 continue
             logy[i] = ly
@@ -253,10 +258,11 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
 
         # Funds: new capital, then deals in tickets, industry by allocation, firm by size^theta.
         invested = coinv = 0.0
+        failed = deals_blocked = 0
         any_deal = False
         for f in range(F):
             cash[f] += f_inflow[f] * dt
-            deals[f] = int(cash[f] / ticket + 1e-9)
+            deals[f] = min(int(cash[f] / ticket + 1e-9), f_max_deals[f])
             if deals[f] > 0:
                 any_deal = True
         if any_deal:
@@ -280,6 +286,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                 for _ in range(deals[f]):
                     u1 = rng_fund.random()
                     u2 = rng_fund.random()
+                    u3 = rng_fund.random()
                     j = 0
                     while j < J and f_alloc_cum[f, j] <= u1:
                         j += 1
@@ -296,12 +303,21 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
                     i = elig_idx[lo]
                     if stake[i] > 0.0 and stake_f[i] != f:
                         continue  # one fund per firm: no follow-on into another fund's stake
-                    invest(i, f, ticket, k + 1, ticket * (1.0 + f_lev[f]) * s[S_KAPPA], lag,
-                           stake, stake_t, stake_f, pipe, pipe_t)
+                    added = ticket * (1.0 + f_lev[f]) * s[S_KAPPA] * s[S_ADDITIONALITY]
+                    p = park[i]
+                    if land[p] - land_used[p] - pending_land[p] < added:
+                        deals_blocked += 1  # no park land for the project: the money waits
+                        continue
                     cash[f] -= ticket
-                    stakes_total += ticket
                     invested += ticket
                     coinv += ticket * f_lev[f]
+                    if u3 < s[S_FAILURE]:
+                        failed += 1  # the project never produces; the money is lost
+                        writeoffs += ticket
+                        continue
+                    invest(i, f, ticket, k + 1, added, lag, stake, stake_t, stake_f, pipe, pipe_t)
+                    pending_land[p] += added
+                    stakes_total += ticket
 
         # Entry: start-ups in every park-industry cell, then attracted projects.
         n_start = n_attr = blocked = dropped = 0
@@ -399,6 +415,8 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, se
         ann[row, A_CO_INVESTMENT] += coinv
         ann[row, A_FUND_EXIT_PROCEEDS] += proceeds
         ann[row, A_FUND_WRITEOFFS] += writeoffs
+        ann[row, A_FUND_PROJECTS_FAILED] += failed
+        ann[row, A_FUND_DEALS_BLOCKED] += deals_blocked
         ann[row, A_ENTRIES_STARTUP] += n_start
         ann[row, A_ENTRIES_ATTRACTED] += n_attr
         ann[row, A_ENTRIES_BLOCKED] += blocked

@@ -63,6 +63,7 @@ class Firm(mesa.Agent):
         ly = ly + growth * s["dt"] + sig * s["sqrt_dt"] * m.eps[self.rank]
         if self.pipeline > 0.0 and k + 1 >= self.pipeline_step:
             ly = math.log(math.exp(ly) + self.pipeline)
+            m.parks[p].pending_land -= self.pipeline
             self.pipeline = 0.0
         if self.stake > 0.0 and k + 1 - self.stake_step >= s["hold_steps"]:
             m.funds[self.stake_fund].take_exit(self)
@@ -72,6 +73,8 @@ class Firm(mesa.Agent):
             m.tally["exits"] += 1
             if self.stake > 0.0:
                 m.funds[self.stake_fund].write_off(self)
+            if self.pipeline > 0.0:
+                m.parks[p].pending_land -= self.pipeline
             self.pipeline = 0.0
             m.firms.remove(self)  # the model keeps exited firms in by_slot for the firm table
             self.remove()
@@ -88,6 +91,7 @@ class Park(mesa.Agent):
         super().__init__(model)
         self.index, self.name, self.land, self.allowed = index, name, land, allowed
         self.land_used = 0.0
+        self.pending_land = 0.0  # land promised to fund-backed projects not yet built
 
     def free_land(self) -> float:
         return self.land - self.land_used
@@ -113,22 +117,23 @@ class Fund(mesa.Agent):
     into a project that adds output after a lag), exits after a holding period and recycles."""
 
     def __init__(self, model: RegionModel, index: int, inflow: float, leverage: float,
-                 alloc_cum: np.ndarray):
+                 alloc_cum: np.ndarray, max_deals: int):
         super().__init__(model)
         self.index, self.inflow, self.leverage, self.alloc_cum = index, inflow, leverage, alloc_cum
+        self.max_deals = max_deals  # deployment capacity per step
         self.cash = 0.0
         self.deals_due = 0
 
     def raise_capital(self) -> None:
         self.cash += self.inflow * self.model.s["dt"]
-        self.deals_due = int(self.cash / self.model.s["ticket"] + 1e-9)
+        self.deals_due = min(int(self.cash / self.model.s["ticket"] + 1e-9), self.max_deals)
 
     def invest(self, table) -> None:
         m, s = self.model, self.model.s
         rng = m.streams["fund"]
         ticket = s["ticket"]
         for _ in range(self.deals_due):
-            u1, u2 = rng.random(), rng.random()
+            u1, u2, u3 = rng.random(), rng.random(), rng.random()
             j = 0
             while j < len(self.alloc_cum) and self.alloc_cum[j] <= u1:
                 j += 1
@@ -146,21 +151,31 @@ class Fund(mesa.Agent):
             firm = firms[lo]
             if firm.stake > 0.0 and firm.stake_fund != self.index:
                 continue  # one fund per firm: no follow-on into another fund's stake
+            # The project needs park land; crowding out leaves only the additional part.
+            added = ticket * (1.0 + self.leverage) * s["kappa"] * s["additionality"]
+            park = m.parks[firm.park]
+            if park.land - park.land_used - park.pending_land < added:
+                m.tally["fund_deals_blocked"] += 1  # no land for the project: the money waits
+                continue
+            self.cash -= ticket
+            m.tally["fund_invested"] += ticket
+            m.tally["co_investment"] += ticket * self.leverage
+            if u3 < s["failure"]:
+                m.tally["fund_projects_failed"] += 1  # never produces; the money is lost
+                m.tally["fund_writeoffs"] += ticket
+                continue
             now = m.step_index + 1
             # Follow-on deals grow the stake and the pending project; their dates become
             # amount-weighted averages.
             firm.stake_step = (firm.stake_step * firm.stake + now * ticket) / (firm.stake + ticket)
             firm.stake += ticket
             firm.stake_fund = self.index
-            added = ticket * (1.0 + self.leverage) * s["kappa"]
             due = now + s["lag_steps"]
             firm.pipeline_step = (firm.pipeline_step * firm.pipeline + due * added) / (
                 firm.pipeline + added)
             firm.pipeline += added
-            self.cash -= ticket
+            park.pending_land += added
             m.stakes_total += ticket
-            m.tally["fund_invested"] += ticket
-            m.tally["co_investment"] += ticket * self.leverage
 
     def take_exit(self, firm: Firm) -> None:
         back = firm.stake * self.model.s["exit_mult"]
@@ -195,7 +210,8 @@ class RegionModel(mesa.Model):
         self.parks = [Park(self, p, b.parks[p], inputs.land[p], inputs.cell_allowed[p] == 1)
                       for p in range(P)]
         self.funds = [Fund(self, f, inputs.fund_inflow[f], inputs.fund_leverage[f],
-                           inputs.fund_alloc_cum[f]) for f in range(len(inputs.fund_inflow))]
+                           inputs.fund_alloc_cum[f], int(inputs.fund_max_deals[f]))
+                      for f in range(len(inputs.fund_inflow))]
         self.n_used = 0
         self.firms = mesa.agent.AgentSet([], random=self.random)
         self.by_slot: list[Firm] = []  # every firm ever created, exited ones included
@@ -325,7 +341,8 @@ class RegionModel(mesa.Model):
         self.n_above = self.n10 = self.n100 = self.n_alive = self.crossings = 0
         self.demand = 0.0
         self.tally = dict.fromkeys(("exits", "fund_invested", "co_investment",
-                                    "fund_exit_proceeds", "fund_writeoffs", "entries_startup",
+                                    "fund_exit_proceeds", "fund_writeoffs",
+                                    "fund_projects_failed", "fund_deals_blocked", "entries_startup",
                                     "entries_attracted", "entries_blocked", "entries_dropped"), 0)
         self.firms.do("step")  # in slot order: AgentSet keeps insertion order
 

@@ -22,7 +22,7 @@ def run_numba(inputs: ModelInputs, streams: dict, record_firms: bool = False) ->
     n_used = simulate(
         pack_scalars(inputs.scalars), inputs.mu, inputs.cell_allowed, inputs.land,
         inputs.attraction_cum, inputs.fund_inflow, inputs.fund_leverage, inputs.fund_alloc_cum,
-        inputs.services0, inputs.drift_shift, inputs.steps_per_year, inputs.n_years,
+        inputs.fund_max_deals, inputs.services0, inputs.drift_shift, inputs.steps_per_year, inputs.n_years,
         firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive, firms.pipeline,
         firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund, firms.n_used,
         streams["macro"], streams["growth"], streams["exit"], streams["fund"], streams["entry"],

@@ -29,7 +29,6 @@ UNLIMITED_LAND = 1e12
 REGION_PARK = "region"
 OTHER_PARK = "outside_parks"
 DEFAULT_RD_INTENSITY = 0.015
-DEFAULT_LEVERAGE = 4.0
 DEFAULT_FUND_PERIOD_YEARS = 5  # a five-year-plan period, when a fund total has no period
 DEFAULT_NONSEI_GROWTH = 0.05
 MIN_HISTORY_YEARS = 3  # shorter spans are too noisy to set a trend (Fuling's 2021 was a boom year)
@@ -41,6 +40,7 @@ class FundBaseline:
     annual_investment: float
     leverage: float
     source: str
+    actual: bool  # True: a pace actually invested (plan figure); False: an announced size
 
 
 @dataclass
@@ -365,7 +365,7 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
         nonsei_growth = _historical_nonsei_growth(plan, year, notes,
                                                   params.economy.coverage_drift)
 
-    funds = _funds(plan, params, industrial_total, notes)
+    funds = _funds(plan, params, notes)
     weights = industry_output / industrial_total
     floor = params.allocation.attraction_floor
     attraction = np.maximum(weights, floor)
@@ -520,34 +520,35 @@ def _historical_nonsei_growth(plan: Plan, year: int, notes: list[str],
     return DEFAULT_NONSEI_GROWTH
 
 
-def _funds(plan: Plan, params: ModelParams, industrial_total: float,
-           notes: list[str]) -> list[FundBaseline]:
+def _funds(plan: Plan, params: ModelParams, notes: list[str]) -> list[FundBaseline]:
+    """The region's funds (ODD 7.8): from the plan's invested amounts, else one fund declared by
+    the scenario with its source, else none: the model never invents a fund."""
     fp = params.funds
-    invested = plan.find("fund_invested", scope=None, role="baseline")
     funds = []
-    for f in invested:
+    for f in plan.find("fund_invested", scope=None, role="baseline"):
         fund_id = f.scope_id or "region_funds"
         years = (f.period[1] - f.period[0] + 1) if f.period else DEFAULT_FUND_PERIOD_YEARS
         annual = fp.annual_investment or f.canonical_value / years
-        co = [g for g in plan.find("fund_co_investment", scope=f.scope, year=f.year)]
-        if fp.leverage is not None:
-            leverage = fp.leverage
-        elif co:
-            leverage = co[0].canonical_value / f.canonical_value - 1
-        else:
-            leverage = DEFAULT_LEVERAGE
-        if not f.period:
-            notes.append(f"fund '{fund_id}': {f.canonical_value:g} 亿元 invested read as a "
-                         f"{DEFAULT_FUND_PERIOD_YEARS}-year total -> {annual:.1f} 亿元/yr; "
-                         f"leverage {leverage:.2f}")
-        funds.append(FundBaseline(fund_id, annual, leverage, plan.source_of(f)))
-    if not funds:
-        annual = fp.annual_investment or fp.investment_share * industrial_total
-        leverage = fp.leverage if fp.leverage is not None else DEFAULT_LEVERAGE
-        fund_id = plan.funds[0].id if plan.funds else "guidance_fund"
-        basis = ("parameter funds.annual_investment" if fp.annual_investment else
-                 f"{fp.investment_share:g} of SEI output")
-        notes.append(f"no fund figures: fund '{fund_id}' invests {annual:.2f} 亿元/yr "
-                     f"({basis}), leverage {leverage:g}")
-        funds.append(FundBaseline(fund_id, annual, leverage, "assumption"))
-    return funds
+        co = plan.find("fund_co_investment", scope=f.scope, year=f.year)
+        notes.append(f"fund '{fund_id}': {f.canonical_value:g} 亿元 invested"
+                     + (f" over {years} years" if f.period else
+                        f", read as a {DEFAULT_FUND_PERIOD_YEARS}-year total")
+                     + f" -> {annual:.1f} 亿元/yr; leverage {fp.leverage:g} (literature)"
+                     + (f"; the plan's {co[0].canonical_value:g} 亿元 of projects is not used "
+                        "as leverage (both figures are lower bounds)" if co else ""))
+        funds.append(FundBaseline(fund_id, annual, fp.leverage, plan.source_of(f), actual=True))
+    if funds:
+        return funds
+    if fp.annual_investment is None:
+        named = f" (it names {', '.join(f.id for f in plan.funds)})" if plan.funds else ""
+        notes.append(f"no fund figure in the plan{named}: the model has no fund; a scenario can "
+                     "declare one with params funds.annual_investment and funds.source")
+        return []
+    if not fp.source:
+        raise InputError("funds.annual_investment is set but funds.source is not: say where the "
+                         "fund size comes from", key="params.funds.source",
+                         path=("params", "funds", "source"))
+    fund_id = plan.funds[0].id if plan.funds else "declared_fund"
+    notes.append(f"fund '{fund_id}' declared: {fp.annual_investment:g} 亿元/yr announced, "
+                 f"{fp.raised_fraction:g} of it raised ({fp.source}); leverage {fp.leverage:g}")
+    return [FundBaseline(fund_id, fp.annual_investment, fp.leverage, fp.source, actual=False)]

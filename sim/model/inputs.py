@@ -8,6 +8,7 @@ same streams (:func:`random_streams`), which is what makes their trajectories id
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ class ModelInputs:
     fund_inflow: np.ndarray      # (F,) 亿元 per year
     fund_leverage: np.ndarray    # (F,)
     fund_alloc_cum: np.ndarray   # (F, J) cumulative weights
+    fund_max_deals: np.ndarray   # (F,) int: deals a fund can close per step (deployment capacity)
     services0: np.ndarray        # (NS,)
     drift_shift: np.ndarray      # (n_steps,)
 
@@ -144,6 +146,7 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     s["hold_steps"] = max(1, round(fup.holding_period * spy))
     s["exit_mult"], s["recycle"], s["select_exp"] = fup.exit_multiple, float(fup.recycle), \
         fup.selection_exponent
+    s["additionality"], s["failure"] = fup.additionality, fup.project_failure
     s["nonsei0"], s["nonsei_g"], s["nonsei_sigma"] = (baseline.nonsei_output,
                                                       baseline.nonsei_growth, ec.nonsei_sigma)
     s["serv_g"], s["serv_sigma"] = ec.services_growth, ec.services_sigma
@@ -180,10 +183,21 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     alloc = (baseline.fund_weights if levers.fund_allocation is None else
              _weights_by_industry(levers.fund_allocation, industries, "levers.fund.allocation"))
     funds = baseline.funds
-    fund_inflow = np.array([f.annual_investment * levers.fund_scale for f in funds])
+    if not funds and (levers.fund_scale != 1.0 or levers.fund_leverage is not None
+                      or levers.fund_allocation is not None):
+        raise InputError(f"the model of {baseline.region} has no fund to change: the plan gives "
+                         "no fund figure; declare one with params funds.annual_investment and "
+                         "funds.source", key="levers.fund", path=("levers", "fund"))
+    fund_inflow = np.array([fund_inflow_per_year(f, levers.fund_scale, fup.raised_fraction)
+                            for f in funds])
     fund_leverage = np.array([f.leverage if levers.fund_leverage is None else levers.fund_leverage
                               for f in funds])
-    fund_alloc_cum = np.vstack([_cumulative(alloc) for _ in funds])
+    fund_alloc_cum = (np.vstack([_cumulative(alloc) for _ in funds]) if funds
+                      else np.zeros((0, len(industries))))
+    # Deployment capacity: a fund team closes at most this many deals a step, whatever its cash.
+    fund_max_deals = np.array([
+        max(1, math.ceil(fup.deployment_capacity * f.annual_investment * dt / fup.ticket))
+        for f in funds], dtype=np.int64)
 
     n_steps = (end - start) * spy
     shift = np.zeros(n_steps)
@@ -200,8 +214,19 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
         end_year=end, steps_per_year=spy, scalars=s, mu=mu,
         cell_allowed=baseline.cell_allowed.astype(np.uint8), land=land,
         attraction_cum=_cumulative(baseline.attraction_weights), fund_inflow=fund_inflow,
-        fund_leverage=fund_leverage, fund_alloc_cum=fund_alloc_cum,
+        fund_leverage=fund_leverage, fund_alloc_cum=fund_alloc_cum, fund_max_deals=fund_max_deals,
         services0=baseline.services_output.copy(), drift_shift=shift)
+
+
+def fund_inflow_per_year(fund, scale: float, raised_fraction: float) -> float:
+    """Money a fund invests per year (ODD 7.8): an amount actually invested in the past continues
+    at its pace; a fund size that is only announced (declared in a scenario) and any increase
+    over the past pace (``scale`` > 1) are raised only in part (``raised_fraction``); a cut
+    (``scale`` < 1) is taken in full."""
+    base = fund.annual_investment * (1.0 if fund.actual else raised_fraction)
+    if scale <= 1.0:
+        return base * scale
+    return base * (1.0 + (scale - 1.0) * raised_fraction)
 
 
 def random_streams(seed: np.random.SeedSequence | int) -> dict[str, np.random.Generator]:

@@ -112,15 +112,35 @@ class TalentParams(Section):
 
 
 class FundParams(Section):
-    leverage: float | None = P(None, "plan figure: project investment drawn per fund yuan "
-                               "(co-investment / invested - 1) when given, else 4",
-                               "co-investment drawn in per yuan of fund money")
+    leverage: float = P(3.5, "literature: guidance funds are designed at 1:3 to 1:4 (Chongqing's "
+                        "2014 industrial guidance fund; its SEI equity fund at 1:3); prior U(3, 4). "
+                        "A plan's ratio of project investment to fund money is not used: the "
+                        "plans print both as lower bounds", "co-investment drawn in per yuan of "
+                        "fund money", ge=0, le=50)
+    raised_fraction: float = P(0.47, "literature: guidance funds raised 43% (Luong, Arnold & "
+                               "Murphy 2021, CSET: 1,741 funds, Q1 2020) to 51% (Zero2IPO, end "
+                               "2022) of their target size; prior U(0.43, 0.51)",
+                               "share of an announced fund size (or of an increase over the past "
+                               "pace) that is actually raised and invested", gt=0, le=1)
+    additionality: float = P(0.7, "literature: invested firms raise fixed assets, effects on "
+                             "sales unclear (VoxEU/CEPR column on guidance funds); government VC "
+                             "crowds out private money in VC-developed provinces and crowds in "
+                             "elsewhere (Yang, Li & Wu 2014); prior U(0.4, 1.0)",
+                             "share of a fund-backed project's output that would not have been "
+                             "produced without the fund (1 - crowding out)", ge=0, le=1)
+    project_failure: float = P(0.2, "assumption: one backed project in five never produces; "
+                               "prior U(0.1, 0.3)", "probability that a fund-backed project "
+                               "never produces (its money is written off)", ge=0, le=1)
+    deployment_capacity: float = P(3.0, "assumption: a fund team can close at most three times "
+                                   "its usual yearly volume of deals", "deals a fund can close "
+                                   "per year, as a multiple of its base annual investment",
+                                   gt=0, le=100)
     annual_investment: float | None = P(None, "plan figure: invested amount over the period "
-                                        "when given, else `investment_share` of SEI output",
-                                        "fund money invested per year (亿元)")
-    investment_share: float = P(0.0034, "derived from Chongqing 001 (130 亿元 over five years vs "
-                                "7600 亿元 SEI output)", "annual fund investment / SEI output "
-                                "where a plan gives no fund figures", ge=0)
+                                        "when given; else a fund exists only if the scenario "
+                                        "declares this (with `source`)",
+                                        "fund money invested per year (亿元)", gt=0)
+    source: str | None = P(None, "scenario", "where a declared `annual_investment` comes from "
+                           "(required when the plan gives no fund figure)")
     ticket: float = P(0.5, "assumption", "fund money per deal (亿元)", gt=0)
     output_per_investment: float = P(1.0, "literature: fixed-asset turnover of Chinese "
                                      "manufacturing about 1-2 (NBS); conservative end",
@@ -258,6 +278,17 @@ def _merge(base: dict, overrides: dict) -> dict:
 _LEAF_DICTS = {"industry_drift", "industry_output"}
 
 
+#: Parameters the data cannot pin down, drawn per replication from these uniform priors (low,
+#: high) in Monte Carlo unless a scenario or a fitted set fixes them; a single run uses the
+#: field's default (the prior's centre). Sources are in the fields' descriptions.
+PRIORS: dict[str, tuple[float, float]] = {
+    "funds.leverage": (3.0, 4.0),
+    "funds.raised_fraction": (0.43, 0.51),
+    "funds.additionality": (0.4, 1.0),
+    "funds.project_failure": (0.1, 0.3),
+}
+
+
 def nested_override(dotted: str, value) -> dict:
     """``"firms.drift", 0.1`` -> ``{"firms": {"drift": 0.1}}`` (the form ``updated`` takes)."""
     out: dict = {}
@@ -266,6 +297,18 @@ def nested_override(dotted: str, value) -> dict:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
+    return out
+
+
+def dotted_keys(nested: dict, prefix: str = "") -> list[str]:
+    """``{"firms": {"drift": 0.1}}`` -> ``["firms.drift"]`` (leaf dictionaries kept whole)."""
+    out = []
+    for key, value in nested.items():
+        name = prefix + str(key)
+        if isinstance(value, dict) and key not in _LEAF_DICTS:
+            out.extend(dotted_keys(value, name + "."))
+        else:
+            out.append(name)
     return out
 
 
