@@ -118,7 +118,8 @@ def test_load_fuling():
     assert plan.value("sei_output_share", year=2026) == 40
     assert plan.value("firm_count_over", year=2026, threshold=100) == 10
     assert plan.baseline_years == [2020, 2021] and plan.target_years == [2026]
-    assert [i.id for i in plan.service_industries] == ["emerging_services"]
+    # The producer-services line sits inside the industrial SEI total of the plan's table.
+    assert plan.service_industries == []
 
 
 def test_load_chongqing_both_versions():

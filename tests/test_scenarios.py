@@ -138,8 +138,9 @@ def test_every_key_of_the_format(in_tmp):
     assert (inputs.start_year, inputs.end_year) == (2021, 2026)
     specs = Experiment({"": sc}, 1, 0).specs()[""]
     assert [t.id for t in specs] == ["sei_output_2026", "sei_output_share_2026"]  # plan order
-    assert {t.id: t.column for t in specs}["sei_output_share_2026"] == \
-        "sei_output_share_incl_services"
+    assert {t.id: t.column for t in specs}["sei_output_share_2026"] == "sei_output_share"
+    assert params.economy.coverage_drift == -0.02 and params.funds.additionality == 0.6
+    assert inputs.fund_inflow.tolist() == [4.8 * 0.47 * (1 + 0.5 * 0.47)]  # announced, scaled 1.5
 
 
 def test_share_definition_strict_vs_plan_for_fuling():
@@ -148,9 +149,9 @@ def test_share_definition_strict_vs_plan_for_fuling():
         specs = Experiment({"": sc}, 1, 0).specs()[""]
         return next(t.column for t in specs if t.indicator == "sei_output_share")
 
-    # Fuling's printed SEI total includes its services line: 'plan' counts it in the share.
+    # Fuling's producer-services line is part of its industrial SEI total: both definitions agree.
     assert share_column("fuling", "strict") == "sei_output_share"
-    assert share_column("fuling", "plan") == "sei_output_share_incl_services"
+    assert share_column("fuling", "plan") == "sei_output_share"
     # Chongqing's total has no services line: both definitions give the industrial share.
     assert share_column("chongqing", "plan") == "sei_output_share"
 

@@ -31,6 +31,7 @@ OTHER_PARK = "outside_parks"
 DEFAULT_RD_INTENSITY = 0.015
 DEFAULT_FUND_PERIOD_YEARS = 5  # a five-year-plan period, when a fund total has no period
 DEFAULT_NONSEI_GROWTH = 0.05
+LINE_ROUNDING = 0.01  # industry lines within 1% of the printed total differ by rounding only
 MIN_HISTORY_YEARS = 3  # shorter spans are too noisy to set a trend (Fuling's 2021 was a boom year)
 
 
@@ -300,7 +301,14 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
     industries = [i for i in ind_split]
     industry_output = np.array([ind_split[i] for i in industries])
     industrial_total = float(industry_output.sum())
-    if abs(industrial_total - industrial_guess) > 1e-9 * max(1.0, industrial_guess):
+    gap = abs(industrial_total - industrial_guess) / max(1.0, industrial_guess)
+    if 1e-9 < gap <= LINE_ROUNDING:
+        # Rounded lines against a printed total: the total is the figure the share refers to.
+        notes.append(f"industry lines (sum {industrial_total:.2f}) scaled to the printed total "
+                     f"less services lines {industrial_guess:.2f}: the lines are rounded")
+        industry_output *= industrial_guess / industrial_total
+        industrial_total = float(industry_output.sum())
+    elif gap > LINE_ROUNDING:
         notes.append(f"industrial SEI output = sum of industry lines {industrial_total:.2f}; the "
                      f"printed total less services lines is {industrial_guess:.2f}")
     if services_lines:
@@ -315,6 +323,7 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
 
     parks, park_output, allowed = _parks(plan, year, industries, industry_output, notes)
     cell = ipf(industry_output, park_output, allowed.T).T  # (P, J)
+    _merge_subthreshold_cells(cell, params.firms.above_scale_threshold, parks, industries, notes)
     park_output = cell.sum(axis=1)
     land = _park_land(plan, parks, park_output, params, notes)
 
@@ -490,13 +499,30 @@ def _park_land(plan: Plan, parks: list[str], park_output: np.ndarray, params: Mo
     land = np.empty(len(parks))
     for k, park in enumerate(parks):
         targets = plan.find("sei_output", scope=f"park:{park}", role="target")
-        if park in (REGION_PARK, OTHER_PARK):
+        if park == REGION_PARK:  # a plan without parks: land is not what limits entry
             land[k] = UNLIMITED_LAND
         elif targets:
             land[k] = params.parks.land_headroom * max(f.canonical_value for f in targets)
         else:
             land[k] = params.parks.land_headroom * 2 * park_output[k]
     return land
+
+
+def _merge_subthreshold_cells(cell: np.ndarray, threshold: float, parks: list[str],
+                              industries: list[str], notes: list[str]) -> None:
+    """A park-industry cell with less output than one above-scale firm cannot be populated by
+    firms the statistics count; its output joins the industry's largest cell (industry totals stay
+    exact, park totals move by less than the threshold each)."""
+    moved = []
+    for p, j in zip(*np.nonzero((cell > 0) & (cell < threshold))):
+        target = int(np.argmax(cell[:, j]))
+        if target != p and cell[target, j] >= threshold:
+            cell[target, j] += cell[p, j]
+            moved.append(f"{parks[p]}/{industries[j]} {cell[p, j]:.3f}")
+            cell[p, j] = 0.0
+    if moved:
+        notes.append(f"cells below one above-scale firm ({threshold:g} 亿元) joined their "
+                     f"industry's largest cell: {', '.join(moved)}")
 
 
 def _historical_nonsei_growth(plan: Plan, year: int, notes: list[str],
