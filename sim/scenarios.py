@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import InputError, nearest
+from sim.model.baseline import draw_figure_factors
 from sim.model.inputs import ModelInputs, compile_inputs
 from sim.model.levers import GrowthShock, Levers
 from sim.model.params import PRIORS, ModelParams, dotted_keys, merge_nested, nested_override
@@ -304,6 +305,10 @@ class Scenario:
         for key in self.prior_keys(pset):
             low, high = PRIORS[key]
             overrides = merge_nested(overrides, nested_override(key, rng.uniform(low, high)))
+        if not params.allocation.figure_factors:
+            factors = draw_figure_factors(self.plan, params, rng)
+            if factors:
+                overrides = merge_nested(overrides, {"allocation": {"figure_factors": factors}})
         if variant is not None:
             overrides = merge_nested(overrides, {"structure": {"variant": variant}})
         return params.updated(overrides) if overrides else params
@@ -318,7 +323,9 @@ class Scenario:
     def varies(self) -> bool:
         """Whether replications differ in their parameters (so each needs its own draw)."""
         return (bool(self.spec.uncertainties) or len(self.parameter_sets) > 1
-                or bool(self.parameter_set.draws) or bool(self.prior_keys(self.parameter_set)))
+                or bool(self.parameter_set.draws) or bool(self.prior_keys(self.parameter_set))
+                or any(f.role == "baseline" and f.qualifier in ("more_than", "at_least", "about")
+                       for f in self.plan.figures))
 
     def model_inputs(self, rng: np.random.Generator | None = None) -> ModelInputs:
         h = self.spec.horizon

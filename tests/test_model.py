@@ -687,3 +687,35 @@ def test_coverage_drift_moves_levels_and_shares_not_growth_rates():
                                    a["industrial_value_added_growth"], rtol=1e-12)
         np.testing.assert_allclose(b["gdp"], a["gdp"], rtol=1e-12)
         assert (b["sei_output_share"].iloc[1:] > a["sei_output_share"].iloc[1:]).all()
+
+
+def test_qualified_baselines_are_drawn_within_their_range():
+    """'More than 1000 firms' is not exactly 1000: each replication draws such figures within a
+    documented range; a single run uses the printed value."""
+    from sim.api import as_scenario
+
+    sc = as_scenario({"name": "q", "region": "chongqing"})
+    assert sc.varies
+    single = sc.model_inputs()
+    assert single.baseline.above_scale_firms == 1000
+    rng = np.random.default_rng(5)
+    firms, paces = [], []
+    for _ in range(30):
+        factors = sc.draw_params(rng).allocation.figure_factors
+        assert set(factors) >= {"sei_firm_count_2020", "sei_value_added_2020",
+                                "fund_invested_2020"}
+        assert all(1.0 <= v <= 1.1 for v in factors.values())
+        inputs = compile_with(sc, factors)
+        firms.append(inputs.baseline.above_scale_firms)
+        paces.append(inputs.fund_inflow[0])
+    assert 1000 <= min(firms) < max(firms) <= 1100
+    assert 26.0 <= min(paces) < max(paces) <= 28.6 + 1e-9
+    # Exact figures stay exact: the SEI output and share of the base year.
+    assert inputs.baseline.sei_industrial_output == 7600 and inputs.baseline.strict_share == 32
+
+
+def compile_with(scenario, factors):
+    from sim.model.inputs import compile_inputs
+
+    params = scenario.base_params().updated({"allocation": {"figure_factors": factors}})
+    return compile_inputs(scenario.plan, params)

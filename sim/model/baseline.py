@@ -272,9 +272,26 @@ def ipf(row_totals: np.ndarray, col_totals: np.ndarray, allowed: np.ndarray,
     return m
 
 
+def draw_figure_factors(plan: Plan, params: ModelParams, rng: np.random.Generator) -> dict:
+    """One replication's multipliers of the plan's qualified baseline figures: "more than" and
+    "at least" X within [X, X(1+more_than_margin)], "about" X within X(1 +- about_margin)
+    (uniform), in the plan's figure order. Exact figures and targets are not drawn."""
+    a = params.allocation
+    factors = {}
+    for f in plan.figures:
+        if f.role != "baseline":
+            continue
+        if f.qualifier in ("more_than", "at_least"):
+            factors[f.id] = 1.0 + a.more_than_margin * rng.random()
+        elif f.qualifier == "about":
+            factors[f.id] = 1.0 + a.about_margin * (2.0 * rng.random() - 1.0)
+    return factors
+
+
 def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> Baseline:
     """Aggregate base-year state of ``plan`` under ``params`` (see the module docstring)."""
     notes: list[str] = []
+    plan = plan.with_factors(params.allocation.figure_factors)
     year = default_base_year(plan) if year is None else int(year)
     reader = _Reader(plan, year, notes)
 

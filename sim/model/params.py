@@ -240,6 +240,17 @@ class AllocationParams(Section):
                                          "class gets this multiple of the class floor", ge=1)
     attraction_floor: float = P(0.02, "assumption", "minimum share of attracted projects going to "
                                 "each industry (keeps future industries reachable)", ge=0, le=0.2)
+    more_than_margin: float = P(0.10, "assumption: official texts round down to the next round "
+                                "number ('more than 1000 firms', 'over 130 亿元'), so the value "
+                                "lies between it and the next step up", "a 'more than' / 'at "
+                                "least' baseline X is drawn per replication in [X, X(1+margin)]",
+                                ge=0, le=1)
+    about_margin: float = P(0.05, "assumption: 'about X' rounds to X's last printed digit or so",
+                            "an 'about' baseline X is drawn per replication in X(1 +- margin)",
+                            ge=0, le=1)
+    figure_factors: dict[str, float] = P({}, "drawn per replication (Monte Carlo)", "multipliers "
+                                         "of qualified baseline figures by figure id; empty = "
+                                         "the printed values (a single run)")
     gdp_industry_share: float = P(0.31, "statistics: industry value added was 31% of China's GDP "
                                   "in 2020 (NBS)", "used to infer GDP where neither the plan nor "
                                   "the parameter set gives it",
@@ -275,7 +286,7 @@ def _merge(base: dict, overrides: dict) -> dict:
     return out
 
 
-_LEAF_DICTS = {"industry_drift", "industry_output"}
+_LEAF_DICTS = {"industry_drift", "industry_output", "figure_factors"}
 
 
 #: Parameters the data cannot pin down, drawn per replication from these uniform priors (low,

@@ -312,6 +312,15 @@ class Plan(BaseModel):
         return self.model_copy(update={"figures": tuple(
             f for f in self.figures if f.role == "target" or f.year <= year)})
 
+    def with_factors(self, factors: dict[str, float]) -> Plan:
+        """The plan with the named figures' values multiplied (a "more than" or "about" baseline
+        drawn within its range for one replication)."""
+        if not factors:
+            return self
+        return self.model_copy(update={"figures": tuple(
+            f.model_copy(update={"value": f.value * factors[f.id]}) if f.id in factors else f
+            for f in self.figures)})
+
     @property
     def baseline_years(self) -> list[int]:
         return sorted({f.year for f in self.figures if f.role == "baseline"})
