@@ -20,7 +20,7 @@ import math
 import mesa
 import numpy as np
 
-from sim.engines.kernel import A_INDEX, selection_weight
+from sim.engines.kernel import A_INDEX, STEP_TALLY, selection_weight
 from sim.engines.state import FirmState, RunResult, finish_run, new_annual_arrays
 from sim.model.inputs import ModelInputs, random_streams
 
@@ -49,6 +49,8 @@ class Firm(mesa.Agent):
         return self.log_output >= self.model.s["log_thr"]
 
     def step(self) -> None:
+        """ODD 7.2-7.6 (kernel: ``step_firms``): volatility, growth, pipeline maturity, fund
+        exit, exit; survivors report their totals (7.7, ``RegionModel.record_firm``)."""
         m, s = self.model, self.model.s
         k = m.step_index
         ly = self.log_output
@@ -97,6 +99,7 @@ class Park(mesa.Agent):
         return self.land - self.land_used
 
     def spawn_startups(self) -> None:
+        """ODD 7.10 (kernel: ``spawn_startups``)."""
         m, s = self.model, self.model.s
         rng = m.streams["entry"]
         for j in range(len(self.allowed)):
@@ -125,10 +128,12 @@ class Fund(mesa.Agent):
         self.deals_due = 0
 
     def raise_capital(self) -> None:
+        """ODD 7.9 (kernel: ``raise_capital``): inflow, then the deals the fund can close."""
         self.cash += self.inflow * self.model.s["dt"]
         self.deals_due = min(int(self.cash / self.model.s["ticket"] + 1e-9), self.max_deals)
 
     def invest(self, table) -> None:
+        """ODD 7.9 (kernel: ``invest_funds``): each deal's industry, firm, land and failure."""
         m, s = self.model, self.model.s
         rng = m.streams["fund"]
         ticket = s["ticket"]
@@ -178,6 +183,7 @@ class Fund(mesa.Agent):
             m.stakes_total += ticket
 
     def take_exit(self, firm: Firm) -> None:
+        """ODD 7.5 (kernel: in ``step_firms``)."""
         back = firm.stake * self.model.s["exit_mult"]
         self.model.tally["fund_exit_proceeds"] += back
         if self.model.s["recycle"] > 0:
@@ -292,7 +298,8 @@ class RegionModel(mesa.Model):
         self.tau0 = self.s["talent0"] / demand if demand > 0 else 0.0
 
     def record_firm(self, firm: Firm, was_above: bool) -> None:
-        """Called by each surviving firm after it stepped: the step's running totals."""
+        """ODD 7.7 (kernel: end of ``step_firms``): called by each surviving firm after it
+        stepped, the step's running totals."""
         y = firm.output
         p, j = firm.park, firm.industry
         self.cell_out[p, j] += y
@@ -304,7 +311,7 @@ class RegionModel(mesa.Model):
             self.n_above += 1
             self.ind_out[j] += y
             self.park_out[p] += y
-            self.crossings += not was_above
+            self.tally["crossings"] += not was_above
             self.n10 += y >= self.s["big1"]
             self.n100 += y >= self.s["big2"]
             self.eligible.append((firm, selection_weight(y, firm.log_output,
@@ -319,6 +326,7 @@ class RegionModel(mesa.Model):
         t = (k + 1) * dt
         row = k // inputs.steps_per_year + 1
 
+        # ODD 7.1 shocks (kernel: update_shocks)
         e = self.streams["macro"].standard_normal(3 + J + NS)
         rho, sd = s["macro_rho"], s["macro_sigma"] * math.sqrt(1 - s["macro_rho"] ** 2)
         self.macro = rho * self.macro + sd * e[0]
@@ -338,15 +346,12 @@ class RegionModel(mesa.Model):
         for park in self.parks:
             park.land_used = 0.0
         self.ind_out, self.park_out = np.zeros(J), np.zeros(P)
-        self.n_above = self.n10 = self.n100 = self.n_alive = self.crossings = 0
+        self.n_above = self.n10 = self.n100 = self.n_alive = 0
         self.demand = 0.0
-        self.tally = dict.fromkeys(("exits", "fund_invested", "co_investment",
-                                    "fund_exit_proceeds", "fund_writeoffs",
-                                    "fund_projects_failed", "fund_deals_blocked", "entries_startup",
-                                    "entries_attracted", "entries_blocked", "entries_dropped"), 0)
+        self.tally = dict.fromkeys(STEP_TALLY, 0)
         self.firms.do("step")  # in slot order: AgentSet keeps insertion order
 
-        for p in range(P):
+        for p in range(P):  # ODD 7.8 agglomeration (kernel: update_agglomeration)
             for j in range(J):
                 if self.cell_out[p, j] > 0.0 and self.prev_cell[p, j] > 0.0:
                     self.agglomeration[p, j] = s["agg_alpha"] * (
@@ -366,11 +371,13 @@ class RegionModel(mesa.Model):
             park.spawn_startups()
         self._attract_projects(J)
 
+        # ODD 7.12 talent (kernel: update_talent)
         inflow = s["talent_inflow0"] * math.exp(s["talent_growth"] * t)
         self.talent += (inflow - s["talent_attrition"] * self.talent) * dt
         need = self.tau0 * s["rd_mult"] * self.demand * math.exp(-s["prod_growth"] * t)
         self.shortage = 1.0 - self.talent / need if need > self.talent else 0.0
 
+        # ODD 7.13 rest of the economy (kernel: step_rest_of_economy)
         common = self.common_shock
         self.log_nonsei += ((s["nonsei_g"] - 0.5 * s["nonsei_sigma"] ** 2 + common) * dt
                             + s["nonsei_sigma"] * sqrt_dt * e[1 + J])
@@ -385,6 +392,7 @@ class RegionModel(mesa.Model):
         self.log_gdp_rest += ((s["gdp_g"] - 0.5 * s["gdp_sigma"] ** 2 + common) * dt
                               + s["gdp_sigma"] * sqrt_dt * e[2 + J + NS])
 
+        # ODD 7.14 accumulation (kernel: accumulate, close_year)
         sei = 0.0
         for j in range(J):
             sei += self.ind_out[j]
@@ -399,7 +407,6 @@ class RegionModel(mesa.Model):
         ann[row, A["macro_shock"]] += self.macro * dt
         for name, value in self.tally.items():
             ann[row, A[name]] += value
-        ann[row, A["crossings"]] += self.crossings
         self.step_index += 1
         if self.step_index % inputs.steps_per_year == 0:
             ann[row, A["above_scale_firms"]] = self.n_above
@@ -416,7 +423,7 @@ class RegionModel(mesa.Model):
             self.datacollector.collect(self)
 
     def _eligible_by_industry(self, J: int):
-        """Per industry: this step's above-scale firms (slot order) and their cumulative
+        """ODD 7.9 (kernel: ``eligible_by_industry``). Per industry: this step's above-scale firms (slot order) and their cumulative
         selection weights."""
         table = [([], []) for _ in range(J)]
         for firm, w in self.eligible:
@@ -426,6 +433,7 @@ class RegionModel(mesa.Model):
         return table
 
     def _attract_projects(self, J: int) -> None:
+        """ODD 7.11 (kernel: ``attract_projects``)."""
         s, rng = self.s, self.streams["entry"]
         for _ in range(rng.poisson(s["attract_rate"] * s["dt"])):
             u1, u2 = rng.random(), rng.random()
