@@ -719,3 +719,13 @@ def compile_with(scenario, factors):
 
     params = scenario.base_params().updated({"allocation": {"figure_factors": factors}})
     return compile_inputs(scenario.plan, params)
+
+
+def test_base_year_value_added_share_starts_at_the_published_figure():
+    # Chongqing 2020: the statistics publish 28.0%; the non-SEI value-added ratio is set to match.
+    a = sim.run("chongqing", seed=0).annual
+    assert a["sei_share_of_industrial_value_added"].iloc[0] == pytest.approx(28.0, rel=1e-9)
+    # A ratio set in the parameters wins; Fuling (no such statistic) keeps the literature value.
+    fixed = as_inputs("chongqing", params={"economy": {"nonsei_va_ratio": 0.3}})
+    assert fixed.baseline.nonsei_va_ratio == 0.3
+    assert inputs_for("fuling").baseline.nonsei_va_ratio == 0.25

@@ -182,7 +182,7 @@ def annual_table(runs, replications=None) -> pd.DataFrame:
     for k, name in enumerate(ANNUAL):
         data[name] = raw[:, k]
     va = np.repeat([r[0].baseline.va_ratio for r in runs], rows)
-    nonsei_va = np.repeat([r[0].params.economy.nonsei_va_ratio for r in runs], rows)
+    nonsei_va = np.repeat([r[0].baseline.nonsei_va_ratio for r in runs], rows)
     coverage = np.concatenate([np.exp(r[0].params.economy.coverage_drift * np.arange(n))
                                for r, n in zip(runs, rows)])
     data.update(derived_columns(raw, va, nonsei_va, coverage))

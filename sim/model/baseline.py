@@ -67,6 +67,7 @@ class Baseline:
     published_total_output: float         # SEI share denominator implied by the plan
     gdp: float
     va_ratio: float
+    nonsei_va_ratio: float                # value added per unit of non-SEI output
     talent: float
     rd_mean: float
     nonsei_growth: float
@@ -365,8 +366,8 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
 
     # Value added and GDP.
     total_sei = industrial_total + float(services_output.sum())
-    va_ratio, gdp = _value_added_and_gdp(plan, year, total_sei, industrial_total, nonsei, params,
-                                         notes)
+    va_ratio, nonsei_va_ratio, gdp = _value_added_and_gdp(plan, year, total_sei, industrial_total,
+                                                          nonsei, params, notes)
 
     # Talent.
     t = reader.exact("rd_personnel") or reader.nearest("rd_personnel")
@@ -403,14 +404,17 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
         cell_output=cell, cell_allowed=allowed, park_land=land, services_output=services_output,
         above_scale_firms=n_firms, big_firm_threshold=big_threshold, big_firms=big_firms,
         nonsei_output=nonsei, published_total_output=published_total, gdp=gdp, va_ratio=va_ratio,
+        nonsei_va_ratio=nonsei_va_ratio,
         talent=talent, rd_mean=rd_mean, nonsei_growth=nonsei_growth, funds=funds,
         attraction_weights=attraction, fund_weights=weights.copy(), notes=notes)
 
 
 def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_total: float,
-                         nonsei: float, params: ModelParams, notes: list[str]) -> tuple[float, float]:
-    """VA per unit of SEI output and base-year GDP, from the plan where it says, else documented
-    fallbacks (nearest year with growth, parameter set, industry share of GDP)."""
+                         nonsei: float, params: ModelParams,
+                         notes: list[str]) -> tuple[float, float, float]:
+    """VA per unit of SEI and of non-SEI output and base-year GDP, from the plan and the
+    statistics where they say, else documented fallbacks (nearest year with growth, parameter
+    set, industry share of GDP)."""
     econ = params.economy
     va_figs = sorted(plan.find("sei_value_added", role="baseline"),
                      key=lambda f: (abs(f.year - year), -f.year))
@@ -423,18 +427,20 @@ def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_tot
     if va_ratio is None:
         va_ratio = 0.28
         notes.append("no SEI value added in the plan: assumed VA ratio 0.28")
+    nonsei_ratio = _nonsei_va_ratio(plan, year, va_ratio * industrial_total, nonsei, params,
+                                    notes)
     if econ.gdp is not None:
         at = econ.gdp_year or year
         gdp = econ.gdp * (1 + econ.gdp_growth) ** (year - at)
         notes.append(f"GDP {econ.gdp:g} ({at}) from the parameters"
                      + (f", projected to {year} at {econ.gdp_growth:g}/yr: {gdp:.0f}"
                         if at != year else ""))
-        return va_ratio, gdp
+        return va_ratio, nonsei_ratio, gdp
     published = published_gdp(plan, year)
     if published is not None:
         notes.append(f"GDP {year} {published.value:g} from published statistics "
                      f"({published.source}, {published.published})")
-        return va_ratio, published.value
+        return va_ratio, nonsei_ratio, published.value
     pairs = [(f, plan.find("sei_value_added_share_gdp", year=f.year, role="baseline"))
              for f in va_figs]
     pairs = [(f, s[0]) for f, s in pairs if s]
@@ -444,12 +450,41 @@ def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_tot
         if f.year != year:
             gdp *= (1 + econ.gdp_growth) ** (year - f.year)
             notes.append(f"GDP {year} projected from {f.year} at {econ.gdp_growth:g}/yr: {gdp:.0f}")
-        return va_ratio, gdp
-    industrial_va = va_ratio * industrial_total + econ.nonsei_va_ratio * nonsei
+        return va_ratio, nonsei_ratio, gdp
+    industrial_va = va_ratio * industrial_total + nonsei_ratio * nonsei
     gdp = industrial_va / params.allocation.gdp_industry_share
     notes.append(f"no GDP share in the plan: GDP inferred as industrial value added / "
                  f"{params.allocation.gdp_industry_share:g} = {gdp:.0f}")
-    return va_ratio, gdp
+    return va_ratio, nonsei_ratio, gdp
+
+
+#: Value added / gross output of Chinese industry (NBS input-output tables), where nothing better.
+LITERATURE_NONSEI_VA_RATIO = 0.25
+
+
+def _nonsei_va_ratio(plan: Plan, year: int, sei_industrial_va: float, nonsei: float,
+                     params: ModelParams, notes: list[str]) -> float:
+    """Value added per unit of non-SEI output: the parameter when set; else the ratio at which
+    the base year's SEI share of industrial value added is the published one (so the model starts
+    where the statistics are); else the literature value."""
+    if params.economy.nonsei_va_ratio is not None:
+        return params.economy.nonsei_va_ratio
+    stats = load_statistics(plan.region, plan.file)
+    found = [s for s in (stats.find("sei_share_of_industrial_value_added", year=year,
+                                    period="year") if stats else [])
+             if s.qualifier in ("exact", "about")]
+    if found:
+        share = found[0].value / 100
+        ratio = sei_industrial_va * (1 - share) / share / nonsei
+        if 0.1 <= ratio <= 0.5:
+            notes.append(f"non-SEI value-added ratio {ratio:.3f}: the base year's published SEI "
+                         f"share of industrial value added {found[0].value:g}% "
+                         f"({found[0].source})")
+            return ratio
+        notes.append(f"the published SEI share of industrial value added {found[0].value:g}% "
+                     f"implies a non-SEI value-added ratio of {ratio:.3f}, outside 0.1-0.5: "
+                     f"literature value {LITERATURE_NONSEI_VA_RATIO:g} used")
+    return LITERATURE_NONSEI_VA_RATIO
 
 
 def published_gdp(plan: Plan, year: int):

@@ -153,13 +153,13 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     # GDP = SEI value added + non-SEI industrial value added + the rest of the economy (services
     # outside SEI, agriculture, construction): the rest is what the base-year GDP leaves.
     sei_va = baseline.va_ratio * (baseline.sei_industrial_output + baseline.services_output.sum())
-    nonsei_va = ec.nonsei_va_ratio * baseline.nonsei_output
+    nonsei_va = baseline.nonsei_va_ratio * baseline.nonsei_output
     s["gdp_rest0"] = baseline.gdp - sei_va - nonsei_va
     if s["gdp_rest0"] <= 0:
         raise InputError(f"GDP {baseline.gdp:g} is below industrial value added "
                          f"{sei_va + nonsei_va:g} (SEI {sei_va:g}, other industry {nonsei_va:g})")
     s["gdp_g"], s["gdp_sigma"] = ec.gdp_growth, ec.gdp_sigma
-    s["va_ratio"], s["nonsei_va"] = baseline.va_ratio, ec.nonsei_va_ratio
+    s["va_ratio"], s["nonsei_va"] = baseline.va_ratio, baseline.nonsei_va_ratio
     s["big1"], s["big2"] = BIG_THRESHOLDS
     s["agg_alpha"] = fp.agglomeration
 

@@ -204,9 +204,12 @@ class EconomyParams(Section):
                              "base years are reached at `gdp_growth`")
     va_ratio: float | None = P(None, "plan figure: SEI value added / SEI output when given, "
                                "else 0.28", "value added per unit of SEI output")
-    nonsei_va_ratio: float = P(0.25, "literature: value added / gross output of Chinese "
-                               "industry about 0.25 (NBS input-output tables)",
-                               "value added per unit of non-SEI industrial output", gt=0, le=1)
+    nonsei_va_ratio: float | None = P(None, "statistics: the ratio at which the base year's "
+                                      "SEI share of industrial value added equals the published "
+                                      "one, when the statistics give it; else literature: value "
+                                      "added / gross output of Chinese industry about 0.25 (NBS "
+                                      "input-output tables)", "value added per unit of non-SEI "
+                                      "industrial output", gt=0, le=1)
 
 
 class StructureParams(Section):
