@@ -577,17 +577,25 @@ class FitThrough:
         return rows
 
 
+def fitting_order(free: dict) -> dict:
+    """Free parameters in the order a short history fits them: nuisance parameters (breaks,
+    year shocks) first, then the spec's order (a stable sort)."""
+    return dict(sorted(free.items(), key=lambda kv: not is_nuisance(kv[0])))
+
+
 def calibrate_through(spec, source: str, origin: int, bootstrap: int, workers: int,
                   progress: bool = False) -> FitThrough:
     """Calibrate on data dated up to ``origin``, fitting as many free parameters as the moments
-    allow: the first ``moments - SPARE_MOMENTS`` in the spec's order; the others keep their priors.
-    Year shocks dated after the origin are dropped."""
+    allow: the first ``moments - SPARE_MOMENTS``, nuisance parameters first and then in the spec's
+    order; the others keep their priors. Year shocks dated after the origin are dropped."""
     spec_o = spec.model_copy(update={"data_through": origin})
     free = {k: v for k, v in spec.free.items()
             if not (is_nuisance(k) and nuisance_year(k) > origin)}
     counted = build_problem(spec_o.model_copy(update={"free": free}), source,
                             check_identification=False)
-    free = counted.spec.free  # with the classification breaks the history spans
+    # With the classification breaks the history spans. Nuisance parameters (breaks, year shocks)
+    # go first: a break or an exceptional year left unfitted would be absorbed by the trends.
+    free = fitting_order(counted.spec.free)
     n_fit = max(0, min(len(free), len(counted.moments) - SPARE_MOMENTS))
     fitted = dict(list(free.items())[:n_fit])
     prior_only = [k for k in list(free)[n_fit:] if not is_nuisance(k)]

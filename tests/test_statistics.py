@@ -216,3 +216,14 @@ def test_breaks_need_a_note_and_source(tmp_path):
     text = MINIMAL.replace("statistics:\n", "breaks:\n  - {year: 2018, note: x}\nstatistics:\n")
     with pytest.raises(InputError, match=r"demo.yaml:4: breaks\[0\]"):
         read_statistics_file(write(tmp_path, text), "demo.yaml")
+
+
+def test_a_short_history_fits_breaks_and_year_shocks_before_trends():
+    from sim.calibration import fitting_order
+
+    loaded, _ = load_spec("calibration/fuling-2022.yaml")
+    order = list(fitting_order(loaded.free))
+    # Fuling's one year of history: the 2021 shock is fitted before any trend, so the trend does
+    # not absorb the rebound year; the rest keep the spec's order.
+    assert order[0] == "shock.2021"
+    assert order[1:] == [k for k in loaded.free if k != "shock.2021"]
