@@ -295,7 +295,9 @@ def test_lock_held_by_another_process_stops_a_second_run(uncertain_scenario, ser
 
 
 def test_a_second_run_into_a_directory_in_use_is_refused(scale_dir):
-    sc = scenario_file(scale_dir / "busy", "fuling-busy", chunk_size=20, replications=3000)
+    # Long enough that the first run is still going when the second one asks, even on a loaded
+    # machine; it is killed at the end.
+    sc = scenario_file(scale_dir / "busy", "fuling-busy", chunk_size=20, replications=100_000)
     run = scale_dir / "busy-run"
     args = ["mc", str(sc), "--out", str(run), "--backend", "serial", "--no-progress",
             "--no-plots"]
@@ -310,7 +312,8 @@ def test_a_second_run_into_a_directory_in_use_is_refused(scale_dir):
         second = cli(*args, "--resume")
         assert first.poll() is None, "the first run ended before the second one was refused"
     finally:
-        os.killpg(first.pid, signal.SIGKILL)
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     assert second.returncode == 2, second.stderr
     err = second.stderr.strip()

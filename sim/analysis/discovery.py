@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from sim.compat import prim_finder
 from sim.experiments.design import run_design
 from sim.scenarios import Scenario
 
@@ -35,10 +36,8 @@ def prim_boxes(x: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.8,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("EMA").setLevel(logging.ERROR)
-        from ema_workbench.analysis import prim
-
-        finder = prim.Prim(x.reset_index(drop=True), np.asarray(y, bool), threshold=threshold,
-                           mass_min=mass_min, peel_alpha=peel_alpha)
+        finder = prim_finder(x.reset_index(drop=True), np.asarray(y, bool), threshold=threshold,
+                             mass_min=mass_min, peel_alpha=peel_alpha)
         return finder.find_box()
 
 

@@ -1,0 +1,32 @@
+"""The one place that knows which generation of Mesa and EMA Workbench is installed.
+
+Python 3.11 gets Mesa < 3.4 and EMA Workbench 2.x; Python 3.12 and newer get the current releases
+(``pyproject.toml`` environment markers). Code elsewhere calls the helpers here instead of checking
+versions itself.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import version
+
+
+def installed_version(package: str) -> tuple[int, ...]:
+    """Major, minor (and patch) of an installed distribution, as integers."""
+    parts = []
+    for part in version(package).split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def prim_finder(x, y, *, threshold: float, mass_min: float, peel_alpha: float):
+    """EMA Workbench's PRIM on cases ``x`` and binary outcome ``y``. EMA Workbench 2.x takes the
+    box density ``threshold`` at construction; 3.x dropped it (the caller then picks a box on the
+    peeling trajectory by density, as :func:`sim.analysis.discovery.choose_box` does anyway)."""
+    from ema_workbench.analysis import prim
+
+    kwargs = {"mass_min": mass_min, "peel_alpha": peel_alpha}
+    if "threshold" in inspect.signature(prim.Prim.__init__).parameters:
+        kwargs["threshold"] = threshold
+    return prim.Prim(x, y, **kwargs)
