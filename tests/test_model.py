@@ -675,7 +675,7 @@ def test_fund_priors_are_drawn_per_replication_unless_fixed():
 # -- the rest of industry on the comparable sample (ODD 7.17) -----------------------------------
 
 def test_coverage_drift_moves_levels_and_shares_not_growth_rates():
-    base = inputs_for("chongqing-001")
+    base = inputs_for("chongqing-001", (("economy.coverage_drift", 0.0),))
     drift = inputs_for("chongqing-001", (("economy.coverage_drift", -0.05),))
     for seed in range(3):
         a, b = sim.run(base, seed).annual, sim.run(drift, seed).annual

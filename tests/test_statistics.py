@@ -112,7 +112,9 @@ def test_half_year_figures_say_how_they_are_compared():
 
 def test_real_growth_is_nominal_growth_deflated():
     annual = sim.run("fuling", seed=5).annual
-    va, price = annual.industrial_value_added.to_numpy(), annual.industrial_price_level.to_numpy()
+    # Growth compares the same sample of firms in both years (ODD 7.17): the comparable basis.
+    va = annual.industrial_value_added_comparable.to_numpy()
+    price = annual.industrial_price_level.to_numpy()
     expected = 100 * ((va[1:] / price[1:]) / (va[:-1] / price[:-1]) - 1)
     assert np.allclose(annual.industrial_value_added_growth.to_numpy()[1:], expected)
     assert math.isnan(annual.industrial_value_added_growth.iloc[0])
