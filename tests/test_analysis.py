@@ -140,3 +140,15 @@ def test_report_says_when_parks_are_full(tmp_path):
     sim.monte_carlo(roomy, replications=12, backend="serial", out=tmp_path / "r", progress=False)
     text = write_report(tmp_path / "r", {"": roomy}, plots=False).read_text(encoding="utf-8")
     assert "full (output at least 90% of it) in 0% of replications" in text
+
+
+def test_an_unreachable_fund_answer_still_reports_the_fund_check(tmp_path, capsys):
+    # A 99% chance is out of reach with twice the declared fund: the message says so and gives
+    # the fund-driven investment at the largest value tried, against industrial investment.
+    code = main(["solve", "scenarios/fuling-district-fund.yaml", "--lever", "fund.scale",
+                 "--prob", "0.99", "--low", "1", "--high", "2", "--replications", "8",
+                 "--backend", "serial", "--out", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "not reachable within bounds" in out
+    assert "at levers.fund.scale = 2: fund-driven investment" in out and "323" in out

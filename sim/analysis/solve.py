@@ -121,10 +121,13 @@ def solve(scenario: Scenario, target: str, lever: str, prob: float, bounds: tupl
         message = (f"{lever} >= {value:.4g} gives P({target} met) >= {prob:.0%} "
                    f"(Monte Carlo interval {_fmt(interval[0])} to {_fmt(interval[1])})")
     extra = {"spec": spec, "evaluations": counter["n"], "replications": replications}
-    if value is not None and lever.startswith("levers.fund."):
-        check = fund_investment_check(scenario, {lever: value})
+    if lever.startswith("levers.fund."):
+        # At the answer, or (when out of reach) at the largest value tried.
+        at = value if value is not None else float(curve["lever"].max())
+        check = fund_investment_check(scenario, {lever: at})
         extra["fund_check"] = check
-        message += "; " + check["message"]
+        message += "; " + ("" if value is not None else f"at {lever} = {at:g}: ") \
+            + check["message"]
     return SolveResult(lever, prob, target, value, interval, value is not None, curve, message,
                        extra)
 
