@@ -111,8 +111,10 @@ class MonteCarloSettings(Strict):
 
 
 class Horizon(Strict):
-    start: int | None = Field(None, description="base year (default: the plan's latest baseline)")
-    end: int | None = Field(None, description="last simulated year (default: last target year)")
+    start: int | None = Field(None, ge=1949, le=2100,
+                              description="base year (default: the plan's latest baseline)")
+    end: int | None = Field(None, ge=1949, le=2100,
+                            description="last simulated year (default: last target year)")
 
 
 class OutputSettings(Strict):

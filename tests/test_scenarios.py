@@ -759,3 +759,11 @@ def test_non_finite_numbers_are_refused_with_their_key(tmp_path, block, key):
     message = str(err.value)
     assert f"bad.yaml:4: {key}: " in message and "finite number" in message, message
     assert "\n" not in message
+
+
+def test_a_horizon_beyond_2100_is_a_one_line_error():
+    # An end year of 100000 would simulate for ever; plan years are bounded, so is the horizon.
+    with pytest.raises(InputError) as err:
+        scenario_from_dict({"name": "far", "region": "fuling", "horizon": {"end": 100000}})
+    message = str(err.value)
+    assert "horizon.end" in message and "2100" in message and "\n" not in message
