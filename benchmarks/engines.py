@@ -18,7 +18,7 @@ count is used for both engines (they simulate identical trajectories for the sam
 
 Timing. numba is compiled (or loaded from its cache) by a warm-up run first. Two figures per engine:
 "run" is the whole replication (synthetic population + simulation), "kernel" is the simulation
-alone (numba: the ``simulate`` call; mesa: ``RegionModel.run()``). numba runs single-threaded, so the
+alone (numba: the kernel call, ``simulate_firms``; mesa: ``RegionModel.run()``). numba runs single-threaded, so the
 per-core figure equals the single-process figure. The last line is the ratio of kernel throughputs.
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim.engines.kernel import pack_scalars, simulate  # noqa: E402
+from sim.engines.numba_engine import simulate_firms  # noqa: E402
 from sim.engines.mesa_engine import RegionModel  # noqa: E402
 from sim.engines.state import FirmState, finish_run, new_annual_arrays  # noqa: E402
 from sim.model.inputs import ModelInputs, compile_inputs, random_streams  # noqa: E402
@@ -68,19 +68,9 @@ def run_numba_timed(inputs: ModelInputs, seed: int):
     streams = random_streams(seed)
     firms = FirmState.initial(inputs, streams["population"])
     arrays = new_annual_arrays(inputs, 0)
-    ann, ann_ind, ann_park, ann_serv, history = arrays
-    scalars = pack_scalars(inputs.scalars)
     t1 = time.perf_counter()
-    n_used = simulate(
-        scalars, inputs.mu, inputs.cell_allowed, inputs.land, inputs.attraction_cum,
-        inputs.fund_inflow, inputs.fund_leverage, inputs.fund_alloc_cum, inputs.services0,
-        inputs.drift_shift, inputs.steps_per_year, inputs.n_years, firms.logy, firms.industry,
-        firms.park, firms.rd, firms.age, firms.alive, firms.pipeline, firms.pipeline_step,
-        firms.stake, firms.stake_step, firms.stake_fund, firms.n_used, streams["macro"],
-        streams["growth"], streams["exit"], streams["fund"], streams["entry"],
-        ann, ann_ind, ann_park, ann_serv, history)
+    simulate_firms(inputs, firms, streams, arrays)
     t2 = time.perf_counter()
-    firms.n_used = int(n_used)
     result = finish_run(inputs, firms, arrays)
     return result, t2 - t1, time.perf_counter() - t0
 

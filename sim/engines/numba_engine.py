@@ -18,14 +18,20 @@ def run_numba(inputs: ModelInputs, streams: dict, record_firms: bool = False) ->
     """Run one replication on the compiled kernel."""
     firms = FirmState.initial(inputs, streams["population"])
     arrays = new_annual_arrays(inputs, firms.capacity if record_firms else 0)
+    simulate_firms(inputs, firms, streams, arrays)
+    return finish_run(inputs, firms, arrays)
+
+
+def simulate_firms(inputs: ModelInputs, firms: FirmState, streams: dict, arrays) -> None:
+    """The kernel call alone: steps ``firms`` through the run, filling ``arrays`` (the annual
+    arrays of :func:`sim.engines.state.new_annual_arrays`)."""
     ann, ann_ind, ann_park, ann_serv, history = arrays
     n_used = simulate(
         pack_scalars(inputs.scalars), inputs.mu, inputs.cell_allowed, inputs.land,
         inputs.attraction_cum, inputs.fund_inflow, inputs.fund_leverage, inputs.fund_alloc_cum,
-        inputs.fund_max_deals, inputs.services0, inputs.drift_shift, inputs.steps_per_year, inputs.n_years,
-        firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive, firms.pipeline,
-        firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund, firms.n_used,
-        streams["macro"], streams["growth"], streams["exit"], streams["fund"], streams["entry"],
-        ann, ann_ind, ann_park, ann_serv, history)
+        inputs.fund_max_deals, inputs.services0, inputs.drift_shift, inputs.steps_per_year,
+        inputs.n_years, firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive,
+        firms.pipeline, firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund,
+        firms.n_used, streams["macro"], streams["growth"], streams["exit"], streams["fund"],
+        streams["entry"], ann, ann_ind, ann_park, ann_serv, history)
     firms.n_used = int(n_used)
-    return finish_run(inputs, firms, arrays)
