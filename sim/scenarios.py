@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.errors import InputError, nearest
-from sim.model.baseline import draw_figure_factors
+from sim.model.baseline import draw_figure_factors, qualified_baselines
 from sim.model.inputs import ModelInputs, compile_inputs
 from sim.model.levers import GrowthShock, Levers
 from sim.model.params import PRIORS, ModelParams, dotted_keys, merge_nested, nested_override
@@ -326,8 +326,7 @@ class Scenario:
         """Whether replications differ in their parameters (so each needs its own draw)."""
         return (bool(self.spec.uncertainties) or len(self.parameter_sets) > 1
                 or bool(self.parameter_set.draws) or bool(self.prior_keys(self.parameter_set))
-                or any(f.role == "baseline" and f.qualifier in ("more_than", "at_least", "about")
-                       for f in self.plan.figures))
+                or bool(qualified_baselines(self.plan)))
 
     def model_inputs(self, rng: np.random.Generator | None = None) -> ModelInputs:
         h = self.spec.horizon

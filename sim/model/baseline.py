@@ -279,14 +279,18 @@ def draw_figure_factors(plan: Plan, params: ModelParams, rng: np.random.Generato
     (uniform), in the plan's figure order. Exact figures and targets are not drawn."""
     a = params.allocation
     factors = {}
-    for f in plan.figures:
-        if f.role != "baseline":
-            continue
-        if f.qualifier in ("more_than", "at_least"):
-            factors[f.id] = 1.0 + a.more_than_margin * rng.random()
-        elif f.qualifier == "about":
+    for f in qualified_baselines(plan):
+        if f.qualifier == "about":
             factors[f.id] = 1.0 + a.about_margin * (2.0 * rng.random() - 1.0)
+        else:
+            factors[f.id] = 1.0 + a.more_than_margin * rng.random()
     return factors
+
+
+def qualified_baselines(plan: Plan) -> list:
+    """Baseline figures printed as a range ("more than", "at least", "about"), in plan order."""
+    return [f for f in plan.figures
+            if f.role == "baseline" and f.qualifier in ("more_than", "at_least", "about")]
 
 
 def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> Baseline:
@@ -436,7 +440,7 @@ def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_tot
                      + (f", projected to {year} at {econ.gdp_growth:g}/yr: {gdp:.0f}"
                         if at != year else ""))
         return va_ratio, nonsei_ratio, gdp
-    published = published_gdp(plan, year)
+    published = published_statistic(plan, "gdp", year)
     if published is not None:
         notes.append(f"GDP {year} {published.value:g} from published statistics "
                      f"({published.source}, {published.published})")
@@ -469,30 +473,26 @@ def _nonsei_va_ratio(plan: Plan, year: int, sei_industrial_va: float, nonsei: fl
     where the statistics are); else the literature value."""
     if params.economy.nonsei_va_ratio is not None:
         return params.economy.nonsei_va_ratio
-    stats = load_statistics(plan.region, plan.file)
-    found = [s for s in (stats.find("sei_share_of_industrial_value_added", year=year,
-                                    period="year") if stats else [])
-             if s.qualifier in ("exact", "about")]
-    if found:
-        share = found[0].value / 100
+    found = published_statistic(plan, "sei_share_of_industrial_value_added", year)
+    if found is not None:
+        share = found.value / 100
         ratio = sei_industrial_va * (1 - share) / share / nonsei
         if 0.1 <= ratio <= 0.5:
             notes.append(f"non-SEI value-added ratio {ratio:.3f}: the base year's published SEI "
-                         f"share of industrial value added {found[0].value:g}% "
-                         f"({found[0].source})")
+                         f"share of industrial value added {found.value:g}% ({found.source})")
             return ratio
-        notes.append(f"the published SEI share of industrial value added {found[0].value:g}% "
+        notes.append(f"the published SEI share of industrial value added {found.value:g}% "
                      f"implies a non-SEI value-added ratio of {ratio:.3f}, outside 0.1-0.5: "
                      f"literature value {LITERATURE_NONSEI_VA_RATIO:g} used")
     return LITERATURE_NONSEI_VA_RATIO
 
 
-def published_gdp(plan: Plan, year: int):
-    """The region's published full-year GDP for ``year`` (exact or about), or None."""
+def published_statistic(plan: Plan, measure: str, year: int):
+    """The region's published full-year ``measure`` for ``year`` (exact or about), or None."""
     stats = load_statistics(plan.region, plan.file)
     if stats is None:
         return None
-    found = [s for s in stats.find("gdp", year=year, period="year")
+    found = [s for s in stats.find(measure, year=year, period="year")
              if s.qualifier in ("exact", "about")]
     return found[0] if found else None
 
@@ -599,7 +599,7 @@ def _historical_nonsei_growth(plan: Plan, year: int, notes: list[str],
 
 
 def _funds(plan: Plan, params: ModelParams, notes: list[str]) -> list[FundBaseline]:
-    """The region's funds (ODD 7.8): from the plan's invested amounts, else one fund declared by
+    """The region's funds (ODD 7.9): from the plan's invested amounts, else one fund declared by
     the scenario with its source, else none: the model never invents a fund."""
     fp = params.funds
     funds = []

@@ -219,7 +219,7 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
 
 
 def fund_inflow_per_year(fund, scale: float, raised_fraction: float) -> float:
-    """Money a fund invests per year (ODD 7.8): an amount actually invested in the past continues
+    """Money a fund invests per year (ODD 7.9): an amount actually invested in the past continues
     at its pace; a fund size that is only announced (declared in a scenario) and any increase
     over the past pace (``scale`` > 1) are raised only in part (``raised_fraction``); a cut
     (``scale`` < 1) is taken in full."""
