@@ -207,8 +207,8 @@ def test_services_in_industrial_share_warning(tmp_path, fuling):
     # the industrial total), so no warning; a plan that calls the same line services gets one.
     assert not fuling.select(check="definition", severity="warning")
     text = Path("seeds/fuling.yaml").read_text(encoding="utf-8")
-    marked = text.replace("    sector: industry\n    group: services",
-                          "    sector: services\n    group: services")
+    marked = text.replace("    sector: industry\n    sei: true\n    group: services",
+                          "    sector: services\n    sei: true\n    group: services")
     assert marked != text
     (tmp_path / "fuling.yaml").write_text(marked, encoding="utf-8")
     report = sim.plans.audit(sim.plans.load(tmp_path / "fuling.yaml"))
@@ -279,7 +279,7 @@ versions:
   b: {document: b.txt, title: Version B}
 default_version: a
 industries:
-  - {id: widgets, name: 器件, name_en: Widgets, sector: industry, source: {a: s, b: s}}
+  - {id: widgets, name: 器件, name_en: Widgets, sector: industry, sei: true, source: {a: s, b: s}}
 figures:
   - {id: out_2018, indicator: sei_output, year: 2018, value: 100, unit: 亿元, role: baseline,
      source: {a: s, b: s}}

@@ -34,8 +34,8 @@ versions:
     document: synthetic.txt
     title: Synthetic plan
 industries:
-  - {id: materials, name: 材料, name_en: Materials, sector: industry, source: {"v1": "s1"}}
-  - {id: equipment, name: 装备, name_en: Equipment, sector: industry, source: {"v1": "s1"}}
+  - {id: materials, name: 材料, name_en: Materials, sector: industry, sei: true, source: {"v1": "s1"}}
+  - {id: equipment, name: 装备, name_en: Equipment, sector: industry, sei: true, source: {"v1": "s1"}}
 figures:
   - {id: output_2020, indicator: sei_output, year: 2020, value: 60, unit: 亿元, role: baseline,
      source: {"v1": "s2"}}

@@ -28,11 +28,13 @@ industries:
     name: 材料
     name_en: Materials
     sector: industry
+    sei: true
     source: {"2022": "s1"}
   - id: services
     name: 服务
     name_en: Services
     sector: services
+    sei: true
     source: {"2022": "s1"}
 parks:
   - id: park_a
@@ -159,7 +161,7 @@ def test_every_item_has_a_source_in_its_version(plan):
                          ids=lambda p: f"{p.region}-{p.version}")
 def test_figures_have_canonical_units(plan):
     for f in plan.figures:
-        expected = UNIT_FACTORS[INDICATORS[f.indicator][0]][0]
+        expected = INDICATORS[f.indicator].canonical_unit
         assert f.canonical_unit == expected, f.id
         if f.unit in ("%", "亿元", "firms", "count", "persons"):
             assert f.canonical_value == f.value
@@ -184,7 +186,7 @@ CASES = {
     "unit not allowed for indicator": (edit_target("unit: 亿元", "unit: firms"), "unit: firms",
                                        "figures[1].unit", "does not fit indicator 'sei_output'"),
     "missing source": (edit_target('    source: {"2022": "s3"}\n', ""), "- id: output_2025",
-                       "figures[1].source", "required key is missing"),
+                       "figures[1].source", "needs exactly one of 'source'"),
     "empty source": (edit_target('source: {"2022": "s3"}', "source: {}"), "source: {}",
                      "figures[1].source", "source must name at least one version"),
     "negative amount": (edit_target("value: 200", "value: -5"), "value: -5",
@@ -321,8 +323,8 @@ def test_item_only_in_one_version(tmp_path):
                 '    title: Demo plan\n  "2023":\n    document: other.txt\n    title: Other\n'
                 'default_version: "2022"\n')
     text = edit('source: {"2022": "s2"}', 'source: {"2023": "s2"}', text)
-    text = edit('sector: industry\n    source: {"2022": "s1"}',
-                'sector: industry\n    source: {"2022": "s1", "2023": "s1b"}', text)
+    text = edit('sector: industry\n    sei: true\n    source: {"2022": "s1"}',
+                'sector: industry\n    sei: true\n    source: {"2022": "s1", "2023": "s1b"}', text)
     path = write_plan(tmp_path, text)
     assert sim.plans.load(path).parks == ()
     assert [p.id for p in sim.plans.load(path, "2023").parks] == ["park_a"]

@@ -52,10 +52,9 @@ TOLERANCE = 0.005
 
 #: Indicators whose industry or park lines add up to the region figure. Cluster classes are size
 #: classes, not amounts, so they never add up.
-ADDITIVE = {ind for ind, units in INDICATORS.items()
-            if UNIT_FACTORS[units[0]][0] in ("亿元", "firms", "count", "persons")} - {"cluster_class"}
+ADDITIVE = {k for k, ind in INDICATORS.items() if ind.additive}
 #: Levels whose growth to a target is meaningful; the excluded ones are flows summed over a period.
-LEVELS = ADDITIVE - {"high_level_talent_added", "fund_invested", "fund_co_investment"}
+LEVELS = {k for k, ind in INDICATORS.items() if ind.kind in ("amount", "count")}
 #: The plan's own growth figure for a level, used as history when only one baseline year exists.
 GROWTH_OF = {"sei_output": "sei_output_growth", "sei_value_added": "sei_value_added_growth"}
 #: (level, its share, what the share is of, what the rest is called)

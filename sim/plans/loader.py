@@ -101,11 +101,13 @@ def select_version(plan_file: PlanFile, version: str | None, file: str) -> Plan:
     def pick(items):
         return tuple(it for it in items if version in it.source)
 
+    figures = tuple(f for f in plan_file.figures if f.applies_to(version))
     return Plan(region=plan_file.region, name=plan_file.name, name_en=plan_file.name_en,
                 version=version, versions=tuple(plan_file.versions), document=meta.document,
                 title=meta.title, file=file, industries=pick(plan_file.industries),
                 parks=pick(plan_file.parks), funds=pick(plan_file.funds),
-                figures=pick(plan_file.figures))
+                figures=tuple(f for f in figures if f.quantified),
+                unquantified=tuple(f for f in figures if not f.quantified))
 
 
 def load(region: str | os.PathLike, version: str | None = None) -> Plan:

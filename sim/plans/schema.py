@@ -10,64 +10,30 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
+                      model_validator)
 
 from sim.errors import nearest
+from sim.plans.indicators import INDICATORS, UNIT_FACTORS, suggest_indicator
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
-#: Units a figure may be written in, and the factor to the indicator's canonical unit.
-UNIT_FACTORS: dict[str, tuple[str, float]] = {
-    "亿元": ("亿元", 1.0),
-    "万元": ("亿元", 1e-4),
-    "%": ("%", 1.0),
-    "firms": ("firms", 1.0),
-    "persons": ("persons", 1.0),
-    "万人": ("persons", 1e4),
-    "count": ("count", 1.0),
-}
-
-AMOUNT = ("亿元", "万元")
-PEOPLE = ("persons", "万人")
-
-#: indicator -> allowed units. The meaning of each is in docs/plan-format.md.
-INDICATORS: dict[str, tuple[str, ...]] = {
-    "sei_output": AMOUNT,
-    "sei_output_share": ("%",),
-    "sei_value_added": AMOUNT,
-    "sei_value_added_share_gdp": ("%",),
-    "sei_output_growth": ("%",),
-    "sei_value_added_growth": ("%",),
-    "sei_firm_count": ("firms",),
-    "firm_count_over": ("firms",),
-    "cluster_count": ("count",),
-    "cluster_class": AMOUNT,
-    "listed_firm_count": ("firms",),
-    "specialised_sme_count": ("firms",),
-    "hightech_enterprise_count": ("firms",),
-    "tech_sme_count": ("firms",),
-    "rd_institution_count": ("count",),
-    "key_lab_count": ("count",),
-    "ip_demo_firm_count": ("firms",),
-    "green_factory_count": ("count",),
-    "rd_intensity": ("%",),
-    "industrial_rd_intensity": ("%",),
-    "rd_personnel": PEOPLE,
-    "high_level_talent_added": PEOPLE,
-    "high_tech_output": AMOUNT,
-    "energy_intensity_decline": ("%",),
-    "fund_count": ("count",),
-    "fund_invested": AMOUNT,
-    "fund_co_investment": AMOUNT,
-}
-
 #: Shares bounded by 0-100; growth rates and declines may exceed 100 or be negative.
-SHARE_INDICATORS = {"sei_output_share", "sei_value_added_share_gdp", "rd_intensity",
-                    "industrial_rd_intensity"}
-SIGNED_INDICATORS = {"sei_output_growth", "sei_value_added_growth", "energy_intensity_decline"}
-NEEDS_THRESHOLD = {"firm_count_over", "cluster_count"}
+SHARE_INDICATORS = {k for k, ind in INDICATORS.items() if ind.kind == "share"}
+SIGNED_INDICATORS = {k for k, ind in INDICATORS.items() if ind.signed}
+NEEDS_THRESHOLD = {k for k, ind in INDICATORS.items() if ind.needs_threshold}
 
-Qualifier = Literal["exact", "about", "more_than", "at_least", "class"]
+#: An "about" figure (左右, 约) without its own tolerance: within this fraction of its value. The
+#: same margin draws "about" baselines (``allocation.about_margin``), so both readings agree.
+ABOUT_TOLERANCE = 0.05
+
+#: Section texts that say a figure is not in the document at all. Such a figure needs the source
+#: kind that says so (``assumption`` or ``statistic``), not a fake section.
+NOT_A_SECTION = ("assumed", "assumption", "assume", "estimate", "estimated", "n/a", "na", "none",
+                 "tbd", "unknown", "-", "?", "not in plan", "not in the plan")
+
+Qualifier = Literal["exact", "about", "more_than", "at_least", "class", "batch"]
+Rank = Literal["world", "national", "provincial"]
 Role = Literal["baseline", "target"]
 Kind = Literal["expected", "binding"]
 Sector = Literal["industry", "services"]
@@ -84,9 +50,31 @@ def _check_source(source: Source) -> Source:
     if not source:
         raise ValueError("source must name at least one version and its section")
     for version, section in source.items():
-        if not str(section).strip():
+        text = str(section).strip()
+        if not text:
             raise ValueError(f"source for version '{version}' gives no section")
+        if text.lower() in NOT_A_SECTION or text.lower().startswith("assum"):
+            raise ValueError(f"'{text}' is not a section of the plan document: a figure the plan "
+                             "does not print takes 'assumption: {by, why}' or 'statistic: "
+                             "{publication, published}' instead of 'source'")
     return source
+
+
+class StatisticRef(BaseModel):
+    """A figure from a published statistic (bulletin, yearbook, statistics release)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    publication: str = Field(min_length=3)
+    published: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+class AssumptionRef(BaseModel):
+    """A figure nobody published: who assumed it and why. Reports list every assumption a result
+    rests on, and results that depend on it are prior-driven."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    by: str = Field(min_length=2)
+    why: str = Field(min_length=10)
 
 
 class Version(StrictModel):
@@ -110,6 +98,9 @@ class NamedItem(StrictModel):
 
 class Industry(NamedItem):
     sector: Sector
+    #: whether the plan counts the industry as strategic emerging; the model gives SEI status (firm
+    #: agents, SEI growth premium, fund eligibility) to flagged industries only
+    sei: bool
     group: str = ""
 
 
@@ -122,27 +113,52 @@ class Fund(NamedItem):
 
 
 class Figure(StrictModel):
+    """One number a plan states (or a statistic or assumption the model needs), with its source.
+
+    ``value`` is a number, a range ``[low, high]``, or absent for an unquantified count
+    (qualifier ``batch``: 一批, 若干). A target without ``year`` is undated. Undated and
+    unquantified figures are kept for the record and listed in reports, never used in arithmetic
+    (see :attr:`Plan.unquantified`).
+    """
+
     id: str = Field(pattern=ID_PATTERN)
     indicator: str
     scope: str = "region"
-    year: int = Field(ge=1949, le=2100)
+    year: int | None = Field(default=None, ge=1949, le=2100)
     period: tuple[int, int] | None = None
-    value: float
+    value: float | tuple[float, float] | None = None
     unit: str
     qualifier: Qualifier = "exact"
+    tolerance: float | None = Field(default=None, gt=0)
     role: Role
     kind: Kind | None = None
     threshold: float | None = Field(default=None, gt=0, validate_default=True)
+    among: tuple[str, ...] | None = None
+    rank: Rank | None = None
     note: str = ""
-    source: Source
+    statistic: StatisticRef | None = None
+    assumption: AssumptionRef | None = None
+    # Declared after the other two kinds so that its check sees them and an error points here.
+    source: Source | None = Field(default=None, validate_default=True)
+    versions: tuple[str, ...] | None = None
 
-    _source = field_validator("source")(_check_source)
+    @field_validator("source")
+    @classmethod
+    def _one_source_kind(cls, value: Source | None, info: ValidationInfo) -> Source | None:
+        others = [k for k in ("statistic", "assumption") if info.data.get(k) is not None]
+        given = others + (["source"] if value is not None else [])
+        if len(given) != 1:
+            raise ValueError("a figure needs exactly one of 'source' (the plan's section), "
+                             "'statistic' (a publication) or 'assumption' (who and why); got "
+                             + (", ".join(given) or "none"))
+        return None if value is None else _check_source(value)
 
     @field_validator("indicator")
     @classmethod
     def _known_indicator(cls, value: str) -> str:
         if value not in INDICATORS:
-            raise ValueError(f"unknown indicator '{value}'{nearest(value, INDICATORS)}")
+            raise ValueError(f"unknown indicator '{value}'{suggest_indicator(value)}; the "
+                             "vocabulary is listed in docs/plan-format.md")
         return value
 
     @field_validator("unit")
@@ -151,9 +167,9 @@ class Figure(StrictModel):
         if value not in UNIT_FACTORS:
             raise ValueError(f"unknown unit '{value}' (expected one of {', '.join(UNIT_FACTORS)})")
         indicator = info.data.get("indicator")
-        if indicator is not None and value not in INDICATORS[indicator]:
+        if indicator is not None and value not in INDICATORS[indicator].units:
             raise ValueError(f"unit '{value}' does not fit indicator '{indicator}' "
-                             f"(allowed: {', '.join(INDICATORS[indicator])})")
+                             f"(allowed: {', '.join(INDICATORS[indicator].units)})")
         return value
 
     @field_validator("scope")
@@ -179,12 +195,42 @@ class Figure(StrictModel):
 
     @field_validator("value")
     @classmethod
-    def _value_range(cls, value: float, info: ValidationInfo) -> float:
+    def _value_range(cls, value, info: ValidationInfo):
         indicator = info.data.get("indicator")
-        if indicator in SHARE_INDICATORS and not 0 <= value <= 100:
-            raise ValueError(f"share {value:g} is outside 0-100")
-        if indicator is not None and indicator not in SIGNED_INDICATORS and value < 0:
-            raise ValueError(f"negative amount {value:g} for '{indicator}'")
+        if value is None:
+            return value
+        bounds = value if isinstance(value, tuple) else (value,)
+        if isinstance(value, tuple) and not value[0] < value[1]:
+            raise ValueError(f"range [{value[0]:g}, {value[1]:g}] must be [low, high] with "
+                             "low < high")
+        for v in bounds:
+            if indicator in SHARE_INDICATORS and not 0 <= v <= 100:
+                raise ValueError(f"share {v:g} is outside 0-100")
+            if indicator is not None and indicator not in SIGNED_INDICATORS and v < 0:
+                raise ValueError(f"negative amount {v:g} for '{indicator}'")
+        return value
+
+    @field_validator("qualifier")
+    @classmethod
+    def _qualifier_fits_value(cls, value: str, info: ValidationInfo) -> str:
+        if "value" not in info.data:  # the value itself failed; that error is the one to show
+            return value
+        number = info.data.get("value")
+        if value == "batch" and number is not None:
+            raise ValueError("qualifier 'batch' (一批, 若干) is for counts the plan does not "
+                             "quantify: omit 'value'")
+        if number is None and value != "batch":
+            raise ValueError("no 'value': give a number, a range [low, high], or qualifier "
+                             "'batch' for an unquantified count (一批, 若干)")
+        if isinstance(number, tuple) and value != "exact":
+            raise ValueError(f"a range [low, high] takes no qualifier (got '{value}')")
+        return value
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerance_for_about(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("qualifier") != "about":
+            raise ValueError("'tolerance' applies to qualifier 'about' only")
         return value
 
     @field_validator("kind")
@@ -202,14 +248,77 @@ class Figure(StrictModel):
             raise ValueError(f"indicator '{indicator}' needs a 'threshold' in 亿元")
         return value
 
+    @field_validator("among")
+    @classmethod
+    def _among_for_cluster_counts(cls, value, info: ValidationInfo):
+        if value is not None:
+            if info.data.get("indicator") != "cluster_count":
+                raise ValueError("'among' (k of these industries) applies to 'cluster_count'")
+            if len(set(value)) != len(value) or not value:
+                raise ValueError("'among' must list distinct industry ids")
+        return value
+
+    @field_validator("rank")
+    @classmethod
+    def _rank_for_ranked_clusters(cls, value, info: ValidationInfo):
+        ranked = info.data.get("indicator") == "ranked_cluster_count"
+        if ranked and value is None:
+            raise ValueError("indicator 'ranked_cluster_count' needs 'rank' (world, national or "
+                             "provincial)")
+        if value is not None and not ranked:
+            raise ValueError("'rank' applies to 'ranked_cluster_count' only")
+        return value
+
+    @model_validator(mode="after")
+    def _versions_and_year(self) -> Figure:
+        if self.versions is not None and self.source is not None:
+            raise ValueError("'versions' is for statistics and assumptions; a plan figure's "
+                             "versions are the keys of its 'source'")
+        if self.year is None and self.role == "baseline":
+            raise ValueError("a baseline needs its 'year' (only targets may be undated)")
+        return self
+
+    # Reading ---------------------------------------------------------------------------------
+    @property
+    def source_kind(self) -> str:
+        """plan | statistic | assumption."""
+        return "plan" if self.source is not None else (
+            "statistic" if self.statistic is not None else "assumption")
+
+    def applies_to(self, version: str) -> bool:
+        if self.source is not None:
+            return version in self.source
+        return self.versions is None or version in self.versions
+
+    @property
+    def quantified(self) -> bool:
+        """A number for a year: usable in arithmetic and scoring."""
+        return self.value is not None and self.year is not None
+
     @property
     def canonical_unit(self) -> str:
         return UNIT_FACTORS[self.unit][0]
 
     @property
     def canonical_value(self) -> float:
-        """The value in the indicator's canonical unit (亿元, %, firms, persons, count)."""
-        return self.value * UNIT_FACTORS[self.unit][1]
+        """The value in the indicator's canonical unit (亿元, %, firms, persons, count); the
+        middle of a range."""
+        if self.value is None:
+            raise ValueError(f"figure '{self.id}' has no value (qualifier batch)")
+        low, high = self.canonical_range
+        return (low + high) / 2
+
+    @property
+    def canonical_range(self) -> tuple[float, float]:
+        """(low, high) in the canonical unit; equal for a single number."""
+        factor = UNIT_FACTORS[self.unit][1]
+        if isinstance(self.value, tuple):
+            return self.value[0] * factor, self.value[1] * factor
+        return self.value * factor, self.value * factor
+
+    @property
+    def is_range(self) -> bool:
+        return isinstance(self.value, tuple)
 
     @property
     def scope_kind(self) -> str:
@@ -271,7 +380,8 @@ class Plan(BaseModel):
     industries: tuple[Industry, ...]
     parks: tuple[Park, ...]
     funds: tuple[Fund, ...]
-    figures: tuple[Figure, ...]
+    figures: tuple[Figure, ...]           # quantified and dated: what arithmetic and scoring use
+    unquantified: tuple[Figure, ...] = ()  # undated or 一批 figures: listed, never computed with
 
     def __repr__(self) -> str:
         return (f"Plan({self.region!r}, version={self.version!r}, industries={len(self.industries)}, "
@@ -280,8 +390,18 @@ class Plan(BaseModel):
     __str__ = __repr__
 
     def source_of(self, item: Figure | Industry | Park | Fund) -> str:
-        """'<document>, <section>' for an item of this version."""
-        return f"{self.document}, {item.source[self.version]}"
+        """'<document>, <section>' for an item of this version; for a figure from statistics
+        'statistic: <publication> (<date>)', for an assumption 'assumption by <who>: <why>'."""
+        if item.source is not None:
+            return f"{self.document}, {item.source[self.version]}"
+        if item.statistic is not None:
+            return f"statistic: {item.statistic.publication} ({item.statistic.published})"
+        return f"assumption by {item.assumption.by}: {item.assumption.why}"
+
+    @property
+    def assumptions(self) -> list[Figure]:
+        """Figures no document gives: results that use them are prior-driven on them."""
+        return [f for f in self.figures + self.unquantified if f.assumption is not None]
 
     # Lookups --------------------------------------------------------------------------------
     def figure(self, figure_id: str) -> Figure:
@@ -317,9 +437,12 @@ class Plan(BaseModel):
         drawn within its range for one replication)."""
         if not factors:
             return self
+        def drawn(f: Figure) -> Figure:
+            middle = sum(f.value) / 2 if f.is_range else f.value
+            return f.model_copy(update={"value": middle * factors[f.id]})
+
         return self.model_copy(update={"figures": tuple(
-            f.model_copy(update={"value": f.value * factors[f.id]}) if f.id in factors else f
-            for f in self.figures)})
+            drawn(f) if f.id in factors else f for f in self.figures)})
 
     @property
     def baseline_years(self) -> list[int]:
@@ -331,7 +454,15 @@ class Plan(BaseModel):
 
     @property
     def targets(self) -> list[Figure]:
+        """Quantified, dated targets (the ones that can be scored)."""
         return [f for f in self.figures if f.role == "target"]
+
+    @property
+    def all_targets(self) -> list[Figure]:
+        """Every target, in file order: scored ones and undated or unquantified ones."""
+        order = {f.id: k for k, f in enumerate(self.figures + self.unquantified)}
+        return sorted((f for f in self.figures + self.unquantified if f.role == "target"),
+                      key=lambda f: order[f.id])
 
     @property
     def industry_ids(self) -> list[str]:
@@ -362,11 +493,19 @@ def check_references(plan_file: PlanFile) -> list[tuple[tuple, str]]:
                                      f"unknown version '{v}'{nearest(v, versions)}"))
 
     for section in ("industries", "parks", "funds", "figures"):
-        unknown_versions(section, getattr(plan_file, section))
+        unknown_versions(section, [it for it in getattr(plan_file, section)
+                                   if it.source is not None])
+    for i, fig in enumerate(plan_file.figures):
+        for k, v in enumerate(fig.versions or ()):
+            if v not in versions:
+                problems.append((("figures", i, "versions", k),
+                                 f"unknown version '{v}'{nearest(v, versions)}"))
 
     for version in plan_file.versions:
         def present(items):
-            return [(i, it) for i, it in enumerate(items) if version in it.source]
+            return [(i, it) for i, it in enumerate(items)
+                    if (it.applies_to(version) if isinstance(it, Figure) else
+                        version in it.source)]
 
         for section in ("industries", "parks", "funds", "figures"):
             first: dict[str, int] = {}
@@ -387,14 +526,20 @@ def check_references(plan_file: PlanFile) -> list[tuple[tuple, str]]:
                                      f"{nearest(ind, industries)}"))
         known = {"industry": industries, "park": parks, "fund": funds}
         figures = present(plan_file.figures)
-        baseline_years = [f.year for _, f in figures if f.role == "baseline"]
+        baseline_years = [f.year for _, f in figures if f.role == "baseline"
+                          and f.source_kind == "plan"]
         last_baseline = max(baseline_years) if baseline_years else None
         for i, fig in figures:
             if fig.scope != "region" and fig.scope_id not in known[fig.scope_kind]:
                 problems.append((("figures", i, "scope"),
                                  f"unknown {fig.scope_kind} '{fig.scope_id}' in version '{version}'"
                                  f"{nearest(fig.scope_id, known[fig.scope_kind])}"))
-            if fig.role == "target" and last_baseline is not None and fig.year <= last_baseline:
+            for k, ind in enumerate(fig.among or ()):
+                if ind not in industries:
+                    problems.append((("figures", i, "among", k),
+                                     f"unknown industry '{ind}'{nearest(ind, industries)}"))
+            if (fig.role == "target" and fig.year is not None and last_baseline is not None
+                    and fig.year <= last_baseline):
                 problems.append((("figures", i, "year"),
                                  f"target year {fig.year} is not after the latest baseline year "
                                  f"{last_baseline}"))
