@@ -5,7 +5,7 @@ it can be reached. The audit answers with findings that show their arithmetic an
 sections, so a reader can redo each one by hand. It reads only the plan's figures; it simulates
 nothing.
 
-Six kinds of check (``Finding.check``):
+Ten kinds of check (``Finding.check``):
 
 ``sum``
     industry or park lines against the region total of the same indicator and year.
@@ -13,9 +13,26 @@ Six kinds of check (``Finding.check``):
     what a level and its share imply for the denominator: above-scale industrial output from SEI
     output and its share, GDP from SEI value added and its share, the non-SEI rest, and their
     growth.
+``implied_denominator``
+    every amount/share pair of the indicator registry (``Indicator.share_of``), e.g. industrial
+    value added and its share of GDP, technology-contract turnover and its share of GDP: the
+    denominator each pair implies, as an interval (printed rounding, "about" +-5%, "more than" open
+    above), against the other pairs of the same year, the plan's own figure of the denominator and
+    the region's published statistic of it (baselines only: a target against what happened is the
+    back-test's business). When one of a pair is a floor, what the other one implies for it.
+``class_total``
+    cluster size classes against totals: clusters counted by class (``cluster_count``, value x
+    class floor) or one industry's class (``cluster_class``) need at least the sum of their floors,
+    which an output (or revenue) total of the same year must hold (``error`` if it cannot); a
+    value-added total below the floors is a ``warning`` unless an output total of that year holds
+    them.
 ``required_cagr``
     the yearly growth a target needs from its latest baseline, against the growth the plan reports
     for earlier years (percentage points per year for shares).
+``stage_pace``
+    targets in several years: the pace each stage needs (latest baseline -> first target, then
+    target -> next target), and a warning when a stage needs more than 1.5 times the pace of the
+    stage before it.
 ``version_difference``
     figures and items that differ between published versions of the same plan.
 ``definition``
@@ -23,6 +40,13 @@ Six kinds of check (``Finding.check``):
     that is not below the output it comes from.
 ``consistency``
     the same figure printed twice in one version with different values.
+``coverage``
+    what the plan lets the audit and the model do: no targets at all, undated and unquantified
+    (一批) targets that are never scored, dated targets on indicators the model does not simulate,
+    figures that rest on assumptions or come from published statistics.
+
+Ranges count at their middle (``Figure.canonical_value``) in point arithmetic and as their range in
+intervals; undated and unquantified figures (``Plan.unquantified``) enter no arithmetic.
 
 Rates and shares in ``Finding.numbers`` are in percent; amounts in the indicator's canonical unit.
 """
@@ -30,20 +54,26 @@ Rates and shares in ``Finding.numbers`` are in percent; amounts in the indicator
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from sim.errors import InputError
-from sim.plans.schema import INDICATORS, SHARE_INDICATORS, UNIT_FACTORS, Figure, Plan
+from sim.plans.schema import (ABOUT_TOLERANCE, INDICATORS, SHARE_INDICATORS, UNIT_FACTORS, Figure,
+                              Plan)
 
 CHECKS = {
     "sum": "Sub-targets vs totals",
     "implied_total": "Implied totals (output/share pairs)",
+    "implied_denominator": "Denominators implied by amount/share pairs",
+    "class_total": "Cluster size classes vs totals",
     "required_cagr": "Required growth vs history",
+    "stage_pace": "Pace of each stage of multi-year targets",
     "version_difference": "Differences between plan versions",
     "definition": "Definitional problems",
     "consistency": "Figures printed twice with different values",
+    "coverage": "What the audit and the model can use",
 }
 SEVERITIES = ("error", "warning", "info")
 
@@ -64,7 +94,10 @@ SHARE_PAIRS = (
     ("sei_value_added", "sei_value_added_share_gdp", "GDP", "non-SEI GDP"),
 )
 
-QUALIFIER_MARK = {"exact": "", "about": "~", "more_than": ">", "at_least": ">=", "class": "class "}
+QUALIFIER_MARK = {"exact": "", "about": "~", "more_than": ">", "at_least": ">=", "class": "class ",
+                  "batch": ""}
+#: Qualifiers that bound a value from below only.
+FLOORS = ("more_than", "at_least", "class")
 
 
 @dataclass(frozen=True)
@@ -165,12 +198,33 @@ def audit_plan(plan: Plan, others: Iterable[Plan] | None = None) -> AuditReport:
         if other.region != plan.region:
             raise InputError(f"cannot compare {plan.region} with another region's plan "
                              f"({other.region}); pass other versions of the same plan")
-    findings = (check_sums(plan) + check_implied_totals(plan) + check_required_growth(plan)
+    statistics, unread = _published_statistics(plan)
+    findings = (check_sums(plan) + check_implied_totals(plan)
+                + check_implied_denominators(plan, statistics) + check_class_totals(plan)
+                + check_required_growth(plan) + check_stage_pace(plan)
                 + [f for other in others for f in check_versions(plan, other)]
-                + check_definitions(plan) + check_consistency(plan))
+                + check_definitions(plan) + check_consistency(plan) + check_coverage(plan)
+                + unread)
     return AuditReport(region=plan.region, version=plan.version, title=plan.title,
                        document=plan.document, compared_with=tuple(o.version for o in others),
                        findings=findings)
+
+
+def _published_statistics(plan: Plan):
+    """The region's published statistics (None if it has none), and a finding if its statistics
+    file cannot be read: the audit of the plan goes on without them."""
+    from sim.plans.loader import plan_path
+    from sim.plans.statistics import load_statistics
+
+    try:
+        path = str(plan_path(plan))
+    except InputError:
+        path = None
+    try:
+        return load_statistics(plan.region, path), []
+    except InputError as exc:
+        return None, [Finding("coverage", "warning", "Published statistics not read",
+                              f"{exc}; the audit compares no implied figure with statistics")]
 
 
 def _other_versions(plan: Plan) -> list[Plan]:
@@ -191,7 +245,13 @@ def num(x: float, digits: int = 2) -> str:
 
 
 def shown(f: Figure) -> str:
-    """A figure's canonical value with its qualifier (>130 for 'more than 130')."""
+    """A figure's canonical value with its qualifier (>130 for 'more than 130'); a range as its
+    middle, the number arithmetic uses, with the range ('10 (middle of 5-15)')."""
+    if f.value is None:
+        return "一批 (no number)"
+    if f.is_range:
+        low, high = f.canonical_range
+        return f"{num(f.canonical_value)} (middle of {num(low)}-{num(high)})"
     return QUALIFIER_MARK[f.qualifier] + num(f.canonical_value)
 
 
@@ -243,9 +303,20 @@ def _label(f: Figure) -> str:
 
 
 def with_unit(f: Figure) -> str:
-    """'>130 亿元', '~13%'."""
+    """'>130 亿元', '~13%', '5-15%'."""
     unit = f.canonical_unit
-    return shown(f) + (unit if unit == "%" else f" {unit}")
+    unit = unit if unit == "%" else f" {unit}"
+    if f.value is None:
+        return f"一批 (no number){unit}"
+    if f.is_range:
+        low, high = f.canonical_range
+        return f"{num(low)}-{num(high)}{unit}"
+    return shown(f) + unit
+
+
+def _section(plan: Plan, f: Figure) -> str:
+    """Where a figure is printed, or where it comes from if the plan does not print it."""
+    return f.source[plan.version] if f.source is not None else plan.source_of(f)
 
 
 # Checks ----------------------------------------------------------------------------------------
@@ -293,7 +364,8 @@ def check_implied_totals(plan: Plan) -> list[Finding]:
         for year in sorted({f.year for f in plan.find(level_ind)}):
             level = _region_figure(plan, level_ind, year)
             share = _region_figure(plan, share_ind, year)
-            if level is None or share is None or share.canonical_value <= 0:
+            if (level is None or share is None or share.canonical_value <= 0
+                    or level.canonical_value <= 0):
                 continue
             total = level.canonical_value / (share.canonical_value / 100)
             rest = total - level.canonical_value
@@ -308,6 +380,8 @@ def check_implied_totals(plan: Plan) -> list[Finding]:
                 _sources(plan, [level, share]), (level.id, share.id), share_ind, year))
         for (y0, t0, r0, f0), (y1, t1, r1, f1) in zip(implied, implied[1:]):
             n = y1 - y0
+            if r0 <= 0 or r1 <= 0:  # a 100% share leaves no rest to grow
+                continue
             growth, rest_growth = (t1 / t0) ** (1 / n) - 1, (r1 / r0) ** (1 / n) - 1
             out.append(Finding(
                 "implied_total", "info",
@@ -409,12 +483,15 @@ def check_versions(plan: Plan, other: Plan) -> list[Finding]:
     """Figures that differ between two versions, and items found in only one of them.
 
     Figures are matched by id; ones left over are matched by indicator, scope, year and threshold
-    when that identifies a single figure on each side.
+    when that identifies a single figure on each side. Undated, unquantified and unscored figures
+    are compared too: what a version prints is the same question whether or not it is scored.
     """
-    mine, theirs = {f.id: f for f in plan.figures}, {f.id: f for f in other.figures}
+    listed, other_listed = (list(plan.figures) + list(plan.unquantified),
+                            list(other.figures) + list(other.unquantified))
+    mine, theirs = {f.id: f for f in listed}, {f.id: f for f in other_listed}
     pairs = [(mine[i], theirs[i]) for i in mine if i in theirs]
-    left = [f for f in plan.figures if f.id not in theirs]
-    right = [f for f in other.figures if f.id not in mine]
+    left = [f for f in listed if f.id not in theirs]
+    right = [f for f in other_listed if f.id not in mine]
     lk, rk = _grouped(left), _grouped(right)
     for key in list(lk):
         if len(lk[key]) == 1 and len(rk.get(key, [])) == 1:
@@ -425,6 +502,18 @@ def check_versions(plan: Plan, other: Plan) -> list[Finding]:
     out = []
     versions = f"{plan.version} vs {other.version}"
     for a, b in pairs:
+        if a.value is None or b.value is None or a.year != b.year:
+            if a.year == b.year and (a.value is None) == (b.value is None):
+                continue  # both unquantified (一批) for the same year
+            numbers = {k: f.canonical_value for k, f in (("value", a), ("other_value", b))
+                       if f.value is not None}
+            what = "year differs" if a.year != b.year else "quantified in one version only"
+            out.append(Finding(
+                "version_difference", "warning", f"{_label(a)} {a.year}: {what} ({versions})",
+                f"{plan.version}: {with_unit(a)} in {a.year or '(no year)'} vs {other.version}: "
+                f"{with_unit(b)} in {b.year or '(no year)'}", numbers,
+                (plan.source_of(a), other.source_of(b)), (a.id, b.id), a.indicator, a.year))
+            continue
         va, vb = a.canonical_value, b.canonical_value
         if abs(va - vb) >= TOLERANCE:
             diff = va - vb
@@ -448,7 +537,8 @@ def check_versions(plan: Plan, other: Plan) -> list[Finding]:
         return Finding("version_difference", "info",
                        f"{kind} {item.id} only in version {owner.version} ({versions})",
                        f"{label} appears in version {owner.version} and not in the other",
-                       {"value": item.canonical_value} if kind == "figure" else {},
+                       {"value": item.canonical_value}
+                       if kind == "figure" and item.value is not None else {},
                        (owner.source_of(item),), (item.id,) if kind == "figure" else (),
                        getattr(item, "indicator", ""), getattr(item, "year", None))
 
@@ -475,7 +565,7 @@ def check_definitions(plan: Plan) -> list[Finding]:
         lines = [precise(fs) for fs in _grouped(
             f for f in plan.figures
             if f.indicator == "sei_output" and f.year == year and f.scope in services).values()]
-        if total is None or share is None or not lines:
+        if total is None or share is None or not lines or share.canonical_value <= 0:
             continue
         o, s = total.canonical_value, share.canonical_value
         svc = _r(sum(f.canonical_value for f in lines))
@@ -534,7 +624,7 @@ def check_consistency(plan: Plan) -> list[Finding]:
             best = precise(same)
             rounded = all(round(best.canonical_value, _decimals(f.canonical_value))
                           == f.canonical_value for f in same)
-            listed = " vs ".join(f"{shown(f)} ({f.id}, {f.source[plan.version]})" for f in same)
+            listed = " vs ".join(f"{shown(f)} ({f.id}, {_section(plan, f)})" for f in same)
             if rounded:
                 severity, verdict = "info", f"differ only by rounding {num(best.canonical_value)}"
             else:
@@ -546,4 +636,534 @@ def check_consistency(plan: Plan) -> list[Finding]:
                 f"{listed} (spread {num(spread)} {best.canonical_unit})",
                 {f.id: f.canonical_value for f in same} | {"spread": spread},
                 _sources(plan, same), tuple(f.id for f in same), key[0], key[2]))
+    return out
+
+
+# Intervals -------------------------------------------------------------------------------------
+def _interval(value: float, qualifier: str, *, factor: float = 1.0, tolerance: float | None = None,
+              integer: bool = False) -> tuple[float, float]:
+    """What a printed number allows, in canonical units: an exact number anything that rounds to
+    it (half a unit of its last printed digit; integers of counts are exact), 'about' within its
+    tolerance (``ABOUT_TOLERANCE`` by default), a floor (more than, at least, class) up to
+    infinity, 'less than' down to 0."""
+    if qualifier in FLOORS:
+        return value * factor, math.inf
+    if qualifier == "less_than":
+        return 0.0, value * factor
+    if qualifier == "about":
+        t = tolerance or ABOUT_TOLERANCE
+        return value * (1 - t) * factor, value * (1 + t) * factor
+    half = 0.0 if integer else 0.5 * 10 ** -_decimals(value)
+    low = value - half if value < 0 or value - half >= 0 else 0.0
+    return low * factor, (value + half) * factor
+
+
+def bounds(f: Figure) -> tuple[float, float]:
+    """(low, high) a figure allows in its canonical unit; high is ``math.inf`` for a floor."""
+    if f.is_range:
+        return f.canonical_range
+    factor = UNIT_FACTORS[f.unit][1]
+    integer = INDICATORS[f.indicator].kind == "count" and factor == 1
+    return _interval(f.value, f.qualifier, factor=factor, tolerance=f.tolerance, integer=integer)
+
+
+def _span(low: float, high: float) -> str:
+    if high == math.inf:
+        return "any value" if low <= 0 else f"at least {num(low)}"
+    return num(low) if _r(low) == _r(high) else f"{num(low)} to {num(high)}"
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return max(a[0], b[0]) <= min(a[1], b[1]) * (1 + 1e-9)
+
+
+def _finite(numbers: dict[str, float], **values: float) -> dict[str, float]:
+    """``numbers`` with the finite ones of ``values`` added (JSON has no infinity)."""
+    numbers.update({k: _r(v) for k, v in values.items() if math.isfinite(v)})
+    return numbers
+
+
+# Implied denominators --------------------------------------------------------------------------
+#: Denominators with a published-statistic measure of the same definition.
+DENOMINATOR_STATISTIC = {"gdp": "gdp", "industrial_output": "industrial_output"}
+#: Amount/share pairs whose implied denominators ``implied_total`` already reports one by one.
+COVERED_PAIRS = {(level, share) for level, share, _, _ in SHARE_PAIRS}
+
+
+@dataclass(frozen=True)
+class _Implied:
+    """The denominator one amount/share pair of a year implies."""
+
+    amount: Figure
+    share: Figure
+    denominator: str
+    low: float
+    high: float
+
+    @property
+    def point(self) -> float:
+        return self.amount.canonical_value / self.share.canonical_value * 100
+
+    @property
+    def informative(self) -> bool:
+        """False when both figures are floors: the pair then bounds neither side."""
+        return self.low > 0 or self.high < math.inf
+
+    @property
+    def floors(self) -> bool:
+        return self.amount.qualifier in FLOORS or self.share.qualifier in FLOORS
+
+    @property
+    def about(self) -> bool:
+        return "about" in (self.amount.qualifier, self.share.qualifier)
+
+    @property
+    def label(self) -> str:
+        return (f"{self.denominator} {self.amount.year} implied by {self.amount.indicator} and "
+                "its share")
+
+    @property
+    def text(self) -> str:
+        text = f"{shown(self.amount)} / {shown(self.share)}% = {num(self.point)}"
+        if not (_r(self.low) == _r(self.point) == _r(self.high)):
+            text += f" ({_span(self.low, self.high)} with rounding and qualifiers)"
+        return text
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """A value of the denominator to compare an implied one with."""
+
+    what: str
+    text: str
+    point: float
+    low: float
+    high: float
+    about: bool
+    figures: tuple[Figure, ...] = ()
+    sources: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    #: whether ``text`` already shows the interval
+    spanned: bool = False
+
+
+def _implied(amount: Figure, share: Figure, denominator: str) -> _Implied:
+    a_low, a_high = bounds(amount)
+    s_low, s_high = bounds(share)
+    low = a_low / s_high * 100 if s_high < math.inf else 0.0
+    high = a_high / s_low * 100 if s_low > 0 and a_high < math.inf else math.inf
+    return _Implied(amount, share, denominator, low, high)
+
+
+def check_implied_denominators(plan: Plan, statistics=None) -> list[Finding]:
+    """Every amount/share pair of the registry: the denominator it implies against the other pairs,
+    the plan's figure of the denominator and its published statistic (``statistics``, as returned
+    by :func:`sim.plans.statistics.load_statistics`; baselines only)."""
+    by_denominator: dict[tuple[str, int], list[_Implied]] = defaultdict(list)
+    for share_ind, ind in INDICATORS.items():
+        if ind.kind != "share" or ind.share_of is None:
+            continue
+        amount_ind, denominator = ind.share_of
+        for year in sorted({f.year for f in plan.find(share_ind)}):
+            amount = _region_figure(plan, amount_ind, year)
+            share = _region_figure(plan, share_ind, year)
+            if amount is None or share is None or share.canonical_value <= 0:
+                continue
+            by_denominator[(denominator, year)].append(_implied(amount, share, denominator))
+
+    out = []
+    for (denominator, year), pairs in sorted(by_denominator.items(), key=lambda kv: kv[0][::-1]):
+        compared: set[int] = set()
+        stated = _region_figure(plan, denominator, year)
+        if stated is not None:
+            low, high = bounds(stated)
+            ref = _Reference(f"plan figure {stated.id}", shown(stated), stated.canonical_value,
+                             low, high, stated.qualifier == "about", (stated,))
+            for k, pair in enumerate(pairs):
+                out.append(_compare(plan, pair, ref, year))
+                compared.add(k)
+        published = _statistic_reference(statistics, denominator, year)
+        if published is not None:
+            for k, pair in enumerate(pairs):
+                if pair.amount.role == pair.share.role == "baseline":
+                    out.append(_compare(plan, pair, published, year))
+                    compared.add(k)
+        for i, j in ((i, j) for i in range(len(pairs)) for j in range(i + 1, len(pairs))):
+            p, q = pairs[i], pairs[j]
+            if not p.informative:
+                p, q = q, p
+            if not p.informative:
+                continue  # two pairs of floors say nothing about each other
+            ref = _Reference(p.label, p.text, p.point, p.low, p.high, p.about,
+                             (p.amount, p.share), spanned=True)
+            out.append(_compare(plan, q, ref, year))
+            compared.update((i, j))
+        for k, pair in enumerate(pairs):
+            covered = (pair.amount.indicator, pair.share.indicator) in COVERED_PAIRS
+            if k in compared or covered or not pair.informative:
+                continue
+            out.append(Finding(
+                "implied_denominator", "info", f"Implied {denominator} {year}: "
+                f"{num(pair.point)} (from {pair.amount.indicator} and its share)", pair.text,
+                _finite({"amount": pair.amount.canonical_value,
+                         "share": pair.share.canonical_value}, implied=pair.point,
+                        implied_low=pair.low, implied_high=pair.high),
+                _sources(plan, [pair.amount, pair.share]), (pair.amount.id, pair.share.id),
+                denominator, year))
+    return out
+
+
+def _statistic_reference(statistics, denominator: str, year: int) -> _Reference | None:
+    measure = DENOMINATOR_STATISTIC.get(denominator)
+    if statistics is None or measure is None:
+        return None
+    found = statistics.find(measure, year=year, period="year")
+    if not found:
+        return None
+    st = found[0]
+    low, high = _interval(st.value, st.qualifier)
+    mark = {"less_than": "<"}.get(st.qualifier, QUALIFIER_MARK.get(st.qualifier, ""))
+    return _Reference(f"published statistic {st.id}", mark + num(st.value), st.value, low, high,
+                      st.qualifier == "about",
+                      sources=(f"statistic: {st.source} ({st.published})",),
+                      ids=(f"statistic:{st.id}",))
+
+
+def _compare(plan: Plan, pair: _Implied, ref: _Reference, year: int) -> Finding:
+    """One implied denominator against a reference value of it; when one of the pair is a floor,
+    also what the reference implies for the other one."""
+    amount, share, den = pair.amount, pair.share, pair.denominator
+    ref_text = ref.text
+    if not ref.spanned and not (_r(ref.low) == _r(ref.point) == _r(ref.high)):
+        ref_text += f" ({_span(ref.low, ref.high)})"
+    numbers = _finite({"amount": amount.canonical_value, "share": share.canonical_value},
+                      reference=ref.point)
+    consistent = _overlap((pair.low, pair.high), (ref.low, ref.high))
+    if pair.informative:
+        _finite(numbers, implied=pair.point, implied_low=pair.low, implied_high=pair.high)
+        arithmetic = f"{den} implied: {pair.text}; {ref.what}: {ref_text}"
+        if consistent:
+            if max(pair.high, ref.high) == math.inf:
+                verdict = "consistent"
+            elif pair.about or ref.about:
+                verdict = "consistent within rounding and the 'about' margin"
+            else:
+                verdict = "consistent within rounding"
+            arithmetic += f": {verdict}"
+        else:
+            diff = pair.point - ref.point
+            rel = 100 * diff / ref.point if ref.point else 0.0
+            verdict = f"inconsistent ({num(rel)}%)"
+            arithmetic += (f": the two do not overlap even with rounding and qualifiers "
+                           f"(diff {num(diff)}, {num(rel)}%)")
+            numbers.update(diff=_r(diff), diff_pct=_r(rel))
+    else:
+        verdict = ""
+        arithmetic = (f"{shown(amount)} and {shown(share)}% of {den} are both floors and bound "
+                      f"neither side of {den}; {ref.what}: {ref_text}")
+    implied_amount = implied_share = None
+    if pair.floors and ref.point > 0:
+        implied_amount = share.canonical_value * ref.point / 100
+        implied_share = amount.canonical_value / ref.point * 100
+        word_a = "above" if share.qualifier in FLOORS else "about"
+        word_s = "above" if amount.qualifier in FLOORS else "about"
+        arithmetic += (f"; with {den} = {num(ref.point)}: {shown(share)}% x {num(ref.point)} / 100 "
+                       f"= {num(implied_amount)}, so {amount.indicator} is {word_a} "
+                       f"{num(implied_amount)} (stated {with_unit(amount)}); {shown(amount)} / "
+                       f"{num(ref.point)} x 100 = {num(implied_share)}%, so the share is {word_s} "
+                       f"{num(implied_share)}% (stated {shown(share)}%)")
+        numbers.update(implied_amount=_r(implied_amount), implied_share=_r(implied_share))
+    if verdict:
+        title = f"{pair.label} vs {ref.what}: {verdict}"
+    else:
+        title = f"{amount.indicator} {year} from its share and {ref.what} ({num(ref.point)})"
+    if implied_amount is not None and share.qualifier in FLOORS \
+            and implied_amount > bounds(amount)[0]:
+        title += f": {amount.indicator} above {num(implied_amount)}, not just {shown(amount)}"
+    elif implied_share is not None and amount.qualifier in FLOORS \
+            and implied_share > bounds(share)[0]:
+        title += f": the share is above {num(implied_share)}%, not just {shown(share)}%"
+    elif not verdict and implied_amount is not None:
+        title += f": nothing tighter than {shown(amount)} and {shown(share)}%"
+    figures = [amount, share, *ref.figures]
+    return Finding("implied_denominator", "info" if consistent else "warning", title, arithmetic,
+                   numbers, _sources(plan, figures) + ref.sources,
+                   tuple(f.id for f in figures) + ref.ids, den, year)
+
+
+# Cluster classes against totals ----------------------------------------------------------------
+#: Totals cluster size classes are compared with: (measure, whose clusters it holds). Output and
+#: revenue totals are what size classes are measured in; value added is a fraction of them.
+OUTPUT_TOTALS = {"sei_output": "sei_industry", "industrial_output": "industry",
+                 "industrial_revenue": "industry"}
+VALUE_ADDED_TOTALS = {"sei_value_added": "sei", "industrial_value_added": "industry",
+                      "above_scale_industrial_value_added": "industry"}
+#: The output a value added comes from, for the value added / output ratio.
+OUTPUT_OF = {"sei_value_added": "sei_output", "industrial_value_added": "industrial_output",
+             "above_scale_industrial_value_added": "industrial_output"}
+
+
+def check_class_totals(plan: Plan) -> list[Finding]:
+    """Clusters by size class need at least the sum of their class floors of activity, which the
+    region's output, revenue and value-added totals of the same year must hold.
+
+    ``cluster_count`` figures (without ``among``) give count x class floor; the classes are size
+    classes (千亿级, 五百亿级), so clusters of different classes are different clusters and their
+    floors add up. Industry ``cluster_class`` figures give one floor per industry (the lowest, when
+    a plan prints two classes for one industry); only the industries a total covers count: SEI
+    totals hold SEI industries, output totals hold industry, not services.
+    """
+    industries = {i.id: i for i in plan.industries}
+    services = any(i.sector == "services" for i in plan.industries)
+    out = []
+    for year in sorted({f.year for f in plan.figures
+                        if f.indicator in ("cluster_count", "cluster_class")}):
+        counts = [precise(fs) for fs in _grouped(
+            f for f in plan.find("cluster_count", year=year) if f.among is None).values()]
+        classes: dict[str, list[Figure]] = defaultdict(list)
+        for f in plan.find("cluster_class", scope=None, year=year):
+            if f.scope_kind == "industry":
+                classes[f.scope_id].append(f)
+        totals = [(ind, _region_figure(plan, ind, year)) for ind in
+                  list(OUTPUT_TOTALS) + list(VALUE_ADDED_TOTALS)]
+        totals = [(ind, t) for ind, t in totals if t is not None]
+        outputs = [t for ind, t in totals if ind in OUTPUT_TOTALS]
+        for indicator, total in totals:
+            family = OUTPUT_TOTALS.get(indicator) or VALUE_ADDED_TOTALS[indicator]
+            if counts:
+                floor = sum(bounds(c)[0] * c.threshold for c in counts)
+                terms = " + ".join(f"{shown(c)} x {num(c.threshold)}" for c in counts)
+                note = ""
+                if services and family != "sei":
+                    note = ("some of these clusters may be services, which this total leaves out, "
+                            "so the mismatch may be smaller")
+                out.append(_class_finding(plan, year, "counts", counts, terms, floor, total,
+                                          outputs, note))
+            members = []
+            for industry_id, figs in classes.items():
+                industry = industries.get(industry_id)
+                sei = industry is None or industry.sei
+                industrial = industry is None or industry.sector == "industry"
+                if ((family == "sei" and sei) or (family == "industry" and industrial)
+                        or (family == "sei_industry" and sei and industrial)):
+                    members.append(min(figs, key=lambda f: f.canonical_value))
+            if members:
+                floor = sum(bounds(f)[0] for f in members)
+                terms = " + ".join(f"{num(f.canonical_value)} ({f.scope_id})" for f in members)
+                note = ""
+                if any(len(classes[f.scope_id]) > 1 for f in members):
+                    note = "an industry given two classes counts with the lower one"
+                out.append(_class_finding(plan, year, "classes", members, terms, floor, total,
+                                          outputs, note))
+    return out
+
+
+def _class_finding(plan: Plan, year: int, basis: str, clusters: list[Figure], terms: str,
+                   floor: float, total: Figure, outputs: list[Figure], note: str) -> Finding:
+    indicator = total.indicator
+    high = bounds(total)[1]
+    fits = floor <= high * (1 + 1e-9)
+    what = "cluster counts x class floors" if basis == "counts" else "industry cluster classes"
+    arithmetic = f"{what}: {terms} = {num(floor)} 亿元 at least, vs {indicator} {with_unit(total)}"
+    numbers = _finite({"floor_sum": floor, "total": total.canonical_value},
+                      total_high=high)
+    if fits:
+        severity = "info"
+        if high == math.inf:
+            verdict = "fit (the total is a floor)"
+            arithmetic += ": the total is a floor and can hold them"
+        else:
+            verdict = f"fit, {num(total.canonical_value - floor)} left"
+            arithmetic += f"; {num(total.canonical_value)} - {num(floor)} = " \
+                          f"{num(total.canonical_value - floor)} left for everything else"
+            numbers["left"] = _r(total.canonical_value - floor)
+    elif indicator in OUTPUT_TOTALS:
+        severity = "warning" if note.startswith("some of these") else "error"
+        verdict = "the class floors exceed the total"
+        arithmetic += (f": {num(floor)} > {num(total.canonical_value)}, so the clusters cannot "
+                       f"all be of the stated classes (diff {num(floor - total.canonical_value)})")
+        numbers["diff"] = _r(floor - total.canonical_value)
+    else:
+        ratio = 100 * total.canonical_value / floor
+        numbers["max_value_added_ratio_pct"] = _r(ratio)
+        verdict = "value added below the class floors"
+        arithmetic += (f": {num(floor)} > {num(total.canonical_value)}. Size classes are usually "
+                       f"measured in revenue or output, of which value added is a fraction: the "
+                       f"clusters cannot fit if their classes are in value added, and otherwise "
+                       f"need value added to be at most {num(total.canonical_value)} / "
+                       f"{num(floor)} = {num(ratio)}% of their output")
+        holding = [o for o in outputs if floor <= bounds(o)[1] * (1 + 1e-9)]
+        ratio_of = _value_added_ratio(plan, indicator)
+        if ratio_of is not None:
+            (va, output), plan_ratio = ratio_of
+            arithmetic += (f" (the plan's own {va.year}: {shown(va)} / {shown(output)} = "
+                           f"{num(plan_ratio)}%)")
+            numbers["plan_value_added_ratio_pct"] = _r(plan_ratio)
+        if holding:
+            severity = "info"
+            verdict += ", as expected: an output total holds them"
+            arithmetic += "; " + ", ".join(f"{o.indicator} {with_unit(o)}" for o in holding) + \
+                " of the same year holds them"
+        else:
+            severity = "warning"
+            verdict += ": the classes cannot fit"
+    if note:
+        arithmetic += f" ({note})"
+    figures = [*clusters, total]
+    return Finding("class_total", severity,
+                   f"Cluster classes {year} ({basis}) vs {_label(total)} {with_unit(total)}: "
+                   f"{verdict}", arithmetic, numbers, _sources(plan, figures),
+                   tuple(f.id for f in figures), indicator, year)
+
+
+def _value_added_ratio(plan: Plan, value_added: str):
+    """((value added, output), ratio %) of the latest year the plan gives both, or None."""
+    output_ind = OUTPUT_OF[value_added]
+    for year in sorted({f.year for f in plan.find(value_added)}, reverse=True):
+        va, output = _region_figure(plan, value_added, year), _region_figure(plan, output_ind, year)
+        if va is not None and output is not None and output.canonical_value > 0:
+            return (va, output), 100 * va.canonical_value / output.canonical_value
+    return None
+
+
+# Stages of multi-year targets ------------------------------------------------------------------
+#: A stage needing more than this multiple of the previous stage's pace is a warning.
+STAGE_ACCELERATION = 1.5
+
+
+def check_stage_pace(plan: Plan) -> list[Finding]:
+    """Indicators with targets in two or more years: the pace of each stage, from the latest
+    baseline to the first target and from each target to the next (CAGR for levels, percentage
+    points per year for shares), and a warning where a stage speeds up more than 1.5 times."""
+    series: dict[tuple, list[Figure]] = defaultdict(list)
+    for f in plan.figures:
+        if f.indicator in LEVELS | SHARE_INDICATORS:
+            series[(f.indicator, f.scope, f.threshold, f.among)].append(f)
+    out = []
+    for (indicator, _scope, _threshold, _among), figs in series.items():
+        target_years = sorted({f.year for f in figs if f.role == "target"})
+        if len(target_years) < 2:
+            continue
+        points = []
+        before = [f for f in figs if f.role == "baseline" and f.year < target_years[0]]
+        if before:
+            latest = max(f.year for f in before)
+            points.append(precise([f for f in before if f.year == latest]))
+        points += [precise([f for f in figs if f.role == "target" and f.year == y])
+                   for y in target_years]
+        share = indicator in SHARE_INDICATORS
+        unit = "pp/yr" if share else "%/yr"
+        stages: list[tuple[Figure, Figure, float | None]] = []
+        texts = []
+        for a, b in zip(points, points[1:]):
+            n = b.year - a.year
+            if share:
+                pace = (b.canonical_value - a.canonical_value) / n
+                texts.append(f"{a.year}->{b.year}: ({shown(b)} - {shown(a)}) / {n} = "
+                             f"{num(pace)} pp/yr")
+            elif a.canonical_value > 0:
+                pace = 100 * ((b.canonical_value / a.canonical_value) ** (1 / n) - 1)
+                texts.append(f"{a.year}->{b.year}: ({shown(b)} / {shown(a)})^(1/{n}) - 1 = "
+                             f"{num(pace)}%/yr")
+            else:
+                pace = None
+                texts.append(f"{a.year}->{b.year}: no growth rate from {shown(a)}")
+            stages.append((a, b, pace))
+        label = _label(points[-1])
+        arithmetic = "; ".join(texts)
+        if any(p.qualifier in FLOORS for p in points):
+            arithmetic += (" (figures marked >, >= or class are floors: the paces are those of "
+                           "the floors)")
+        numbers = {f"pace_{a.year}_{b.year}": _r(p) for a, b, p in stages if p is not None}
+        summary = ", ".join(f"{a.year}->{b.year} {num(p)}{unit}" for a, b, p in stages
+                            if p is not None)
+        start = "from baseline " if before else ""
+        out.append(Finding("stage_pace", "info", f"Stages of {label} {start}{summary}",
+                           arithmetic, numbers, _sources(plan, points),
+                           tuple(p.id for p in points), indicator, target_years[-1]))
+        for (a0, b0, p0), (a1, b1, p1) in zip(stages, stages[1:]):
+            if p0 is None or p1 is None:
+                continue
+            if not (p1 > STAGE_ACCELERATION * p0 if p0 > 0 else p1 > 0):
+                continue
+            times = f", {num(p1 / p0)} times" if p0 > 0 else ""
+            used = [a0, b0, b1]
+            out.append(Finding(
+                "stage_pace", "warning",
+                f"{label}: stage {a1.year}->{b1.year} needs {num(p1)}{unit}{times} the "
+                f"{num(p0)}{unit} of stage {a0.year}->{b0.year}",
+                f"{a0.year}->{b0.year}: {num(p0)}{unit}; {a1.year}->{b1.year}: {num(p1)}{unit}"
+                + (f"; {num(p1)} / {num(p0)} = {num(p1 / p0)} > {num(STAGE_ACCELERATION)}"
+                   if p0 > 0 else f"; after a stage of {num(p0)}{unit}"),
+                _finite({"earlier_pace": p0, "later_pace": p1},
+                        ratio=p1 / p0 if p0 > 0 else math.inf),
+                _sources(plan, used), tuple(f.id for f in used), indicator, b1.year))
+    return out
+
+
+# Coverage --------------------------------------------------------------------------------------
+def check_coverage(plan: Plan) -> list[Finding]:
+    """What the plan lets the audit and the model do: targets that are missing, undated,
+    unquantified or on indicators the model does not simulate, and figures that do not come from
+    the plan (assumptions, published statistics)."""
+    out = []
+    every = list(plan.figures) + list(plan.unquantified)
+    targets = plan.all_targets
+    if not targets:
+        out.append(Finding(
+            "coverage", "warning", "No targets: nothing to score",
+            f"the plan's {len(every)} figures are all baselines; a simulation can be run but not "
+            "scored, and the audit can only check the baselines against each other"))
+    elif not plan.targets:
+        out.append(Finding(
+            "coverage", "warning", "No target can be scored",
+            f"all {len(targets)} targets are undated or unquantified (listed below)",
+            {"targets": len(targets)}, _sources(plan, targets), tuple(f.id for f in targets)))
+    for f in plan.unquantified:
+        if f.role != "target":
+            continue
+        reasons, kinds = [], []
+        if f.year is None:
+            kinds.append("undated")
+            reasons.append("it has no year (a target is scored in its year)")
+        if f.value is None:
+            kinds.append("unquantified")
+            reasons.append("it has no number (一批, 若干) to compare a simulation with")
+        unscored = getattr(f, "unscored", "")
+        if unscored:
+            kinds.append("marked unscored")
+            reasons.append(unscored)
+        year = f.year if f.year is not None else "(no year)"
+        out.append(Finding(
+            "coverage", "info", f"Target {f.id} not scored: {', '.join(kinds)}",
+            f"{_label(f)} {year} = {with_unit(f)}: not scored: " + "; ".join(reasons),
+            {} if f.value is None else {"value": f.canonical_value}, _sources(plan, [f]),
+            (f.id,), f.indicator, f.year))
+    unsimulated = [f for f in plan.targets if INDICATORS[f.indicator].column is None
+                   and not INDICATORS[f.indicator].by_unit and INDICATORS[f.indicator].reason]
+    if unsimulated:
+        are = "is on an indicator" if len(unsimulated) == 1 else "are on indicators"
+        out.append(Finding(
+            "coverage", "info", f"{len(unsimulated)} of {len(plan.targets)} dated targets {are} "
+            "the model does not simulate",
+            "; ".join(f"{f.id}: {INDICATORS[f.indicator].reason}" for f in unsimulated),
+            {"targets": len(plan.targets), "not_simulated": len(unsimulated)},
+            _sources(plan, unsimulated), tuple(f.id for f in unsimulated)))
+    for f in every:
+        if f.assumption is not None:
+            title = "rests on an assumption"
+            arithmetic = f"not in the plan: assumed by {f.assumption.by} because {f.assumption.why}"
+            if "prior-driven" not in f.assumption.why:
+                arithmetic += "; results that use it are prior-driven"
+        elif f.statistic is not None:
+            title = "is a published statistic"
+            arithmetic = (f"not printed in the plan: taken from {f.statistic.publication} "
+                          f"(published {f.statistic.published})")
+        else:
+            continue
+        year = f.year if f.year is not None else "(no year)"
+        out.append(Finding(
+            "coverage", "info", f"Figure {f.id} {title}: {_label(f)} {year} = {with_unit(f)}",
+            arithmetic, {} if f.value is None else {"value": f.canonical_value},
+            _sources(plan, [f]), (f.id,), f.indicator, f.year))
     return out
