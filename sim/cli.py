@@ -60,6 +60,12 @@ def cmd_plan_list(args: argparse.Namespace) -> int:
     return 2 if problems else 0
 
 
+def _figure_value(f) -> str:
+    from sim.plans.audit import num
+
+    return f"{num(f.value[0], 4)}-{num(f.value[1], 4)}" if f.is_range else num(f.value, 4)
+
+
 def cmd_plan_show(args: argparse.Namespace) -> int:
     import sim.plans
     from sim.plans.audit import num
@@ -67,15 +73,19 @@ def cmd_plan_show(args: argparse.Namespace) -> int:
     plan = sim.plans.load(args.region, args.version)
 
     def section(item) -> str:
-        return item.source[plan.version]
+        if item.source is not None:
+            return item.source[plan.version]
+        return (f"statistic: {item.statistic.publication}" if item.statistic is not None else
+                f"assumption by {item.assumption.by}")
 
     out = [f"{plan.region}: {plan.name} ({plan.name_en}), version {plan.version} "
            f"(versions: {', '.join(plan.versions)})",
            f"Title: {plan.title}", f"Document: {plan.document}", f"File: {plan.file}",
            "Sources below are sections of that document.", "",
            f"Industries ({len(plan.industries)})",
-           table(["id", "name", "name_en", "sector", "group", "source"],
-                 [[i.id, i.name, i.name_en, i.sector, i.group, section(i)]
+           table(["id", "name", "name_en", "sector", "sei", "group", "source"],
+                 [[i.id, i.name, i.name_en, i.sector, "yes" if i.sei else "no", i.group,
+                   section(i)]
                   for i in plan.industries])]
     if plan.parks:
         out += ["", f"Parks ({len(plan.parks)})",
@@ -89,9 +99,18 @@ def cmd_plan_show(args: argparse.Namespace) -> int:
     out += ["", f"Figures ({len(plan.figures)})",
             table(["id", "indicator", "scope", "year", "value", "unit", "threshold", "qualifier",
                    "role", "kind", "source"],
-                  [[f.id, f.indicator, f.scope, f.year, num(f.value, 4), f.unit,
+                  [[f.id, f.indicator, f.scope, f.year, _figure_value(f), f.unit,
                     None if f.threshold is None else num(f.threshold, 4), f.qualifier, f.role,
                     f.kind, section(f)] for f in plan.figures])]
+    if plan.unquantified:
+        out += ["", f"Listed, not computed with ({len(plan.unquantified)}: undated, unquantified "
+                    "or unscored)",
+                table(["id", "indicator", "scope", "year", "value", "unit", "qualifier", "why",
+                       "source"],
+                      [[f.id, f.indicator, f.scope, f.year or "undated",
+                        "" if f.value is None else _figure_value(f), f.unit, f.qualifier,
+                        f.unscored or ("undated" if f.year is None else "unquantified"),
+                        section(f)] for f in plan.unquantified])]
     from sim.outcomes import statistic_column
     from sim.plans.statistics import load_statistics
 
@@ -108,6 +127,15 @@ def cmd_plan_show(args: argparse.Namespace) -> int:
                        for st in stats.items])]
     print("\n".join(out))
     return 0
+
+
+def cmd_plan_check(args: argparse.Namespace) -> int:
+    import sim.plans
+    from sim.model.readiness import check_plan
+
+    result = check_plan(sim.plans.load(args.region, args.version))
+    print(result.to_text())
+    return 0 if result.simulable else 1
 
 
 def cmd_plan_audit(args: argparse.Namespace) -> int:
@@ -135,6 +163,13 @@ def add_plan_command(subparsers) -> None:
     show = sub.add_parser("show", help="industries, parks, funds and figures of a plan")
     region_args(show)
     show.set_defaults(func=cmd_plan_show)
+
+    check = sub.add_parser("check", help="can the plan be simulated? what is missing, what it "
+                                         "rests on, which targets are scored",
+                           description="Exit status 0 when the plan can be simulated, 1 when "
+                                       "figures are missing (listed with the forms to supply).")
+    region_args(check)
+    check.set_defaults(func=cmd_plan_check)
 
     audit = sub.add_parser("audit", help="check a plan's numbers against each other",
                            description="Sums vs totals, implied totals, required growth, "

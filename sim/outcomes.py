@@ -16,83 +16,109 @@ import pandas as pd
 
 from sim.errors import InputError, nearest
 from sim.model.baseline import Baseline
-from sim.plans.schema import Figure, Plan
-
-NOT_MODELLED = {
-    "listed_firm_count": "listed companies are not modelled",
-    "specialised_sme_count": "专精特新 status is not modelled",
-    "hightech_enterprise_count": "high-tech enterprise status is not modelled",
-    "tech_sme_count": "science-and-technology firm status is not modelled",
-    "rd_institution_count": "R&D institutions are not modelled",
-    "key_lab_count": "laboratories are not modelled",
-    "ip_demo_firm_count": "IP demonstration status is not modelled",
-    "green_factory_count": "green factories are not modelled",
-    "rd_intensity": "R&D spending relative to GDP is not modelled",
-    "industrial_rd_intensity": "R&D spending relative to revenue is not modelled",
-    "rd_personnel": "the model's talent pool covers SEI firms only",
-    "high_level_talent_added": "high-level talent is not modelled",
-    "high_tech_output": "high-technology industry is a different classification",
-    "energy_intensity_decline": "energy use is not modelled",
-    "fund_count": "the number of funds is an input",
-    "fund_invested": "fund investment is an input (lever)",
-    "fund_co_investment": "co-investment follows from the leverage input",
-    "sei_output_growth": "growth-rate targets are not evaluated",
-    "sei_value_added_growth": "growth-rate targets are not evaluated",
-    "cluster_count": "cluster counts are not evaluated",
-}
-
+from sim.plans.indicators import INDICATORS, UNIT_FACTORS
+from sim.plans.schema import ABOUT_TOLERANCE, Figure, Plan
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """One plan target and how it is evaluated."""
+    """One plan target and how it is evaluated: met when the simulated value in ``year`` is at or
+    above ``threshold`` (the scoring ``rule`` says how a qualifier set it). Undated and
+    unquantified targets are listed with ``column`` None and the ``reason``."""
 
     id: str
     indicator: str
     scope: str
-    year: int
-    threshold: float
+    year: int | None
+    threshold: float | None
     unit: str
     qualifier: str
     kind: str | None
     source: str
     column: str | None          # annual-table column compared with the threshold
     reason: str = ""            # why it is not evaluable (column is None)
+    rule: str = ""              # how the threshold follows from the plan's wording
+    members: tuple[str, ...] = ()    # k-of-n targets: the columns counted
+    member_threshold: float | None = None
+
+    @property
+    def simulated(self) -> bool:
+        """The model computes the target's quantity (its distribution is reported)."""
+        return self.column is not None
 
     @property
     def evaluable(self) -> bool:
-        return self.column is not None
+        """The quantity is simulated and the plan gives a level to meet (a probability)."""
+        return self.column is not None and self.threshold is not None
+
+
+#: Above-scale measures cannot be compared with a model sized on all industry, and the reverse.
+COVERAGE_OF = {"industrial_value_added": "all", "above_scale_industrial_value_added": "above_scale",
+               "industrial_output": "above_scale", "nonsei_output": "above_scale",
+               "sei_output_share": "above_scale", "sei_share_of_industrial_value_added":
+               "above_scale", "industrial_value_added_share_gdp": "all"}
+
+
+def scoring_rule(f: Figure) -> tuple[float, str]:
+    """The level at which a target counts as met, and the rule in words. "About X" is met within
+    its tolerance (the figure's own, else ``ABOUT_TOLERANCE`` of X) and reported as such; a range
+    at its low end; "more than", "at least", a class floor and a plain figure at the figure."""
+    low, high = f.canonical_range
+    if f.is_range:
+        return low, f"range {low:g}-{high:g}: met at the low end"
+    if f.qualifier == "about":
+        tol = (f.tolerance * UNIT_FACTORS[f.unit][1] if f.tolerance is not None
+               else ABOUT_TOLERANCE * abs(low))
+        return low - tol, (f"about {low:g}: met at {low - tol:g} or more (tolerance {tol:g} "
+                           f"{f.canonical_unit}" + ("" if f.tolerance is not None else
+                                                    f", {ABOUT_TOLERANCE:.0%} of the figure") + ")")
+    return low, ""
+
+
+def _unit_column(kind: str, unit_id: str, baseline: Baseline) -> tuple[str | None, str]:
+    names = baseline.parks if kind == "park" else baseline.industries + baseline.services
+    if unit_id in names:
+        return f"sei_output.{kind}.{unit_id}", ""
+    return None, (f"{kind} '{unit_id}' is not a separate unit of the model"
+                  + (" (no park output baseline)" if kind == "park" else
+                     " (not flagged SEI: part of the rest of industry)"
+                     if unit_id in baseline.non_sei_industries else ""))
 
 
 def _column_for(f: Figure, baseline: Baseline, services_in_total: bool,
                 share_definition: str) -> tuple[str | None, str]:
-    ind, scope_id = f.indicator, f.scope_id
-    if ind in NOT_MODELLED:
-        return None, NOT_MODELLED[ind]
-    if ind == "firm_count_over":
+    ind, scope_id = INDICATORS[f.indicator], f.scope_id
+    if f.indicator == "firm_count_over":
         if f.threshold in (10.0, 100.0):
             return f"firms_over_{int(f.threshold)}", ""
         return None, f"firm-size threshold {f.threshold:g} is not tracked (10 and 100 are)"
-    if f.scope_kind in ("industry", "park") or ind == "cluster_class":
+    if f.indicator == "cluster_count":
+        if not f.among:
+            return None, ("a cluster count without 'among' names no industries the model can "
+                          "count; clusters are not identified")
+        for member in f.among:
+            column, reason = _unit_column("industry", member, baseline)
+            if column is None:
+                return None, reason
+        return f"count of {len(f.among)} industries at {f.threshold:g} 亿元 or more", ""
+    if f.scope_kind in ("industry", "park") or f.indicator == "cluster_class":
         kind = "park" if f.scope_kind == "park" else "industry"
-        names = baseline.parks if kind == "park" else baseline.industries + baseline.services
-        if scope_id not in names:
-            return None, (f"{kind} '{scope_id}' is not a separate unit of the model"
-                          + (" (no park output baseline)" if kind == "park" else ""))
-        if ind in ("sei_output", "cluster_class"):
-            return f"sei_output.{kind}.{scope_id}", ""
-        return None, f"{ind} by {kind} is not modelled"
-    if ind == "sei_output":
+        if f.indicator not in ("sei_output", "cluster_class"):
+            return None, f"{f.indicator} by {kind} is not modelled"
+        return _unit_column(kind, scope_id, baseline)
+    if ind.column is None:
+        return None, ind.reason
+    needed = COVERAGE_OF.get(f.indicator)
+    if needed is not None and needed != baseline.industry_coverage:
+        return None, (f"the model's industry is sized on "
+                      f"{'all industry' if baseline.industry_coverage == 'all' else 'above-scale industry'}"
+                      f"; this target measures {'all industry' if needed == 'all' else 'above-scale industry'}")
+    if f.indicator == "sei_output":
         return ("sei_output_total" if services_in_total else "sei_industrial_output"), ""
-    if ind == "sei_output_share":
+    if f.indicator == "sei_output_share":
         if share_definition == "plan" and services_in_total:
             return "sei_output_share_incl_services", ""
         return "sei_output_share", ""
-    simple = {"sei_value_added": "sei_value_added",
-              "sei_value_added_share_gdp": "sei_value_added_share_gdp",
-              "sei_firm_count": "above_scale_firms"}
-    if ind in simple:
-        return simple[ind], ""
-    return None, f"indicator {ind} is not evaluated"
+    return ind.column, ""
 
 
 #: Published-statistic measure -> annual-table column that simulates it (see sim.plans.statistics
@@ -139,8 +165,9 @@ def services_in_printed_total(plan: Plan, baseline: Baseline) -> bool:
 def target_specs(plan: Plan, baseline: Baseline, end_year: int, *,
                  select: str | list[str] = "all", share_definition: str = "strict",
                  source_file: str | None = None) -> list[TargetSpec]:
-    """Every target of ``plan`` (or the selected ids) with its evaluation rule."""
-    targets = plan.targets
+    """Every target of ``plan`` (or the selected ids) with its evaluation rule, undated and
+    unquantified ones included (not evaluable, with the reason)."""
+    targets = plan.all_targets
     if select != "all":
         ids = {f.id for f in targets}
         for k, wanted in enumerate(select):
@@ -151,15 +178,37 @@ def target_specs(plan: Plan, baseline: Baseline, end_year: int, *,
     services_in_total = services_in_printed_total(plan, baseline)
     specs = []
     for f in targets:
+        common = dict(id=f.id, indicator=f.indicator, scope=f.scope, unit=f.canonical_unit,
+                      qualifier=f.qualifier, kind=f.kind, source=plan.source_of(f))
+        if not f.quantified or f.unscored:
+            reason = (f.unscored or ("undated: the plan gives no year" if f.year is None else
+                                     "unquantified (一批, 若干): the plan gives no number"))
+            column, members = None, ()
+            if f.among and f.year is not None and baseline.year < f.year <= end_year:
+                # "Several of these n": no level to meet, but the count itself is simulated.
+                column, why = _column_for(f, baseline, services_in_total, share_definition)
+                if column is not None:
+                    members = tuple(f"sei_output.industry.{m}" for m in f.among)
+                    reason += "; the simulated count is shown"
+            specs.append(TargetSpec(**common, year=f.year, threshold=None, column=column,
+                                    reason=reason, members=members,
+                                    member_threshold=f.threshold if members else None))
+            continue
         if f.year > end_year or f.year <= baseline.year:
             raise InputError(f"target '{f.id}' is for {f.year}, outside the horizon "
                              f"{baseline.year}-{end_year}", file=source_file, key="horizon.end",
                              path=("horizon", "end"))
         column, reason = _column_for(f, baseline, services_in_total, share_definition)
-        specs.append(TargetSpec(
-            id=f.id, indicator=f.indicator, scope=f.scope, year=f.year,
-            threshold=f.canonical_value, unit=f.canonical_unit, qualifier=f.qualifier,
-            kind=f.kind, source=plan.source_of(f), column=column, reason=reason))
+        threshold, rule = scoring_rule(f)
+        members, member_threshold = (), None
+        if f.among and column is not None:
+            members = tuple(f"sei_output.industry.{m}" for m in f.among)
+            member_threshold = f.threshold
+            rule = (f"{threshold:g} or more of {', '.join(f.among)} at {f.threshold:g} 亿元 or "
+                    "more" + (f"; {rule}" if rule else ""))
+        specs.append(TargetSpec(**common, year=f.year, threshold=threshold, column=column,
+                                reason=reason, rule=rule, members=members,
+                                member_threshold=member_threshold))
     return specs
 
 
@@ -173,16 +222,23 @@ def replication_outcomes(annual: pd.DataFrame, specs: list[TargetSpec]) -> pd.Da
     variant = (annual.groupby("replication")["structure_converge"].first()
                if "structure_converge" in annual.columns else None)
     for spec in specs:
-        if not spec.evaluable:
+        if not spec.simulated:
             continue
-        values = annual[spec.column].to_numpy()
+        if spec.members:  # k of n: how many of the listed units reach their class
+            values = sum((annual[c].to_numpy() >= spec.member_threshold).astype(float)
+                         for c in spec.members)
+        else:
+            values = annual[spec.column].to_numpy()
         frame = pd.DataFrame({"replication": reps, "year": years, "value": values})
         wide = frame.pivot(index="replication", columns="year", values="value")
         base_year = wide.columns.min()
         later = wide.loc[:, wide.columns > base_year]
-        reached = later.to_numpy() >= spec.threshold
-        first = np.where(reached.any(axis=1), later.columns.to_numpy()[reached.argmax(axis=1)],
-                         np.nan)
+        if spec.threshold is None:
+            first = np.full(len(wide), np.nan)
+        else:
+            reached = later.to_numpy() >= spec.threshold
+            first = np.where(reached.any(axis=1),
+                             later.columns.to_numpy()[reached.argmax(axis=1)], np.nan)
         frame = pd.DataFrame({
             "replication": wide.index.to_numpy(), "target": spec.id,
             "value": wide[spec.year].to_numpy(), "first_met_year": first})

@@ -124,12 +124,17 @@ def test_implied_total_growth(fuling, cq001):
 
 
 # Required growth -------------------------------------------------------------------------------
-def test_required_cagr_chongqing_output(cq001):
-    found = one(cq001.select(check="required_cagr", indicator="sei_output"), baseline=7600)
-    assert found.numbers["required_cagr"] == pytest.approx(100 * ((10000 / 7600) ** 0.2 - 1))
-    assert found.numbers["historical_cagr"] == pytest.approx(100 * ((7600 / 4000) ** 0.2 - 1))
-    assert round(found.numbers["historical_cagr"], 1) == 13.7
-    assert found.severity == "info"  # needs less than the past pace
+def test_unscored_heading_gets_no_required_growth(cq001):
+    # The plan's "trillion-yuan" heading names no measure: it is listed with its reason, and no
+    # growth requirement is computed from it.
+    assert not cq001.select(check="required_cagr", indicator="sei_output")
+    listed = [f for f in cq001.select(check="coverage") if "sei_output_2025" in f.figures]
+    assert listed and "not a measured target" in listed[0].arithmetic + listed[0].title
+
+
+def test_required_cagr_chongqing_share(cq001):
+    found = one(cq001.select(check="required_cagr", indicator="sei_output_share"), baseline=32)
+    assert found.numbers["target"] == pytest.approx(35)
 
 
 def test_required_cagr_fuling_uses_one_year_growth(fuling):

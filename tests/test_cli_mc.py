@@ -156,7 +156,7 @@ def test_report_links_files_that_exist(runs):
     text = (d / "report.md").read_text(encoding="utf-8")
     assert "seed 3" in text and "status: complete" in text
     assert "| sei_output_share_2026 | 2026 | 40 % |" in text
-    assert "not evaluated: listed companies are not modelled" in text
+    assert "not evaluated: firm status (listing) is not modelled" in text
 
 
 def test_same_scenario_and_seed_give_identical_outputs(runs):

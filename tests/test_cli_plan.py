@@ -60,7 +60,8 @@ def test_plan_audit_json(capsys):
     data = json.loads(out)
     assert (data["region"], data["version"], data["compared_with"]) == ("chongqing", "000", ["001"])
     va = [f for f in data["findings"] if f["check"] == "version_difference"
-          and f["indicator"] == "sei_value_added_share_gdp" and f["year"] == 2025]
+          and f["indicator"] == "sei_value_added_share_gdp" and f["year"] == 2025
+          and "other_value" in f["numbers"]]
     assert [(f["numbers"]["value"], f["numbers"]["other_value"]) for f in va] == [(18, 13)]
 
 

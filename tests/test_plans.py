@@ -134,7 +134,11 @@ def test_load_chongqing_both_versions():
     assert "quantum_information" in v000.industry_ids
     assert "quantum_information" not in v001.industry_ids
     assert v001.value("sei_value_added_share_gdp", year=2025) == 13
-    assert v000.value("sei_value_added_share_gdp", year=2025) == 18
+    # Version 000's 18% covers all SEI value added, not the above-scale part the model simulates:
+    # kept and listed, never scored or computed with.
+    assert v000.value("sei_value_added_share_gdp", year=2025) is None
+    assert v000.figure("va_share_gdp_2025").value == 18
+    assert "every size" in v000.figure("va_share_gdp_2025").unscored
     assert v001.figure("fund_invested_2020").value == 130
     assert v000.figure("fund_invested_2020").value == 260
     assert sim.plans.load("chongqing", "000") == v000

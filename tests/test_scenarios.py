@@ -468,12 +468,12 @@ BAD = [
     _case("target-outside-horizon",
           {"bad.yaml": ["name: bad", "region: chongqing", 'version: "001"',
                         "horizon: {start: 2020, end: 2024}"]},
-          re.escape("bad.yaml:4: horizon.end: target 'sei_output_2025' is for 2025, outside the "
+          re.escape("bad.yaml:4: horizon.end: target 'sei_output_share_2025' is for 2025, outside the "
                     "horizon 2020-2024")),
     _case("target-outside-horizon-block-style",
           {"bad.yaml": ["name: bad", "region: chongqing", "horizon:", "  start: 2020",
                         "  end: 2024"]},
-          re.escape("bad.yaml:5: horizon.end: target 'sei_output_2025' is for 2025, outside the "
+          re.escape("bad.yaml:5: horizon.end: target 'sei_output_share_2025' is for 2025, outside the "
                     "horizon 2020-2024")),
     _case("extends-cycle", {"a.yaml": ["name: a", "extends: b.yaml", "region: fuling"],
                             "b.yaml": ["extends: a.yaml", "name: b"]},
@@ -616,7 +616,7 @@ BAD = [
                     "mean 'lingang'?); model parks: ") + r".*\blingang\b.*"),
     _case("base-year-without-baseline",
           {"bad.yaml": ["name: bad", "region: fuling", "horizon: {start: 2019}"]},
-          re.escape("bad.yaml:3: horizon.start: no SEI output for base year 2019") + ".*"),
+          re.escape("bad.yaml:3: horizon.start: no figures size the industry in base year 2019") + ".*"),
     _case("end-year-not-after-base-year",
           {"bad.yaml": ["name: bad", "region: fuling", "horizon:", "  start: 2021",
                         "  end: 2021"]},
@@ -642,7 +642,7 @@ BAD = [
     _case("extends-horizon-in-child",
           {"base.yaml": ["name: base", "region: chongqing", "horizon: {start: 2020}"],
            "bad.yaml": ["extends: base.yaml", "name: bad", "horizon:", "  end: 2024"]},
-          re.escape("bad.yaml:4: horizon.end: target 'sei_output_2025' is for 2025, outside the "
+          re.escape("bad.yaml:4: horizon.end: target 'sei_output_share_2025' is for 2025, outside the "
                     "horizon 2020-2024")),
 ]
 
@@ -679,7 +679,7 @@ def test_error_attributes(in_tmp):
      3, "targets[0]",
      "unknown target 'sei_output_shar_2026' (did you mean 'sei_output_share_2026'?)"),
     (["name: bad", "region: chongqing", "horizon: {end: 2024}"],
-     3, "horizon.end", "target 'sei_output_2025' is for 2025, outside the horizon 2020-2024"),
+     3, "horizon.end", "target 'sei_output_share_2025' is for 2025, outside the horizon 2020-2024"),
 ], ids=["uncertainty", "target", "horizon"])
 def test_bad_scenario_message_names_file_and_key(in_tmp, lines, line, key, problem):
     write(in_tmp, "bad.yaml", *lines)

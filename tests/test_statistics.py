@@ -164,7 +164,7 @@ def test_statistic_moments_cut_at_data_through(tmp_path):
     assert max(m.year for m in full.moments) > 2020
     assert max(m.year for m in cut.moments) == 2020
     assert {m.id for m in cut.moments} < {m.id for m in full.moments}
-    assert cut.plan.find("sei_output", year=2025, role="target")  # targets stay
+    assert cut.plan.find("sei_output_share", year=2025, role="target")  # targets stay
     assert not [f for f in cut.plan.figures if f.role == "baseline" and f.year > 2020]
 
 

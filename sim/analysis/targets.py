@@ -34,8 +34,8 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
 
 TARGET_COLUMNS = ["target", "indicator", "scope", "year", "threshold", "unit", "qualifier", "kind",
                   "replications", "p_met", "ci_low", "ci_high", "median", "q05", "q95", "mean",
-                  "shortfall_median", "shortfall_q90", "first_met_median", "column", "source",
-                  "note"]
+                  "shortfall_median", "shortfall_q90", "first_met_median", "column", "rule",
+                  "source", "note"]
 
 
 def summarize_targets(outcomes: pd.DataFrame, specs: list[TargetSpec]) -> pd.DataFrame:
@@ -49,14 +49,20 @@ def summarize_targets(outcomes: pd.DataFrame, specs: list[TargetSpec]) -> pd.Dat
         row = {"target": spec.id, "indicator": spec.indicator, "scope": spec.scope,
                "year": spec.year, "threshold": spec.threshold, "unit": spec.unit,
                "qualifier": spec.qualifier, "kind": spec.kind, "column": spec.column,
-               "source": spec.source, "note": spec.reason}
-        sub = outcomes[outcomes["target"] == spec.id] if spec.evaluable and len(outcomes) else None
+               "rule": spec.rule, "source": spec.source, "note": spec.reason}
+        sub = outcomes[outcomes["target"] == spec.id] if spec.simulated and len(outcomes) else None
         if sub is None or not len(sub):
             row.update(replications=0, p_met=np.nan, ci_low=np.nan, ci_high=np.nan)
             rows.append(row)
             continue
         values = sub["value"].to_numpy()
         n = len(values)
+        if not spec.evaluable:  # simulated, but the plan sets no level: the distribution only
+            row.update(replications=n, p_met=np.nan, ci_low=np.nan, ci_high=np.nan,
+                       median=float(np.median(values)), q05=float(np.quantile(values, 0.05)),
+                       q95=float(np.quantile(values, 0.95)), mean=float(values.mean()))
+            rows.append(row)
+            continue
         met = int((values >= spec.threshold).sum())
         low, high = wilson_interval(met, n)
         shortfall = spec.threshold - values

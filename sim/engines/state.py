@@ -134,6 +134,7 @@ def derived_columns(raw: np.ndarray, va_ratio, nonsei_va_ratio, coverage) -> dic
         "sei_value_added_share_gdp": 100 * sei_va / gdp,
         "sei_industrial_value_added": sei_ind_va,
         "industrial_value_added": ind_va,
+        "industrial_value_added_share_gdp": 100 * ind_va / gdp,
         "industrial_value_added_comparable": sei_ind_va + nonsei_va_ratio * nonsei_comparable,
         "sei_share_of_industrial_value_added": 100 * sei_ind_va / ind_va,
     }

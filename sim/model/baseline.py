@@ -22,6 +22,7 @@ import numpy as np
 
 from sim.errors import InputError
 from sim.model.params import ModelParams
+from sim.plans.indicators import INDICATORS
 from sim.plans.schema import Figure, Plan
 from sim.plans.statistics import load_statistics
 
@@ -65,6 +66,7 @@ class Baseline:
     big_firms: int
     nonsei_output: float
     published_total_output: float         # SEI share denominator implied by the plan
+    industry_coverage: str                # "above_scale" (规上) or "all" industry (全部工业)
     gdp: float
     va_ratio: float
     nonsei_va_ratio: float                # value added per unit of non-SEI output
@@ -75,6 +77,7 @@ class Baseline:
     attraction_weights: np.ndarray        # (J,)
     fund_weights: np.ndarray              # (J,)
     notes: list[str] = field(default_factory=list)
+    non_sei_industries: list[str] = field(default_factory=list)  # named, inside the rest
 
     @property
     def sei_industrial_output(self) -> float:
@@ -85,12 +88,97 @@ class Baseline:
         return 100 * self.sei_industrial_output / (self.sei_industrial_output + self.nonsei_output)
 
 
+#: The forms in which a plan can size its base-year industry and the SEI part of it, tried in
+#: this order. Each figure may come from the plan, from the region's published statistics or from
+#: an assumption written in the plan file. ``seisim plan check`` lists them when none is complete.
+SIZING_FORMS: tuple[tuple[str, str], ...] = (
+    ("sei_output", "sei_output_share"),
+    ("sei_output", "industrial_output"),
+    ("industrial_value_added", "sei_share_of_industrial_value_added"),
+    ("above_scale_industrial_value_added", "sei_share_of_industrial_value_added"),
+)
+#: Plan indicator -> published-statistics measure with the same definition.
+STATISTIC_MEASURE = {
+    "sei_output": "sei_output", "sei_output_share": "sei_output_share",
+    "industrial_output": "industrial_output",
+    "above_scale_industrial_value_added": "industrial_value_added",
+    "sei_share_of_industrial_value_added": "sei_share_of_industrial_value_added", "gdp": "gdp",
+}
+#: SEI value added per unit of SEI output where the plan gives no SEI value added (NBS
+#: input-output tables put high-technology manufacturing near this ratio).
+DEFAULT_SEI_VA_RATIO = 0.28
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The two base-year figures that size the model's industry and its SEI part."""
+
+    year: int
+    form: tuple[str, str]
+    values: tuple[float, float]
+    sources: tuple[str, str]
+
+    @property
+    def coverage(self) -> str:
+        """'all' when sized on all industry (全部工业), else 'above_scale' (规上)."""
+        return "all" if self.form[0] == "industrial_value_added" else "above_scale"
+
+    def describe(self) -> str:
+        return "; ".join(f"{ind} {val:g} ({src})" for ind, val, src in
+                         zip(self.form, self.values, self.sources))
+
+
+def base_figure(plan: Plan, indicator: str, year: int) -> tuple[float, str] | None:
+    """A region figure for ``year`` and where it comes from: the plan file (plan sections,
+    statistics or assumptions written there), SEI output derived from next year's level and growth,
+    or the region's published statistics; None when none has it."""
+    found = plan.find(indicator, year=year, role="baseline")
+    if found:
+        f = found[0]
+        drawn = (f"; range {f.canonical_range[0]:g}-{f.canonical_range[1]:g} drawn per "
+                 "replication" if f.is_range else "")
+        return f.canonical_value, plan.source_of(f) + drawn
+    if indicator == "sei_output":
+        nxt, growth = (plan.find("sei_output", year=year + 1, role="baseline"),
+                       plan.value("sei_output_growth", year=year + 1))
+        if nxt and growth is not None:
+            return (nxt[0].canonical_value / (1 + growth / 100),
+                    f"derived from {year + 1} output and growth ({plan.source_of(nxt[0])})")
+    measure = STATISTIC_MEASURE.get(indicator)
+    stat = published_statistic(plan, measure, year) if measure else None
+    if stat is not None:
+        return stat.value, f"statistic: {stat.source} ({stat.published})"
+    return None
+
+
+def find_sizing(plan: Plan, year: int | None = None) -> Sizing | None:
+    """The first complete sizing form (in :data:`SIZING_FORMS` order) in the latest baseline year
+    that has one, or in ``year`` if given."""
+    years = [year] if year is not None else sorted(plan.baseline_years, reverse=True)
+    for form in SIZING_FORMS:
+        for y in years:
+            pair = [base_figure(plan, ind, y) for ind in form]
+            if all(p is not None for p in pair):
+                return Sizing(y, form, (pair[0][0], pair[1][0]), (pair[0][1], pair[1][1]))
+    return None
+
+
+def sizing_problem(plan: Plan) -> str:
+    """Why ``plan`` cannot be simulated, in one line, with the forms a user may supply."""
+    forms = " | ".join(" + ".join(form) for form in SIZING_FORMS)
+    have = sorted({f.indicator for f in plan.figures if f.role == "baseline"
+                   and f.scope == "region" and any(f.indicator in form for form in SIZING_FORMS)})
+    return (f"plan {plan.region} ({plan.version}) cannot be simulated: no base year has both "
+            f"figures of one sizing form ({forms}), from the plan, its statistics file or an "
+            f"assumption; it has {', '.join(have) or 'none of them'} (see seisim plan check "
+            f"{plan.region})")
+
+
 def default_base_year(plan: Plan) -> int:
-    years = [f.year for f in plan.find("sei_output", role="baseline")]
-    if not years:
-        raise InputError(f"plan {plan.region} ({plan.version}) has no baseline SEI output figure",
-                         file=plan.file)
-    return max(years)
+    sizing = find_sizing(plan)
+    if sizing is None:
+        raise InputError(sizing_problem(plan), file=plan.file)
+    return sizing.year
 
 
 class _Reader:
@@ -276,11 +364,16 @@ def ipf(row_totals: np.ndarray, col_totals: np.ndarray, allowed: np.ndarray,
 def draw_figure_factors(plan: Plan, params: ModelParams, rng: np.random.Generator) -> dict:
     """One replication's multipliers of the plan's qualified baseline figures: "more than" and
     "at least" X within [X, X(1+more_than_margin)], "about" X within X(1 +- about_margin)
-    (uniform), in the plan's figure order. Exact figures and targets are not drawn."""
+    (uniform), a range [low, high] within it, in the plan's figure order. Exact figures and
+    targets are not drawn."""
     a = params.allocation
     factors = {}
     for f in qualified_baselines(plan):
-        if f.qualifier == "about":
+        if f.is_range:  # uniform over the range, as a multiple of its middle
+            low, high = f.canonical_range
+            middle = (low + high) / 2
+            factors[f.id] = (low + (high - low) * rng.random()) / middle
+        elif f.qualifier == "about":
             factors[f.id] = 1.0 + a.about_margin * (2.0 * rng.random() - 1.0)
         else:
             factors[f.id] = 1.0 + a.more_than_margin * rng.random()
@@ -288,9 +381,11 @@ def draw_figure_factors(plan: Plan, params: ModelParams, rng: np.random.Generato
 
 
 def qualified_baselines(plan: Plan) -> list:
-    """Baseline figures printed as a range ("more than", "at least", "about"), in plan order."""
+    """Baseline figures printed as a range ("more than", "at least", "about", or [low, high]), in
+    plan order."""
     return [f for f in plan.figures
-            if f.role == "baseline" and f.qualifier in ("more_than", "at_least", "about")]
+            if f.role == "baseline" and (f.is_range or f.qualifier in
+                                         ("more_than", "at_least", "about"))]
 
 
 def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> Baseline:
@@ -298,15 +393,49 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
     notes: list[str] = []
     plan = plan.with_factors(params.allocation.figure_factors)
     year = default_base_year(plan) if year is None else int(year)
+    sizing = find_sizing(plan, year)
+    if sizing is None:
+        starts = sorted({y for y in plan.baseline_years if find_sizing(plan, y) is not None})
+        raise InputError(f"no figures size the industry in base year {year} in {plan.region} "
+                         f"({plan.version}); years a run can start from: "
+                         f"{', '.join(map(str, starts)) or 'none'} (seisim plan check "
+                         f"{plan.region})", file=plan.file, path=("horizon", "start"))
+    notes.append(f"base year {year} sized by {sizing.describe()}")
     reader = _Reader(plan, year, notes)
+    econ = params.economy
+    if plan.non_sei_industries:
+        notes.append("industries the plan does not count as SEI are part of the rest of "
+                     "industry: " + ", ".join(i.id for i in plan.non_sei_industries))
 
-    total_printed = region_output(plan, year, notes)
-    share = region_share(plan, year, notes)
-    published_total = total_printed / (share / 100)
-
-    services_lines = sum(f.canonical_value for s in plan.service_industries
-                         for f in plan.find("sei_output", scope=f"industry:{s.id}", year=year))
-    industrial_guess = total_printed - services_lines
+    va_ratio = nonsei_va_ratio = None
+    if sizing.form[0] == "sei_output":
+        total_printed = sizing.values[0]
+        if sizing.form[1] == "sei_output_share":
+            share = sizing.values[1]
+        else:
+            share = 100 * total_printed / sizing.values[1]
+        published_total = total_printed / (share / 100)
+        services_lines = sum(f.canonical_value for s in plan.service_industries
+                             for f in plan.find("sei_output", scope=f"industry:{s.id}", year=year))
+        industrial_guess = total_printed - services_lines
+    else:
+        # Sized on value added: output follows from value-added ratios (ODD 7.17).
+        industry_va, share_va = sizing.values
+        va_ratio = econ.va_ratio or _sei_va_ratio_from_plan(plan, year, notes)
+        nonsei_va_ratio = econ.nonsei_va_ratio or LITERATURE_NONSEI_VA_RATIO
+        sei_va = industry_va * share_va / 100
+        industrial_guess = total_printed = sei_va / va_ratio
+        services_lines = 0.0
+        published_total = industrial_guess + (industry_va - sei_va) / nonsei_va_ratio
+        share = 100 * industrial_guess / published_total
+        notes.append(f"industry sized on value added {industry_va:g} with an SEI share of "
+                     f"{share_va:.2f}%: SEI output {industrial_guess:.1f} at VA ratio "
+                     f"{va_ratio:g}, the rest {published_total - industrial_guess:.1f} at "
+                     f"{nonsei_va_ratio:g}" + (" (all industry, above-scale and below)"
+                                               if sizing.coverage == "all" else ""))
+    if not plan.industrial_industries:
+        raise InputError(f"plan {plan.region} ({plan.version}) flags no industrial industry as "
+                         "SEI (sei: true): there are no firms to simulate", file=plan.file)
     at = year if params.allocation.industry_output else split_year(plan, year)
     if at == year:
         ind_split, srv_split = industry_split(plan, year, industrial_guess, params, notes)
@@ -370,8 +499,9 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
 
     # Value added and GDP.
     total_sei = industrial_total + float(services_output.sum())
-    va_ratio, nonsei_va_ratio, gdp = _value_added_and_gdp(plan, year, total_sei, industrial_total,
-                                                          nonsei, params, notes)
+    va_ratio, nonsei_va_ratio, gdp = _value_added_and_gdp(
+        plan, year, total_sei, industrial_total, nonsei, params, notes,
+        sized=(va_ratio, nonsei_va_ratio) if va_ratio is not None else None)
 
     # Talent.
     t = reader.exact("rd_personnel") or reader.nearest("rd_personnel")
@@ -408,31 +538,43 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
         cell_output=cell, cell_allowed=allowed, park_land=land, services_output=services_output,
         above_scale_firms=n_firms, big_firm_threshold=big_threshold, big_firms=big_firms,
         nonsei_output=nonsei, published_total_output=published_total, gdp=gdp, va_ratio=va_ratio,
+        industry_coverage=sizing.coverage,
         nonsei_va_ratio=nonsei_va_ratio,
         talent=talent, rd_mean=rd_mean, nonsei_growth=nonsei_growth, funds=funds,
-        attraction_weights=attraction, fund_weights=weights.copy(), notes=notes)
+        attraction_weights=attraction, fund_weights=weights.copy(), notes=notes,
+        non_sei_industries=[i.id for i in plan.non_sei_industries])
+
+
+def _sei_va_ratio_from_plan(plan: Plan, year: int, notes: list[str],
+                           total_sei: float | None = None) -> float:
+    """SEI value added per unit of SEI output: from the plan's SEI value added and output (nearest
+    year) when both are known, else :data:`DEFAULT_SEI_VA_RATIO` (noted as assumed)."""
+    va_figs = sorted(plan.find("sei_value_added", role="baseline"),
+                     key=lambda f: (abs(f.year - year), -f.year))
+    if va_figs and total_sei:
+        f = va_figs[0]
+        ratio = f.canonical_value / (total_sei * _output_ratio(plan, f.year, year))
+        if f.year != year:
+            notes.append(f"SEI value-added ratio taken from {f.year}: {ratio:.3f}")
+        return ratio
+    notes.append(f"no SEI value added with SEI output in the plan: assumed VA ratio "
+                 f"{DEFAULT_SEI_VA_RATIO:g}")
+    return DEFAULT_SEI_VA_RATIO
 
 
 def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_total: float,
-                         nonsei: float, params: ModelParams,
-                         notes: list[str]) -> tuple[float, float, float]:
+                         nonsei: float, params: ModelParams, notes: list[str],
+                         sized: tuple[float, float] | None = None) -> tuple[float, float, float]:
     """VA per unit of SEI and of non-SEI output and base-year GDP, from the plan and the
     statistics where they say, else documented fallbacks (nearest year with growth, parameter
-    set, industry share of GDP)."""
+    set, industry share of GDP). ``sized``: ratios already fixed by a value-added sizing."""
     econ = params.economy
-    va_figs = sorted(plan.find("sei_value_added", role="baseline"),
-                     key=lambda f: (abs(f.year - year), -f.year))
-    va_ratio = econ.va_ratio
-    if va_ratio is None and va_figs:
-        f = va_figs[0]
-        va_ratio = f.canonical_value / (total_sei * _output_ratio(plan, f.year, year))
-        if f.year != year:
-            notes.append(f"SEI value-added ratio taken from {f.year}: {va_ratio:.3f}")
-    if va_ratio is None:
-        va_ratio = 0.28
-        notes.append("no SEI value added in the plan: assumed VA ratio 0.28")
-    nonsei_ratio = _nonsei_va_ratio(plan, year, va_ratio * industrial_total, nonsei, params,
-                                    notes)
+    if sized is not None:
+        va_ratio, nonsei_ratio = sized
+    else:
+        va_ratio = econ.va_ratio or _sei_va_ratio_from_plan(plan, year, notes, total_sei)
+        nonsei_ratio = _nonsei_va_ratio(plan, year, va_ratio * industrial_total, nonsei, params,
+                                        notes)
     if econ.gdp is not None:
         at = econ.gdp_year or year
         gdp = econ.gdp * (1 + econ.gdp_growth) ** (year - at)
@@ -440,26 +582,39 @@ def _value_added_and_gdp(plan: Plan, year: int, total_sei: float, industrial_tot
                      + (f", projected to {year} at {econ.gdp_growth:g}/yr: {gdp:.0f}"
                         if at != year else ""))
         return va_ratio, nonsei_ratio, gdp
-    published = published_statistic(plan, "gdp", year)
+    published = base_figure(plan, "gdp", year)
     if published is not None:
-        notes.append(f"GDP {year} {published.value:g} from published statistics "
-                     f"({published.source}, {published.published})")
-        return va_ratio, nonsei_ratio, published.value
-    pairs = [(f, plan.find("sei_value_added_share_gdp", year=f.year, role="baseline"))
-             for f in va_figs]
-    pairs = [(f, s[0]) for f, s in pairs if s]
-    if pairs:
-        f, share = pairs[0]
-        gdp = f.canonical_value / (share.canonical_value / 100)
-        if f.year != year:
-            gdp *= (1 + econ.gdp_growth) ** (year - f.year)
-            notes.append(f"GDP {year} projected from {f.year} at {econ.gdp_growth:g}/yr: {gdp:.0f}")
+        notes.append(f"GDP {year} {published[0]:g} ({published[1]})")
+        return va_ratio, nonsei_ratio, published[0]
+    implied = _gdp_implied_by_shares(plan)
+    if implied is not None:
+        gdp, at, how = implied
+        if at != year:
+            gdp *= (1 + econ.gdp_growth) ** (year - at)
+            how += f", projected to {year} at {econ.gdp_growth:g}/yr"
+        notes.append(f"GDP {year} {gdp:.0f} implied by {how}")
         return va_ratio, nonsei_ratio, gdp
     industrial_va = va_ratio * industrial_total + nonsei_ratio * nonsei
     gdp = industrial_va / params.allocation.gdp_industry_share
     notes.append(f"no GDP share in the plan: GDP inferred as industrial value added / "
                  f"{params.allocation.gdp_industry_share:g} = {gdp:.0f}")
     return va_ratio, nonsei_ratio, gdp
+
+
+def _gdp_implied_by_shares(plan: Plan) -> tuple[float, int, str] | None:
+    """GDP from an amount and its share of GDP printed for the same year (the registry's share
+    definitions), nearest the latest baseline year: (gdp, year, description)."""
+    found = []
+    for share_id, ind in INDICATORS.items():
+        if ind.share_of is None or ind.share_of[1] != "gdp":
+            continue
+        for share in plan.find(share_id, role="baseline"):
+            amounts = plan.find(ind.share_of[0], year=share.year, role="baseline")
+            if amounts and share.canonical_value > 0:
+                found.append((amounts[0].canonical_value / (share.canonical_value / 100),
+                              share.year, f"{ind.share_of[0]} {amounts[0].canonical_value:g} at "
+                              f"{share.canonical_value:g}% of GDP in {share.year}"))
+    return max(found, key=lambda t: t[1]) if found else None
 
 
 #: Value added / gross output of Chinese industry (NBS input-output tables), where nothing better.

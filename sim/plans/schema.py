@@ -135,6 +135,9 @@ class Figure(StrictModel):
     threshold: float | None = Field(default=None, gt=0, validate_default=True)
     among: tuple[str, ...] | None = None
     rank: Rank | None = None
+    #: a target kept for the record but not scored, and why (a slogan-like heading, a measure the
+    #: plan leaves undefined); listed with the reason in every report
+    unscored: str = ""
     note: str = ""
     statistic: StatisticRef | None = None
     assumption: AssumptionRef | None = None
@@ -276,6 +279,8 @@ class Figure(StrictModel):
                              "versions are the keys of its 'source'")
         if self.year is None and self.role == "baseline":
             raise ValueError("a baseline needs its 'year' (only targets may be undated)")
+        if self.unscored and self.role != "target":
+            raise ValueError("'unscored' applies to targets only")
         return self
 
     # Reading ---------------------------------------------------------------------------------
@@ -292,8 +297,8 @@ class Figure(StrictModel):
 
     @property
     def quantified(self) -> bool:
-        """A number for a year: usable in arithmetic and scoring."""
-        return self.value is not None and self.year is not None
+        """A number for a year that may be computed with (not marked ``unscored``)."""
+        return self.value is not None and self.year is not None and not self.unscored
 
     @property
     def canonical_unit(self) -> str:
@@ -381,7 +386,8 @@ class Plan(BaseModel):
     parks: tuple[Park, ...]
     funds: tuple[Fund, ...]
     figures: tuple[Figure, ...]           # quantified and dated: what arithmetic and scoring use
-    unquantified: tuple[Figure, ...] = ()  # undated or 一批 figures: listed, never computed with
+    #: undated, unquantified (一批) or ``unscored`` figures: listed, never computed with
+    unquantified: tuple[Figure, ...] = ()
 
     def __repr__(self) -> str:
         return (f"Plan({self.region!r}, version={self.version!r}, industries={len(self.industries)}, "
@@ -405,11 +411,12 @@ class Plan(BaseModel):
 
     # Lookups --------------------------------------------------------------------------------
     def figure(self, figure_id: str) -> Figure:
-        for f in self.figures:
+        """A figure by id, computed-with or listed."""
+        for f in self.figures + self.unquantified:
             if f.id == figure_id:
                 return f
         raise KeyError(f"no figure '{figure_id}' in {self.region} version {self.version}"
-                       f"{nearest(figure_id, [f.id for f in self.figures])}")
+                       f"{nearest(figure_id, [f.id for f in self.figures + self.unquantified])}")
 
     def find(self, indicator: str, *, scope: str | None = "region", year: int | None = None,
              role: str | None = None, threshold: float | None = None) -> list[Figure]:
@@ -459,10 +466,9 @@ class Plan(BaseModel):
 
     @property
     def all_targets(self) -> list[Figure]:
-        """Every target, in file order: scored ones and undated or unquantified ones."""
-        order = {f.id: k for k, f in enumerate(self.figures + self.unquantified)}
-        return sorted((f for f in self.figures + self.unquantified if f.role == "target"),
-                      key=lambda f: order[f.id])
+        """Every target: the scored ones, then the listed ones (undated, unquantified, unscored),
+        each group in file order."""
+        return [f for f in self.figures + self.unquantified if f.role == "target"]
 
     @property
     def industry_ids(self) -> list[str]:
@@ -470,11 +476,18 @@ class Plan(BaseModel):
 
     @property
     def industrial_industries(self) -> list[Industry]:
-        return [i for i in self.industries if i.sector == "industry"]
+        """Industrial SEI industries: the ones whose firms the model simulates one by one."""
+        return [i for i in self.industries if i.sector == "industry" and i.sei]
 
     @property
     def service_industries(self) -> list[Industry]:
-        return [i for i in self.industries if i.sector == "services"]
+        """SEI services industries (aggregate stocks, outside industrial output)."""
+        return [i for i in self.industries if i.sector == "services" and i.sei]
+
+    @property
+    def non_sei_industries(self) -> list[Industry]:
+        """Industries the plan names but does not count as SEI: part of the rest of industry."""
+        return [i for i in self.industries if not i.sei]
 
 
 def check_references(plan_file: PlanFile) -> list[tuple[tuple, str]]:

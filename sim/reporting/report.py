@@ -19,8 +19,8 @@ def _num(x) -> str:
     return f"{x:,.4g}"
 
 
-def _year(x) -> str:
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else str(int(x))
+def _year(x, missing: str = "") -> str:
+    return missing if x is None or (isinstance(x, float) and math.isnan(x)) else str(int(x))
 
 
 def targets_markdown(targets: pd.DataFrame) -> str:
@@ -28,11 +28,13 @@ def targets_markdown(targets: pd.DataFrame) -> str:
             "| source |\n|---|---|---|---|---|---|---|---|---|")
     rows = []
     for r in targets.itertuples():
+        year = _year(r.year, "undated")
         if pd.isna(r.p_met):
-            rows.append(f"| {r.target} | {r.year} | {_num(r.threshold)} {r.unit} | not evaluated: "
+            rows.append(f"| {r.target} | {year} | {_num(r.threshold)} {r.unit} | not evaluated: "
                         f"{r.note} | | | | | {r.source} |")
             continue
-        rows.append(f"| {r.target} | {r.year} | {_num(r.threshold)} {r.unit} | {_pct(r.p_met)} | "
+        rule = f" ({r.rule})" if isinstance(r.rule, str) and r.rule else ""
+        rows.append(f"| {r.target} | {year} | {_num(r.threshold)} {r.unit}{rule} | {_pct(r.p_met)} | "
                     f"{_pct(r.ci_low)}-{_pct(r.ci_high)} | {_num(r.median)} | "
                     f"{_num(r.q05)}-{_num(r.q95)} | {_year(r.first_met_median)} | {r.source} |")
     return "\n".join([head] + rows)

@@ -19,6 +19,11 @@ from sim.experiments.store import RunStore
 from sim.outcomes import TargetSpec
 
 
+def _figure(x: float) -> str:
+    """A simulated or target level as a reader wants it: whole numbers from 100 up."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+
+
 class MonteCarloResult:
     """Monte Carlo results of one scenario (one label of a run directory)."""
 
@@ -96,14 +101,18 @@ class MonteCarloResult:
         lines = [f"{self.name}: {self.replications} replications, seed {self.settings['seed']}"
                  + (" (structural variants pooled)" if per_variant else "")]
         for r in t.itertuples():
+            year = "undated" if pd.isna(r.year) else str(int(r.year))
             if pd.isna(r.p_met):
-                lines.append(f"  {r.target:<40} {r.year}  not evaluated ({r.note})")
+                shown = ("" if pd.isna(r.median) else
+                         f"; simulated median {r.median:,.4g} (5-95%: {r.q05:,.4g}-{r.q95:,.4g})")
+                lines.append(f"  {r.target:<40} {year:>7}  not evaluated ({r.note}{shown})")
             else:
                 split = ", ".join(f"{v} {p[r.target]:.1%}" for v, p in per_variant.items())
                 lines.append(
-                    f"  {r.target:<40} {r.year}  P(met) = {r.p_met:5.1%} "
-                    f"[{r.ci_low:5.1%}, {r.ci_high:5.1%}]  median {r.median:,.4g} vs "
-                    f"{r.threshold:,.4g} {r.unit}" + (f"  ({split})" if split else ""))
+                    f"  {r.target:<40} {year:>7}  P(met) = {r.p_met:5.1%} "
+                    f"[{r.ci_low:5.1%}, {r.ci_high:5.1%}]  median {_figure(r.median)} vs "
+                    f"{_figure(r.threshold)} {r.unit}" + (f"  ({split})" if split else "")
+                    + (f"  [{r.rule}]" if isinstance(r.rule, str) and r.rule else ""))
         if self.failures:
             lines.append(f"  {len(self.failures)} replication(s) failed; see failures/")
         return "\n".join(lines)
