@@ -89,6 +89,12 @@ class Distribution(Strict):
             raise ValueError("mode must lie between low and high")
         return self
 
+    def describe(self) -> str:
+        """The distribution in words, e.g. 'uniform(0.024, 0.054)'."""
+        keys = {"normal": ("mean", "sd"), "uniform": ("low", "high"),
+                "triangular": ("low", "mode", "high"), "lognormal": ("median", "sigma")}[self.dist]
+        return f"{self.dist}({', '.join(f'{getattr(self, k):g}' for k in keys)})"
+
     def sample(self, rng: np.random.Generator) -> float:
         if self.dist == "normal":
             x = rng.normal(self.mean, self.sd)

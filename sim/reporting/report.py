@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from sim.experiments.store import RunStore
@@ -89,6 +90,65 @@ def structure_markdown(result) -> list[str]:
     return lines + ["", "Table: `targets_by_structure.csv`", ""]
 
 
+def stage_pace_lines(result) -> list[str]:
+    """Targets in several years (Chengdu's 2025/2030/2035): the pace each stage needs (from the
+    plan audit) next to the simulated pace over the same years and the chance the stage's target
+    is met."""
+    from sim.plans.audit import check_stage_pace
+
+    plan = result.scenario.plan
+    specs = {s.id: s for s in result.specs}
+    targets = result.targets().set_index("target")
+    rows = []
+    for finding in check_stage_pace(plan):
+        last = specs.get(finding.figures[-1])
+        if finding.severity != "info" or last is None or not last.evaluable or last.members:
+            continue
+        annual = result.annual_columns(last.column)
+        wide = annual.pivot(index="replication", columns="year", values=last.column)
+        figures = [plan.figure(i) for i in finding.figures]
+        share = last.unit == "%"
+        for a, b in zip(figures, figures[1:]):
+            need = finding.numbers.get(f"pace_{a.year}_{b.year}")
+            if need is None or a.year not in wide.columns or b.year not in wide.columns:
+                continue
+            n = b.year - a.year
+            pace = ((wide[b.year] - wide[a.year]) / n if share else
+                    100 * ((wide[b.year] / wide[a.year]) ** (1 / n) - 1)).to_numpy()
+            unit = "points/yr" if share else "%/yr"
+            p_met = targets.loc[b.id, "p_met"] if b.id in targets.index else math.nan
+            rows.append(f"| {last.indicator} | {a.year}-{b.year} | {need:.2f} {unit} | "
+                        f"{np.median(pace):.2f} [{np.quantile(pace, 0.05):.2f}, "
+                        f"{np.quantile(pace, 0.95):.2f}] | {_pct(p_met)} |")
+    if not rows:
+        return []
+    return ["Stage paces: what each stage of the plan needs (plan figures; floors read as "
+            "floors) and what the model gives over the same years (median [5%, 95%] of "
+            "replications); P(met) of the stage's target.", "",
+            "| indicator | stage | needed | simulated | P(met) |", "|---|---|---|---|---|",
+            *rows, ""]
+
+
+def assumption_lines(scenario) -> list[str]:
+    """Every assumption the results rest on: figures no document gives (``assumption`` in the
+    plan file) and the scenario's own uncertain parameters. Results depend on them, and the data do
+    not pin them down: they are prior-driven."""
+    plan = scenario.plan
+    lines = []
+    for f in plan.assumptions:
+        low, high = f.canonical_range
+        value = f"{low:g}-{high:g} (drawn uniformly per replication)" if f.is_range else f"{low:g}"
+        lines.append(f"{f.id}: {f.indicator} {f.year} = {value} {f.canonical_unit}; assumed by "
+                     f"{f.assumption.by}: {f.assumption.why}")
+    for key, dist in scenario.spec.uncertainties.items():
+        lines.append(f"{key}: drawn per replication from {dist.describe()} (scenario "
+                     "uncertainty)")
+    if not lines:
+        return []
+    return ["Assumptions the results rest on (prior-driven: no published figure pins them):",
+            "", *[f"- {line}" for line in lines], ""]
+
+
 def data_basis(scenario) -> list[str]:
     """Which data and parameter set a scenario's forecast rests on, for the report."""
     plan = scenario.plan
@@ -152,7 +212,9 @@ def render_report(store: RunStore, sections, comparison) -> str:
                   f"Tables: [targets.csv]({prefix}targets.csv), "
                   f"[first_met.csv]({prefix}first_met.csv); rows per replication and year in "
                   "`annual/`, per target in `outcomes/`.", ""]
-        for png, caption in (("share_fan.png", "SEI share of above-scale industrial output"),
+        headline = result.headline_column()
+        for png, caption in (("headline_fan.png", f"{headline} with the plan's targets"),
+                             ("share_fan.png", "SEI share of industrial output"),
                              ("probabilities.png", "Probability each target is met"),
                              ("industry_outcomes.png", "Industry outcomes vs targets"),
                              ("park_outcomes.png", "Park outcomes vs targets")):
@@ -164,6 +226,8 @@ def render_report(store: RunStore, sections, comparison) -> str:
                       "`failures/`.", ""]
         if result.scenario is not None:
             lines += park_capacity_lines(result)
+            lines += stage_pace_lines(result)
+            lines += assumption_lines(result.scenario)
             lines += ["What the forecast rests on:", ""] + [
                 f"- {line}" for line in data_basis(result.scenario)] + [""]
             notes = result.scenario.model_inputs().baseline.notes

@@ -134,7 +134,29 @@ class MonteCarloResult:
         marks = [(s.year, s.threshold, s.id) for s in self.specs if s.column == column]
         return fan_chart(self.quantiles(column), targets=marks,
                          title=f"{self.name}: {column.replace('_', ' ')}",
-                         ylabel="% of above-scale industrial output")
+                         ylabel="% of industrial output")
+
+    def headline_column(self) -> str | None:
+        """The annual column most of the plan's region targets are scored on, when it is not the
+        SEI share (a plan such as Chengdu's, whose stages are on industrial value added)."""
+        columns = [s.column for s in self.specs
+                   if s.evaluable and s.scope == "region" and not s.members]
+        if not columns:
+            return None
+        best = max(dict.fromkeys(columns), key=columns.count)
+        return None if best == "sei_output_share" else best
+
+    def plot_headline(self):
+        """Fan chart of the headline column with its targets marked."""
+        from sim.reporting.plots import fan_chart
+
+        column = self.headline_column()
+        marks = [(s.year, s.threshold, s.id) for s in self.specs if s.column == column]
+        unit = next(s.unit for s in self.specs if s.column == column)
+        # Axis labels in ASCII: the default fonts have no CJK glyphs.
+        ylabel = {"亿元": "100 million yuan (yi yuan)"}.get(unit, unit)
+        return fan_chart(self.quantiles(column), targets=marks,
+                         title=f"{self.name}: {column.replace('_', ' ')}", ylabel=ylabel)
 
     def plot_probabilities(self):
         from sim.reporting.plots import probability_chart
@@ -201,6 +223,8 @@ def write_outputs(result: MonteCarloResult, out: Path, plots: bool = True) -> li
     if plots:
         figures = {"share_fan.png": result.plot_share(),
                    "probabilities.png": result.plot_probabilities()}
+        if result.headline_column() is not None:
+            figures["headline_fan.png"] = result.plot_headline()
         for kind in ("industry", "park"):
             if targets["scope"].str.startswith(kind + ":").any() and \
                     targets.loc[targets["scope"].str.startswith(kind + ":"), "p_met"].notna().any():
