@@ -559,11 +559,12 @@ def cmd_solve(args) -> int:
     return 0
 
 
-DEMO_SCENARIOS = ("scenarios/chongqing-baseline.yaml", "scenarios/fuling-baseline.yaml")
+DEMO_SCENARIOS = ("scenarios/chongqing-baseline.yaml", "scenarios/fuling-baseline.yaml",
+                  "scenarios/chengdu-baseline.yaml")
 
 
 def cmd_demo(args) -> int:
-    """Chongqing and Fuling baselines, Monte Carlo, target tables and reports."""
+    """Chongqing, Fuling and Chengdu baselines, Monte Carlo, target tables and reports."""
     import time
 
     import sim
@@ -681,7 +682,7 @@ def add_simulation_commands(subparsers) -> None:
     solve.add_argument("--replications", type=int, default=200)
     solve.set_defaults(func=cmd_solve)
 
-    demo = subparsers.add_parser("demo", help="the main job: Chongqing and Fuling baselines")
+    demo = subparsers.add_parser("demo", help="the main job: Chongqing, Fuling and Chengdu baselines")
     demo.add_argument("-n", "--replications", type=int, default=1000)
     demo.add_argument("--out", default=None, help="output directory (default runs/demo-<time>)")
     demo.add_argument("--backend", choices=["serial", "processes", "dask"], default="processes")

@@ -70,14 +70,16 @@ def test_plan_audit_of_a_file_path(capsys):
     assert code == 0 and "Plan audit: fuling" in out
 
 
-def test_demo_runs_both_baselines_and_writes_reports(capsys, tmp_path):
+def test_demo_runs_every_baseline_and_writes_reports(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "-n", "12", "--out", str(tmp_path / "demo"),
                        "--backend", "serial", "--no-progress")
     assert code == 0
     assert "chongqing-baseline: 12 replications" in out
     assert "fuling-baseline: 12 replications" in out
+    assert "chengdu-baseline: 12 replications" in out
     assert "sei_output_share_2025" in out and "sei_output_share_2026" in out
-    for name in ("chongqing-baseline", "fuling-baseline"):
+    assert "industrial_value_added_2035" in out
+    for name in ("chongqing-baseline", "fuling-baseline", "chengdu-baseline"):
         assert (tmp_path / "demo" / name / "report.md").is_file()
         assert (tmp_path / "demo" / name / "targets.csv").is_file()
 
