@@ -181,8 +181,8 @@ def add_plan_command(subparsers) -> None:
 
 # seisim run / mc / sweep / compare / report / demo -----------------------------------------------
 RUN_COLUMNS = ["year", "sei_industrial_output", "nonsei_output", "sei_output_share",
-               "sei_value_added_share_gdp", "above_scale_firms", "firms_over_10",
-               "talent_shortage", "fund_invested"]
+               "industrial_value_added", "sei_value_added_share_gdp", "above_scale_firms",
+               "firms_over_10", "talent_shortage", "fund_invested"]
 
 
 def _use_agg() -> None:
