@@ -251,10 +251,6 @@ RANKED = figure_yaml(id="ranked_2025", indicator="ranked_cluster_count", year=20
                      unit="count", role="target", source='{"2022": "s4"}')
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: Figure._rank_for_ranked_clusters is a field validator on 'rank', whose default "
-    "None is never validated (no validate_default=True), so a ranked_cluster_count figure "
-    "without 'rank' loads instead of being refused"))
 def test_ranked_cluster_count_needs_rank(tmp_path):
     text = MINIMAL + RANKED
     path = write_plan(tmp_path, text)
@@ -462,11 +458,6 @@ def class_line(industry: str, floor: float) -> str:
                        qualifier="class", role="baseline", source='{"2023": "s2"}')
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: sim.model.baseline.industry_split collects cluster_class floors over "
-    "plan.industries, non-SEI ones included, so a non-SEI industry's size class (Chengdu's "
-    "electronics 10000) changes the output split of the SEI industries (here drones 50 -> 73, "
-    "and the note 'size classes do not fit the industrial total')"))
 def test_a_non_sei_size_class_does_not_change_the_sei_split(tmp_path):
     without = build_baseline(load_va(tmp_path, VA_PLAN + class_line("robots", 100), "a"),
                              ModelParams())

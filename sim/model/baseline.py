@@ -269,8 +269,8 @@ def industry_split(plan: Plan, year: int, industrial_total: float, params: Model
             out_ind[i.id] = f.canonical_value if f is not None else 0.0
         return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
 
-    classes = {}
-    for i in plan.industries:
+    classes = {}  # size classes of SEI industries only: a non-SEI class sizes nothing here
+    for i in industrial + services:
         f = reader.exact("cluster_class", f"industry:{i.id}")
         if f is not None:
             classes[i.id] = f.canonical_value

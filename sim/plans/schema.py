@@ -134,7 +134,7 @@ class Figure(StrictModel):
     kind: Kind | None = None
     threshold: float | None = Field(default=None, gt=0, validate_default=True)
     among: tuple[str, ...] | None = None
-    rank: Rank | None = None
+    rank: Rank | None = Field(default=None, validate_default=True)
     #: a target kept for the record but not scored, and why (a slogan-like heading, a measure the
     #: plan leaves undefined); listed with the reason in every report
     unscored: str = ""

@@ -17,7 +17,7 @@ def _pct(x: float) -> str:
 def _num(x) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
-    return f"{x:,.4g}"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
 
 
 def _year(x, missing: str = "") -> str:
