@@ -258,7 +258,8 @@ def test_run_prints_one_run_and_writes_csv(tmp_path, capsys):
     lines = out.splitlines()
     assert lines[0] == "fuling-baseline: one run, seed 1, engine numba"
     assert lines[1].split() == ["year", "sei_industrial_output", "nonsei_output",
-                                "sei_output_share", "sei_value_added_share_gdp",
+                                "sei_output_share", "industrial_value_added",
+                                "sei_value_added_share_gdp",
                                 "above_scale_firms", "firms_over_10", "talent_shortage",
                                 "fund_invested"]
     assert [line.split()[0] for line in lines[3:9]] == [str(y) for y in range(2021, 2027)]
