@@ -25,7 +25,8 @@ import sim.plans
 from sim.analysis.targets import summarize_targets
 from sim.cli import main
 from sim.errors import InputError
-from sim.model.baseline import SIZING_FORMS, build_baseline, draw_figure_factors, find_sizing
+from sim.model.baseline import build_baseline, draw_figure_factors
+from sim.plans.sizing import SIZING_FORMS, find_sizing
 from sim.model.params import ModelParams
 from sim.model.readiness import check_plan
 from sim.outcomes import TargetSpec, replication_outcomes, scoring_rule, target_specs

@@ -112,3 +112,21 @@ def test_new_region_runs_end_to_end(region, tmp_path, capsys):
     assert base["industrial_value_added"].to_numpy() == pytest.approx(1200, rel=1e-9)
     share = base["sei_share_of_industrial_value_added"].to_numpy()
     assert share.min() >= 10 - 1e-9 and share.max() <= 20 + 1e-9 and share.std() > 0
+
+
+def test_audit_reports_a_plan_that_cannot_be_simulated(region, tmp_path, capsys):
+    # Without its assumed SEI share the region has no complete sizing form: the audit says so
+    # instead of reporting a clean plan, and run refuses with the same one-line message.
+    plan, scenario = region
+    text = plan.read_text(encoding="utf-8")
+    start = text.index("  - {id: sei_share_2023")
+    end = text.index("  - {id: iva_2027")
+    plan.write_text(text[:start] + text[end:], encoding="utf-8")
+    assert main(["plan", "audit", str(plan), "--json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    blocked = [f for f in findings if f["check"] == "coverage" and f["severity"] == "warning"]
+    assert blocked and "cannot be simulated" in blocked[0]["title"]
+    assert "industrial_value_added + sei_share_of_industrial_value_added" in blocked[0]["arithmetic"]
+    assert main(["run", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "years a run can start from: none" in err

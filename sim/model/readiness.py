@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.errors import InputError
-from sim.model.baseline import SIZING_FORMS, STATISTIC_MEASURE, build_baseline, find_sizing
+from sim.model.baseline import build_baseline
+from sim.plans.sizing import SIZING_FORMS, STATISTIC_MEASURE, find_sizing
 from sim.model.params import ModelParams
 from sim.plans.schema import Plan
 

@@ -62,6 +62,7 @@ from dataclasses import asdict, dataclass, field
 from sim.errors import InputError
 from sim.plans.schema import (ABOUT_TOLERANCE, INDICATORS, SHARE_INDICATORS, UNIT_FACTORS, Figure,
                               Plan)
+from sim.plans.sizing import find_sizing, sizing_problem
 
 CHECKS = {
     "sum": "Sub-targets vs totals",
@@ -1109,6 +1110,10 @@ def check_coverage(plan: Plan) -> list[Finding]:
     out = []
     every = list(plan.figures) + list(plan.unquantified)
     targets = plan.all_targets
+    if find_sizing(plan) is None:
+        out.append(Finding(
+            "coverage", "warning", "No base year can be sized: the plan cannot be simulated",
+            sizing_problem(plan)))
     if not targets:
         out.append(Finding(
             "coverage", "warning", "No targets: nothing to score",
@@ -1129,7 +1134,7 @@ def check_coverage(plan: Plan) -> list[Finding]:
         if f.value is None:
             kinds.append("unquantified")
             reasons.append("it has no number (一批, 若干) to compare a simulation with")
-        unscored = getattr(f, "unscored", "")
+        unscored = f.unscored
         if unscored:
             kinds.append("marked unscored")
             reasons.append(unscored)
