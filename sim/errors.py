@@ -40,3 +40,20 @@ def nearest(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' hint for a misspelt key, or '' if nothing is close."""
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def nearest_concept(word: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' hint for a misspelt concept name (an indicator, a statistic's
+    measure): only when ``word`` is a spelling slip of exactly one choice, word for word (same
+    number of ``_``-separated words, each close to its counterpart). A close string naming a
+    different concept (``industrial_value_added`` vs ``sei_value_added``) is never proposed: it
+    would push a user to mislabel a figure."""
+    words = str(word).lower().split("_")
+    matches = []
+    for candidate in choices:
+        other = str(candidate).split("_")
+        if len(other) == len(words) and all(
+                a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
+                for a, b in zip(words, other)):
+            matches.append(candidate)
+    return f" (did you mean '{matches[0]}'?)" if len(matches) == 1 else ""

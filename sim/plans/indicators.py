@@ -15,8 +15,9 @@ never suggests ``sei_value_added``, a different concept.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
+
+from sim.errors import nearest_concept
 
 #: Units a figure may be written in, and the factor to the indicator's canonical unit.
 UNIT_FACTORS: dict[str, tuple[str, float]] = {
@@ -221,18 +222,9 @@ def indicator(name: str) -> Indicator:
 
 
 def suggest_indicator(name: str) -> str:
-    """' (did you mean X?)' when ``name`` is a spelling slip of exactly one indicator: the same
-    number of words, each close to the corresponding word of X. Otherwise ''. A close string of a
-    different concept (``industrial_value_added`` vs ``sei_value_added``) is never proposed."""
-    words = str(name).lower().split("_")
-    matches = []
-    for candidate in INDICATORS:
-        other = candidate.split("_")
-        if len(other) == len(words) and all(
-                a == b or difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
-                for a, b in zip(words, other)):
-            matches.append(candidate)
-    return f" (did you mean '{matches[0]}'?)" if len(matches) == 1 else ""
+    """' (did you mean X?)' when ``name`` is a spelling slip of one indicator, else '' (see
+    :func:`sim.errors.nearest_concept`)."""
+    return nearest_concept(name, INDICATORS)
 
 
 def markdown_table() -> str:

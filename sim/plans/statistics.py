@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from sim.errors import InputError, nearest
+from sim.errors import InputError, nearest, nearest_concept
 from sim.yamlio import load_located, raise_validation_error
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -107,7 +107,7 @@ class Statistic(_Strict):
     @classmethod
     def _known_measure(cls, value: str) -> str:
         if value not in MEASURES:
-            raise ValueError(f"unknown measure '{value}'{nearest(value, MEASURES)}; see "
+            raise ValueError(f"unknown measure '{value}'{nearest_concept(value, MEASURES)}; see "
                              "docs/statistics-format.md for the list and definitions")
         return value
 
