@@ -23,7 +23,7 @@ import pytest
 import sim
 from sim.cli import main
 from sim.experiments.seeding import parameter_rng
-from sim.experiments.store import RunStore
+from sim.experiments.store import RunStore, file_digest
 from sim.reporting.results import load_result
 from sim.scenarios import load_scenario
 
@@ -207,7 +207,12 @@ def test_annual_rows_stream_to_one_parquet_file_per_chunk(serial_result):
         part = pd.read_parquet(run / "annual" / "main" / f"chunk-{k:05d}.parquet")
         assert tuple(sorted(part["replication"].unique())) == reps
         done = json.loads((run / "done" / "main" / f"chunk-{k:05d}.json").read_text())
-        assert done == {"replications": len(reps), "failures": 0}
+        assert (done["replications"], done["failures"]) == (len(reps), 0)
+        # the marker carries each file's checksum, which --resume verifies
+        assert done["files"] == {
+            f"{kind}/main/chunk-{k:05d}.parquet": file_digest(run / kind / "main" /
+                                                             f"chunk-{k:05d}.parquet")
+            for kind in ("annual", "outcomes")}
     # every file was written under a temporary name and renamed: nothing half-written is left
     assert temp_files(run) == []
     assert (run / "scenario.yaml").is_file()

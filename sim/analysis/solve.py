@@ -19,6 +19,7 @@ import pandas as pd
 
 from sim.analysis.targets import wilson_interval
 from sim.experiments.design import run_design
+from sim.experiments.store import claim_directory
 from sim.scenarios import Scenario
 
 
@@ -90,8 +91,11 @@ def solve(scenario: Scenario, target: str, lever: str, prob: float, bounds: tupl
           **backend) -> SolveResult:
     """Smallest value of ``lever`` (a dotted key such as ``levers.fund.scale``) at which the
     probability of meeting ``target`` is at least ``prob``."""
-    run_dir = Path(run_dir)
     seed = scenario.spec.monte_carlo.seed if seed is None else int(seed)
+    run_dir = claim_directory(run_dir, "solve", {
+        "scenario": scenario.resolved, "target": target, "lever": lever, "prob": prob,
+        "bounds": list(bounds), "replications": replications, "seed": seed, "grid": grid,
+        "bisections": bisections, "log_scale": log_scale})
     low, high = bounds
     if log_scale is None:
         log_scale = low > 0 and high / low >= 8

@@ -24,8 +24,9 @@ import pandas as pd
 from sim.errors import InputError
 from sim.experiments.backends import execute
 from sim.experiments.montecarlo import warm_up
-from sim.experiments.store import RunStore, atomic_write_parquet, atomic_write_text
 from sim.experiments.runner import run_replications
+from sim.experiments.store import (RunStore, atomic_write_parquet, atomic_write_text,
+                                  claim_directory, fingerprint)
 from sim.outcomes import TargetSpec, replication_outcomes, target_specs
 from sim.scenarios import Scenario
 
@@ -97,14 +98,18 @@ def run_design(scenario: Scenario, points: pd.DataFrame, run_dir: str | Path, *,
         raise InputError("no evaluable target selected", file=scenario.source, key="targets")
     for key in points.columns:  # validate every override key once, before running
         scenario.with_overrides({key: float(points[key].iloc[0])})
-    run_dir = Path(run_dir).resolve()  # workers may run in another working directory
-    run_dir.mkdir(parents=True, exist_ok=True)
+    engine = scenario.spec.monte_carlo.engine
+    per_chunk = points_per_chunk or max(1, int(np.ceil(len(points) / 40)))
+    # Chunks are reused only by the same design: another lever, scenario or seed is refused.
+    run_dir = claim_directory(Path(run_dir).resolve(), "design", {
+        "scenario": scenario.resolved, "columns": list(points.columns),
+        "points": fingerprint(points.to_dict("list")), "replications": replications,
+        "crn": crn, "seed": seed, "engine": engine, "targets": [s.id for s in specs],
+        "points_per_chunk": per_chunk})
     store = RunStore(run_dir)
     store.lock()
     try:
         points.to_csv(run_dir / "design_points.csv", index_label="point")
-        engine = scenario.spec.monte_carlo.engine
-        per_chunk = points_per_chunk or max(1, int(np.ceil(len(points) / 40)))
         done = {int(p.stem.split("-")[1]) for p in (run_dir / "design-done").glob("chunk-*.json")}
         tasks = []
         for k, start in enumerate(range(0, len(points), per_chunk)):

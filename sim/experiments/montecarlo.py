@@ -21,7 +21,7 @@ from sim import __version__
 from sim.errors import InputError
 from sim.experiments.backends import execute
 from sim.experiments.runner import ChunkTask
-from sim.experiments.store import RunStore
+from sim.experiments.store import DEFAULT_LABEL, RunStore
 from sim.outcomes import TargetSpec, target_specs
 from sim.scenarios import Scenario
 
@@ -75,6 +75,29 @@ def _resolved_yaml(experiment: Experiment) -> str:
     return yaml.safe_dump(docs, allow_unicode=True, sort_keys=False)
 
 
+def provenance(experiment: Experiment) -> dict:
+    """What produced a run besides its settings and scenario: the library versions that compute it
+    and the parameter sets it used (name, file, SHA-256 of their content), so a resume can require
+    the same."""
+    import numba
+    import numpy
+    import pandas
+
+    from sim.experiments.store import fingerprint
+
+    sets = {}
+    for label, sc in experiment.scenarios.items():
+        for variant, pset in sc.parameter_sets.items():
+            sets[f"{label or DEFAULT_LABEL}/{variant}"] = {
+                "name": pset.name,
+                "sha256": fingerprint({"params": pset.params.model_dump(mode="json"),
+                                       "draws": pset.draws})}
+    return {"versions": {"seisim": __version__, "python": platform.python_version(),
+                         "numpy": numpy.__version__, "numba": numba.__version__,
+                         "pandas": pandas.__version__},
+            "parameter_sets": sets}
+
+
 def warm_up(engine: str) -> None:
     """Compile (or load from cache) the numba kernel once in the driver before workers start."""
     if engine == "numba":
@@ -97,10 +120,21 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
             raise InputError("run directory already holds a run; use --resume to continue it or "
                              "choose another --out", file=str(run_dir))
         manifest = store.manifest()
-        if manifest.get("settings") != experiment.settings() or \
-                (run_dir / "scenario.yaml").read_text(encoding="utf-8") != resolved:
+        try:
+            stored_yaml = (run_dir / "scenario.yaml").read_text(encoding="utf-8")
+        except OSError:
+            stored_yaml = None
+        if manifest.get("settings") != experiment.settings() or stored_yaml != resolved:
             raise InputError("--resume: the scenario or settings differ from the stored run "
                              "(compare scenario.yaml and manifest.json)", file=str(run_dir))
+        now = provenance(experiment)
+        for key in ("versions", "parameter_sets"):
+            if key in manifest and manifest[key] != now[key]:
+                differ = sorted(k for k in set(now[key]) | set(manifest[key])
+                                if now[key].get(k) != manifest[key].get(k))
+                raise InputError(f"--resume: {key.replace('_', ' ')} differ from the stored run "
+                                 f"({', '.join(differ)}); results would mix; start a new run",
+                                 file=str(run_dir))
     elif run_dir.exists() and any(run_dir.iterdir()):
         raise InputError("directory exists and is not a seisim run directory", file=str(run_dir))
     else:
@@ -111,6 +145,7 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
             (run_dir / "scenario.yaml").write_text(resolved, encoding="utf-8")
             store.write_manifest({
                 "seisim_version": __version__, "python": platform.python_version(),
+                **provenance(experiment),
                 "created": _dt.datetime.now().isoformat(timespec="seconds"),
                 "settings": experiment.settings(), "status": "running",
                 "targets": {label: [s.__dict__ for s in sp] for label, sp in specs.items()},
@@ -118,6 +153,10 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
         tasks = []
         for label, sc in experiment.scenarios.items():
             done = store.completed_chunks(label)
+            damaged = store.damaged_chunks(label, done)
+            if damaged:
+                print(f"seisim: recomputing {len(damaged)} damaged or incomplete chunk(s) of "
+                      f"'{label or DEFAULT_LABEL}': {damaged[:5]}", file=sys.stderr)
             tasks += [ChunkTask(sc, tuple(specs[label]), experiment.seed, experiment.engine, k,
                                 reps, str(run_dir), label)
                       for k, reps in experiment.chunks() if k not in done]
@@ -149,6 +188,13 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
                                f"{ {k: v[:5] for k, v in missing.items() if v} }; the workers "
                                "must see the run directory (a shared filesystem on a cluster); "
                                "rerun with --resume")
+        counted = {label: store.replications_done(label) + len(store.failures(label))
+                   for label in experiment.scenarios}
+        short = {k: v for k, v in counted.items() if v != experiment.replications}
+        if short:
+            store.update_manifest(status="incomplete")
+            raise RuntimeError(f"{run_dir}: {short} replications on record instead of "
+                               f"{experiment.replications}; rerun with --resume")
         store.update_manifest(
             status="complete" if all_failures == 0 else "complete_with_failures",
             finished=_dt.datetime.now().isoformat(timespec="seconds"),

@@ -7,15 +7,22 @@ Layout::
     annual/<label>/chunk-00000.parquet    tidy rows: replication, year, variables
     outcomes/<label>/chunk-00000.parquet  per replication and target: value, first year met
     failures/<label>/chunk-00000.json     replications that raised, with seed and error
-    done/<label>/chunk-00000.json         marker written last: the chunk is complete
+    done/<label>/chunk-00000.json         marker written last: the chunk is complete, with the
+                                          SHA-256 of each of its files
 
-Every file is written under a temporary name and renamed, so readers never see half a file, and a
-chunk counts as finished only once its marker exists (``--resume`` reruns the others). A lock
-(``flock`` on ``.lock``, released by the OS even on SIGKILL) keeps two runs out of one directory.
+Every file is written under a temporary name and renamed, so readers never see half a file. A chunk
+counts as finished only when its marker exists, parses, and every file it lists is present with its
+checksum: a deleted, truncated or altered chunk is treated as unfinished, so ``--resume`` recomputes
+it and readers never count it. A lock (``flock`` on ``.lock``, released by the OS even on SIGKILL)
+keeps two runs out of one directory.
+
+Analysis commands (solve, sensitivity, discover) own their output directory through
+:func:`claim_directory`: they create it, or reuse it only when the same analysis made it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -49,10 +56,72 @@ def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
             os.remove(tmp)
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(details: dict) -> str:
+    """A stable hash of what determines a result (JSON of ``details``, keys sorted)."""
+    text = json.dumps(details, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+ANALYSIS_MARKER = "seisim-analysis.json"
+
+
+def claim_directory(path: str | os.PathLike, kind: str, details: dict) -> Path:
+    """Own ``path`` for one analysis (``kind``: solve, sensitivity, discover, design).
+
+    A new or empty directory is created and marked with the analysis' fingerprint; a directory this
+    same analysis made earlier (same kind and fingerprint) is reused, so finished work is kept.
+    Anything else is refused in one line: a directory of a different analysis (its chunks would be
+    reported under the wrong lever or target) or one seisim did not make (a user's files would be
+    overwritten)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError("--out names a file, not a directory", file=str(path))
+    digest = fingerprint({"kind": kind, **details})
+    marker = path / ANALYSIS_MARKER
+    if path.is_dir() and any(path.iterdir()):
+        try:
+            stored = json.loads(marker.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"directory exists and was not made by this {kind}; choose another "
+                             "--out (nothing written)", file=str(path)) from None
+        except (OSError, ValueError):
+            raise InputError(f"damaged {ANALYSIS_MARKER}; choose another --out",
+                             file=str(path)) from None
+        if stored.get("kind") != kind or stored.get("fingerprint") != digest:
+            differ = sorted(k for k in set(details) | set(stored.get("details", {}))
+                            if json.dumps(details.get(k), sort_keys=True, default=str)
+                            != json.dumps(stored.get("details", {}).get(k), sort_keys=True,
+                                          default=str))
+            raise InputError(f"directory holds the results of a different "
+                             f"{stored.get('kind', 'analysis')} (differs in: "
+                             f"{', '.join(differ) or 'kind'}); choose another --out",
+                             file=str(path))
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(marker, json.dumps({"kind": kind, "fingerprint": digest,
+                                              "details": details}, indent=1, ensure_ascii=False,
+                                             default=str))
+    except OSError as exc:
+        raise InputError(f"cannot write the output directory: {exc.strerror}",
+                         file=str(path)) from None
+    return path
+
+
 class RunStore:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._lock_fh = None
+        self._verified: dict[tuple, dict] = {}  # (marker, its mtime and size) -> marker
 
     # -- layout ---------------------------------------------------------------------------------
     def _chunk_file(self, kind: str, label: str, chunk: int, ext: str) -> Path:
@@ -67,10 +136,16 @@ class RunStore:
 
     def manifest(self) -> dict:
         try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError("not a seisim run directory (no manifest.json)",
                              file=str(self.path)) from None
+        except (OSError, ValueError):
+            raise InputError("manifest.json is damaged or not seisim's; choose another --out",
+                             file=str(self.path)) from None
+        if not isinstance(manifest, dict) or "settings" not in manifest:
+            raise InputError("manifest.json is not a seisim run manifest", file=str(self.path))
+        return manifest
 
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -110,6 +185,10 @@ class RunStore:
     # -- chunks -----------------------------------------------------------------------------------
     def write_chunk(self, label: str, chunk: int, annual: pd.DataFrame,
                     outcomes: pd.DataFrame | None, failures: list[dict]) -> None:
+        # A rerun of a damaged chunk must not inherit the old attempt's files.
+        self._chunk_file("done", label, chunk, "json").unlink(missing_ok=True)
+        for kind, ext in (("annual", "parquet"), ("outcomes", "parquet"), ("failures", "json")):
+            self._chunk_file(kind, label, chunk, ext).unlink(missing_ok=True)
         if len(annual):
             atomic_write_parquet(self._chunk_file("annual", label, chunk, "parquet"), annual)
         if outcomes is not None and len(outcomes):
@@ -117,13 +196,52 @@ class RunStore:
         if failures:
             atomic_write_text(self._chunk_file("failures", label, chunk, "json"),
                               json.dumps(failures, indent=1))
+        files = {}
+        for kind, ext in (("annual", "parquet"), ("outcomes", "parquet"), ("failures", "json")):
+            f = self._chunk_file(kind, label, chunk, ext)
+            if f.exists():
+                files[str(f.relative_to(self.path))] = file_digest(f)
         done = {"replications": int(annual["replication"].nunique()) if len(annual) else 0,
-                "failures": len(failures)}
+                "failures": len(failures), "files": files}
         atomic_write_text(self._chunk_file("done", label, chunk, "json"), json.dumps(done))
 
-    def completed_chunks(self, label: str) -> set[int]:
+    def _marker(self, path: Path) -> dict | None:
+        """A chunk's done marker if it is whole and every file it lists matches its checksum."""
+        try:
+            done = json.loads(path.read_text(encoding="utf-8"))
+            files = done["files"]
+            for rel, digest in files.items():
+                if file_digest(self.path / rel) != digest:
+                    return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return done
+
+    def chunk_markers(self, label: str) -> dict[int, dict]:
+        """Verified done markers by chunk number (see the module docstring)."""
         folder = self.path / "done" / (label or DEFAULT_LABEL)
-        return {int(p.stem.split("-")[1]) for p in folder.glob("chunk-*.json")}
+        out = {}
+        for p in folder.glob("chunk-*.json"):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            key = (str(p), st.st_mtime_ns, st.st_size)
+            if key not in self._verified:  # each marker is verified once per store object
+                self._verified[key] = self._marker(p)
+            if self._verified[key] is not None:
+                out[int(p.stem.split("-")[1])] = self._verified[key]
+        return out
+
+    def completed_chunks(self, label: str) -> set[int]:
+        return set(self.chunk_markers(label))
+
+    def damaged_chunks(self, label: str, completed: set[int]) -> list[int]:
+        """Chunks with a done marker that fails verification (missing or altered files), given
+        the ``completed`` (verified) ones."""
+        folder = self.path / "done" / (label or DEFAULT_LABEL)
+        marked = {int(p.stem.split("-")[1]) for p in folder.glob("chunk-*.json")}
+        return sorted(marked - completed)
 
     def _read(self, kind: str, label: str, columns=None) -> pd.DataFrame:
         folder = self.path / kind / (label or DEFAULT_LABEL)
@@ -141,12 +259,12 @@ class RunStore:
         return self._read("outcomes", label)
 
     def failures(self, label: str = "") -> list[dict]:
-        folder = self.path / "failures" / (label or DEFAULT_LABEL)
         out: list[dict] = []
-        for f in sorted(folder.glob("chunk-*.json")):
-            out.extend(json.loads(f.read_text(encoding="utf-8")))
+        for chunk in sorted(self.chunk_markers(label)):
+            f = self._chunk_file("failures", label, chunk, "json")
+            if f.exists():
+                out.extend(json.loads(f.read_text(encoding="utf-8")))
         return out
 
     def replications_done(self, label: str = "") -> int:
-        folder = self.path / "done" / (label or DEFAULT_LABEL)
-        return sum(json.loads(p.read_text())["replications"] for p in folder.glob("chunk-*.json"))
+        return sum(m["replications"] for m in self.chunk_markers(label).values())

@@ -1,0 +1,139 @@
+"""Regression tests for results that must never be stale, foreign or silently short: damaged chunks,
+foreign run or analysis directories, corrupt markers and manifests. Each starts from a reproducer
+of a failure found by trying the tool as a hostile user would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = str(ROOT / "scenarios" / "fuling-baseline.yaml")
+FUND = str(ROOT / "scenarios" / "fuling-district-fund.yaml")
+FAST = ["--backend", "serial"]
+CHUNKED = Path(__file__).resolve().parent / "data" / "fuling-chunked.yaml"
+MC = ["mc", CHUNKED, "-n", "20", "--seed", "3", *FAST, "--no-progress", "--no-plots"]
+
+
+def cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    run = tmp_path_factory.mktemp("hardening") / "run"
+    assert main([str(a) for a in MC + ["--out", run]]) == 0
+    return run
+
+
+def fresh_copy(finished, tmp_path) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(finished, run, ignore=shutil.ignore_patterns(".lock"))
+    return run
+
+
+def replications_counted(run: Path) -> set[int]:
+    targets = pd.read_csv(run / "targets.csv")
+    return set(targets.loc[targets["p_met"].notna(), "replications"].astype(int))
+
+
+@pytest.mark.parametrize("damage", ["delete chunk", "truncate chunk", "truncate marker",
+                                    "empty marker"])
+def test_resume_recomputes_damaged_chunks(finished, tmp_path, capsys, damage):
+    run = fresh_copy(finished, tmp_path)
+    chunk = run / "annual" / "main" / "chunk-00002.parquet"
+    marker = run / "done" / "main" / "chunk-00002.json"
+    if damage == "delete chunk":
+        chunk.unlink()
+    elif damage == "truncate chunk":
+        chunk.write_bytes(chunk.read_bytes()[:100])
+    elif damage == "truncate marker":
+        marker.write_text(marker.read_text()[:10])
+    else:
+        marker.write_text("")
+    code, out, err = cli(capsys, *MC, "--resume", "--out", run)
+    assert code == 0, err
+    assert "recomputing 1 damaged or incomplete chunk(s)" in err and "[2]" in err
+    assert replications_counted(run) == {20}  # every replication counted, none twice
+    assert (run / "targets.csv").read_bytes() == (finished / "targets.csv").read_bytes()
+
+
+def test_damaged_chunk_is_not_counted_by_readers(finished, tmp_path):
+    from sim.experiments.store import RunStore
+
+    run = fresh_copy(finished, tmp_path)
+    (run / "outcomes" / "main" / "chunk-00001.parquet").unlink()
+    store = RunStore(run)
+    assert store.completed_chunks("") == {0, 2, 3}
+    assert store.replications_done("") == 15
+    assert sorted(store.read_outcomes("")["replication"].unique()) == [
+        *range(0, 5), *range(10, 20)]
+
+
+def test_resume_refuses_a_corrupt_or_foreign_manifest(finished, tmp_path, capsys):
+    run = fresh_copy(finished, tmp_path)
+    (run / "manifest.json").write_text("{not json", encoding="utf-8")
+    code, out, err = cli(capsys, *MC, "--resume", "--out", run)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "manifest.json is damaged" in err
+    (run / "manifest.json").write_text(json.dumps({"hello": 1}), encoding="utf-8")
+    code, _, err = cli(capsys, *MC, "--resume", "--out", run)
+    assert code == 2 and "not a seisim run manifest" in err and err.count("\n") == 1
+
+
+def test_resume_refuses_other_library_versions(finished, tmp_path, capsys):
+    run = fresh_copy(finished, tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest["versions"]) >= {"seisim", "python", "numpy", "numba"}
+    assert manifest["parameter_sets"]  # name and content hash of every set used
+    manifest["versions"]["numba"] = "0.0.1"
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    code, _, err = cli(capsys, *MC, "--resume", "--out", run)
+    assert code == 2 and "versions differ" in err and "numba" in err
+
+
+SOLVE = ["solve", FUND, "--target", "sei_output_share_2026", "--replications", "4", "--low", "1",
+         "--high", "2", *FAST]
+
+
+def test_analysis_never_writes_into_a_user_directory(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("my own notes", encoding="utf-8")
+    for command in (SOLVE, ["sensitivity", BASELINE, "--samples", "2", "--replications", "1",
+                            "--factor", "levers.talent.supply=0.8:1.2", *FAST]):
+        code, out, err = cli(capsys, *command, "--out", mine)
+        assert code == 2 and err.count("\n") == 1 and "was not made by this" in err, err
+    assert [p.name for p in mine.iterdir()] == ["report.md"]
+    assert (mine / "report.md").read_text(encoding="utf-8") == "my own notes"
+
+
+def test_analysis_refuses_a_directory_of_another_lever(tmp_path, capsys):
+    out = tmp_path / "solve"
+    code, first, err = cli(capsys, *SOLVE, "--lever", "fund.scale", "--out", out)
+    assert code == 0, err
+    curve = (out / "curve.csv").read_bytes()
+    # The same question again reuses the finished evaluations and gives the same answer.
+    code, again, err = cli(capsys, *SOLVE, "--lever", "fund.scale", "--out", out)
+    assert code == 0, err
+    assert (out / "curve.csv").read_bytes() == curve
+    # Another lever into the same directory would report the first lever's chunks: refused.
+    code, _, err = cli(capsys, *SOLVE, "--lever", "talent.supply", "--out", out)
+    assert code == 2 and err.count("\n") == 1
+    assert "different solve" in err and "lever" in err
+    assert (out / "curve.csv").read_bytes() == curve
+
+
+def test_out_naming_a_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "a-file"
+    target.write_text("x", encoding="utf-8")
+    code, _, err = cli(capsys, *SOLVE, "--out", target)
+    assert code == 2 and err.count("\n") == 1 and "names a file" in err
