@@ -10,6 +10,8 @@ Every error names the file, line and key path in one line; unknown keys get the 
 
 from __future__ import annotations
 
+import re
+
 import copy
 import itertools
 import os
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError, nearest
 from sim.model.baseline import draw_figure_factors, qualified_baselines
@@ -129,6 +131,11 @@ class OutputSettings(Strict):
     plots: bool = Field(True, description="write PNG plots with the report")
 
 
+#: A scenario name labels results and becomes a folder name (run directories, comparison labels):
+#: no path separators, no control characters, no '..', no leading '.', at most 100 characters.
+NAME_PATTERN = r"^(?!.*\.\.)(?!\.)[^/\\\x00-\x1f]{1,100}$"
+
+
 class ScenarioSpec(Strict):
     name: str = Field(min_length=1)
     question: str = ""
@@ -148,6 +155,14 @@ class ScenarioSpec(Strict):
     share_definition: Literal["strict", "plan"] = "strict"
     outputs: OutputSettings = OutputSettings()
     sweep: dict[str, list[Any]] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, value: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, value):
+            raise ValueError(f"name {value[:40]!r} becomes a folder name: no '/', '\\', '..', "
+                             "control characters or leading '.', at most 100 characters")
+        return value
 
 
 #: Top-level keys that configure a scenario but are not part of the validated spec.

@@ -137,3 +137,17 @@ def test_out_naming_a_file_is_one_line(tmp_path, capsys):
     target.write_text("x", encoding="utf-8")
     code, _, err = cli(capsys, *SOLVE, "--out", target)
     assert code == 2 and err.count("\n") == 1 and "names a file" in err
+
+
+@pytest.mark.parametrize("name", ["{victim}", "../escape", "a/b", ".hidden", "x" * 101])
+def test_scenario_names_cannot_become_paths(tmp_path, capsys, name):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    scenario = tmp_path / "evil.yaml"
+    scenario.write_text(f"extends: {BASELINE}\nname: '{name.format(victim=victim)}'\n",
+                        encoding="utf-8")
+    code, out, err = cli(capsys, "compare", BASELINE, scenario, "-n", "2", *FAST, "--no-progress",
+                         "--out", tmp_path / "run")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "evil.yaml:2: name:" in err and "folder name" in err
+    assert list(victim.iterdir()) == [] and not (tmp_path / "run").exists()
