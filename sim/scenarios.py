@@ -167,6 +167,8 @@ class ScenarioSpec(Strict):
 
 #: Top-level keys that configure a scenario but are not part of the validated spec.
 META_KEYS = ("extends",)
+#: Longest chain of scenarios extending each other (real ones use two or three).
+MAX_EXTENDS = 20
 
 
 class Scenario:
@@ -446,6 +448,9 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict]:
         raise located.error(("extends",), f"extends cycle: {cycle}")
     if not parent.is_file():
         raise located.error(("extends",), f"file '{parent_name}' not found")
+    if len(chain) >= MAX_EXTENDS:
+        raise located.error(("extends",), f"more than {MAX_EXTENDS} scenarios extend each other "
+                                          "in one chain")
     base, base_origins = _resolve_extends(parent, chain + (path.resolve(),))
     merged = merge_nested(base, {k: v for k, v in data.items() if k != "extends"})
     base_origins.update(origins)

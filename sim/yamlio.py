@@ -17,6 +17,12 @@ from sim.errors import InputError, nearest
 
 KeyPath = tuple  # of str | int
 
+#: Limits that keep a hostile or broken file from exhausting memory or the stack. Real plan and
+#: scenario files are far below them (the largest shipped plan is under 100 kB, 6 levels deep).
+MAX_FILE_BYTES = 5_000_000
+MAX_DEPTH = 40
+MAX_VALUES = 200_000  # values built, counting each expansion of an alias (a "billion laughs" file)
+
 
 class Located:
     """Parsed YAML data with the line of every key path (1-based)."""
@@ -48,7 +54,23 @@ def format_path(path: KeyPath) -> str:
     return out
 
 
-def _construct(node: yaml.Node, path: KeyPath, lines: dict, loader: yaml.SafeLoader):
+class _Budget:
+    """Counts the values built from one file against :data:`MAX_VALUES`."""
+
+    def __init__(self):
+        self.values = 0
+
+
+def _construct(node: yaml.Node, path: KeyPath, lines: dict, loader: yaml.SafeLoader,
+               budget: _Budget | None = None):
+    budget = budget or _Budget()
+    budget.values += 1
+    if budget.values > MAX_VALUES:
+        raise yaml.MarkedYAMLError(problem=f"more than {MAX_VALUES:,} values (aliases expanding "
+                                           "without bound?)", problem_mark=node.start_mark)
+    if len(path) > MAX_DEPTH:
+        raise yaml.MarkedYAMLError(problem=f"nested more than {MAX_DEPTH} levels deep (a "
+                                           "recursive alias?)", problem_mark=node.start_mark)
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out = {}
@@ -62,13 +84,13 @@ def _construct(node: yaml.Node, path: KeyPath, lines: dict, loader: yaml.SafeLoa
                 raise yaml.MarkedYAMLError(problem=f"duplicate key '{key}'",
                                            problem_mark=key_node.start_mark)
             lines[path + (key,)] = key_node.start_mark.line + 1
-            out[key] = _construct(value_node, path + (key,), lines, loader)
+            out[key] = _construct(value_node, path + (key,), lines, loader, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             lines[path + (i,)] = item.start_mark.line + 1
-            items.append(_construct(item, path + (i,), lines, loader))
+            items.append(_construct(item, path + (i,), lines, loader, budget))
         return items
     return loader.construct_object(node, deep=True)
 
@@ -78,13 +100,21 @@ def load_located(path: str | Path, display: str | None = None) -> Located:
     path = Path(path)
     display = display or str(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"file larger than {MAX_FILE_BYTES // 1_000_000} MB: not a plan, "
+                             "scenario or statistics file", file=display)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("file not found", file=display) from None
+    except IsADirectoryError:
+        raise InputError("a directory, not a YAML file", file=display) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason})", file=display) from None
-    loader = yaml.SafeLoader(text)
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", file=display) from None
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader rejects control characters here
         root = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
         data = {} if root is None else _construct(root, (), lines, loader)
@@ -93,10 +123,17 @@ def load_located(path: str | Path, display: str | None = None) -> Located:
         line = mark.line + 1 if mark else None
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise InputError(f"invalid YAML: {problem}", file=display, line=line) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1 if exc.position is not None else None
+        raise InputError(f"invalid YAML: character {exc.character!r} is not allowed (control "
+                         "characters and NUL are not text)", file=display, line=line) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", file=display) from None
+        raise InputError("invalid YAML: " + " ".join(str(exc).split()), file=display) from None
+    except RecursionError:
+        raise InputError("invalid YAML: nested too deeply", file=display) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Located(data, lines, display)
 
 

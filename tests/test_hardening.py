@@ -151,3 +151,41 @@ def test_scenario_names_cannot_become_paths(tmp_path, capsys, name):
     assert code == 2 and err.count("\n") == 1, err
     assert "evil.yaml:2: name:" in err and "folder name" in err
     assert list(victim.iterdir()) == [] and not (tmp_path / "run").exists()
+
+
+BOMB = """\
+name: bomb
+region: fuling
+a: &a [x, x, x, x, x, x, x, x, x, x]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+@pytest.mark.parametrize("text, problem", [
+    (BOMB, "aliases expanding without bound"),
+    ("name: x\nregion: fuling\nx: &a [*a]\n", "recursive alias"),
+    ("name: x\nregion: fuling\nx: " + "[" * 900 + "]" * 900 + "\n", "nested"),
+    ("name: x\x00y\nregion: fuling\n", "not allowed"),
+    ("name: x\x07y\nregion: fuling\n", "not allowed"),
+])
+def test_hostile_yaml_is_one_line(tmp_path, capsys, text, problem):
+    scenario = tmp_path / "hostile.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    code, out, err = cli(capsys, "run", scenario)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "hostile.yaml" in err and problem in err
+
+
+def test_extends_chain_is_bounded(tmp_path, capsys):
+    (tmp_path / "s0.yaml").write_text(f"extends: {BASELINE}\nname: s0\n", encoding="utf-8")
+    for k in range(1, 30):
+        (tmp_path / f"s{k}.yaml").write_text(f"extends: s{k - 1}.yaml\n", encoding="utf-8")
+    code, _, err = cli(capsys, "run", tmp_path / "s29.yaml")
+    assert code == 2 and err.count("\n") == 1 and "extend each other" in err
