@@ -107,8 +107,11 @@ def _experiment(scenarios: dict, replications, seed, engine, chunk_size=None):
     from sim.experiments.montecarlo import Experiment
 
     first = next(iter(scenarios.values())).spec.monte_carlo
-    if replications is not None and int(replications) < 1:
-        raise InputError(f"replications must be at least 1 (got {replications})")
+    from sim.scenarios import MAX_REPLICATIONS
+
+    if replications is not None and not 1 <= int(replications) <= MAX_REPLICATIONS:
+        raise InputError(f"replications must be between 1 and {MAX_REPLICATIONS:,} (got "
+                         f"{replications})")
     return Experiment(scenarios, int(first.replications if replications is None
                                      else replications),
                       int(first.seed if seed is None else seed), engine or first.engine,

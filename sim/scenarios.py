@@ -111,8 +111,12 @@ class Distribution(Strict):
         return float(self.median * np.exp(self.sigma * rng.standard_normal()))
 
 
+#: Replications per scenario: the annual rows of ten million replications already fill a disk.
+MAX_REPLICATIONS = 10_000_000
+
+
 class MonteCarloSettings(Strict):
-    replications: int = Field(1000, ge=1, le=10_000_000)
+    replications: int = Field(1000, ge=1, le=MAX_REPLICATIONS)
     seed: int = Field(20250101, ge=0)
     engine: Literal["numba", "mesa"] = "numba"
     chunk_size: int = Field(100, ge=1, description="replications per stored chunk")
@@ -155,6 +159,14 @@ class ScenarioSpec(Strict):
     share_definition: Literal["strict", "plan"] = "strict"
     outputs: OutputSettings = OutputSettings()
     sweep: dict[str, list[Any]] = {}
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_values_given(cls, value: dict) -> dict:
+        for key, values in value.items():
+            if not values:
+                raise ValueError(f"sweep '{key}' lists no values")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -203,7 +215,22 @@ class Scenario:
                 raise self.error(key, err.problem) from None
         self.parameter_set = self.parameter_sets[variants[0]]
         self._check_paths()
+        self._check_levers()
         self._check_uncertainty_supports()
+
+    def _check_levers(self) -> None:
+        """Lever values that are valid one by one but not together (all allocation weights zero,
+        a park losing more than its land) are refused here, with the file and line, not at run
+        time."""
+        try:
+            self.spec.levers.to_levers()
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = {"fund_allocation": ("fund", "allocation"),
+                     "park_expansion": ("parks", "expansion")}.get(str(err["loc"][0]) if
+                                                               err["loc"] else "", ())
+            message = err["msg"].removeprefix("Value error, ")
+            raise self.error(("levers",) + field, message) from None
 
     def _cut_plan_at(self, year: int) -> None:
         """A mid-plan forecast sees only the plan figures dated up to ``year``."""

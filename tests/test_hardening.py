@@ -189,3 +189,51 @@ def test_extends_chain_is_bounded(tmp_path, capsys):
         (tmp_path / f"s{k}.yaml").write_text(f"extends: s{k - 1}.yaml\n", encoding="utf-8")
     code, _, err = cli(capsys, "run", tmp_path / "s29.yaml")
     assert code == 2 and err.count("\n") == 1 and "extend each other" in err
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("levers: {fund: {allocation: {new_materials: 0}}}", "weights must not all be zero"),
+    ("levers: {parks: {expansion: {all: -2}}}", "cannot lose more than all its land"),
+    ("sweep: {levers.fund.scale: []}", "lists no values"),
+    ("params: {funds: {deployment_lag: .inf}}", "finite number"),
+])
+def test_invalid_levers_are_one_line(tmp_path, capsys, body, problem):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {BASELINE}\nname: s\n{body}\n", encoding="utf-8")
+    code, _, err = cli(capsys, "run", scenario)
+    assert code == 2 and err.count("\n") == 1 and "s.yaml:3:" in err and problem in err, err
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["-n", "100000000000"], "between 1 and 10,000,000"),
+    (["--workers", "-1"], "--workers must be at least 1"),
+])
+def test_bad_run_options_leave_nothing_behind(tmp_path, capsys, args, problem):
+    out = tmp_path / "run"
+    code, _, err = cli(capsys, "mc", BASELINE, *args, *FAST, "--no-progress", "--out", out)
+    assert code == 2 and err.count("\n") == 1 and problem in err
+    assert not out.exists()
+
+
+def test_mc_out_naming_a_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "a-file"
+    target.write_text("x", encoding="utf-8")
+    code, _, err = cli(capsys, "mc", BASELINE, "-n", "2", *FAST, "--out", target)
+    assert code == 2 and err.count("\n") == 1 and "names a file" in err
+    assert target.read_text(encoding="utf-8") == "x"
+
+
+def test_plan_share_of_zero_is_one_line(tmp_path, capsys):
+    text = (ROOT / "seeds" / "fuling.yaml").read_text(encoding="utf-8")
+    marker = "    indicator: sei_output_share\n"
+    start = text.index(marker)
+    value_at = text.index("    value: ", start)
+    end = text.index("\n", value_at)
+    (tmp_path / "fuling.yaml").write_text(text[:value_at] + "    value: 0" + text[end:],
+                                          encoding="utf-8")
+    code, out, _ = cli(capsys, "plan", "check", tmp_path / "fuling.yaml")
+    assert code == 1 and "cannot size an industry" in out
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"name: s\nregion: {tmp_path / 'fuling.yaml'}\n", encoding="utf-8")
+    code, _, err = cli(capsys, "run", scenario)
+    assert code == 2 and err.count("\n") == 1 and "cannot size an industry" in err, err

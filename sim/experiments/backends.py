@@ -24,6 +24,14 @@ def default_workers() -> int:
                else os.cpu_count() or 1)
 
 
+def check_backend(backend: str, workers: int | None) -> None:
+    """Refuse a backend or worker count that cannot run, before any run directory is touched."""
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend '{backend}' (choose one of {', '.join(BACKENDS)})")
+    if workers is not None and int(workers) < 1:
+        raise InputError(f"--workers must be at least 1 (got {workers})")
+
+
 def execute(tasks: Iterable[ChunkTask], backend: str = "processes", workers: int | None = None,
             address: str | None = None, func: Callable = run_chunk) -> Iterator[ChunkStatus]:
     """Run ``func`` on every task (default: :func:`run_chunk`), yielding each result as it
@@ -76,7 +84,11 @@ def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Ite
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
     if address:
-        client, cluster = Client(address), None
+        try:
+            client, cluster = Client(address, timeout="20s"), None
+        except OSError as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {address}: "
+                             + " ".join(str(exc).split())) from None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR)

@@ -19,7 +19,7 @@ import yaml
 
 from sim import __version__
 from sim.errors import InputError
-from sim.experiments.backends import execute
+from sim.experiments.backends import check_backend, execute
 from sim.experiments.runner import ChunkTask
 from sim.experiments.store import DEFAULT_LABEL, RunStore
 from sim.outcomes import TargetSpec, target_specs
@@ -111,7 +111,10 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
                    progress: bool = True) -> RunStore:
     """Run (or resume) an experiment into ``run_dir``; returns the store of finished results."""
     specs = experiment.specs()  # validates before anything touches the disk
+    check_backend(backend, workers)
     run_dir = Path(run_dir).resolve()  # workers may run in another working directory
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError("--out names a file, not a directory", file=str(run_dir))
     store = RunStore(run_dir)
     resolved = _resolved_yaml(experiment)
     created = False
@@ -203,9 +206,11 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
         if all_failures:
             print(f"seisim: warning: {all_failures} replication(s) failed; their seeds and errors "
                   f"are in {run_dir / 'failures'}", file=sys.stderr)
-    except InputError:
+    except BaseException:
         store.unlock()
-        if created:
+        # Nothing half-written is left behind: a directory this call created and in which no
+        # chunk finished goes; finished chunks are kept for --resume.
+        if created and not any(store.completed_chunks(label) for label in experiment.scenarios):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     finally:

@@ -161,8 +161,12 @@ class RunStore:
         """Take the directory's lock or fail with a one-line error naming the holder."""
         import fcntl
 
-        self.path.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path / ".lock", "a+", encoding="utf-8")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path / ".lock", "a+", encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write the run directory: {exc.strerror}",
+                             file=str(self.path)) from None
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -325,6 +325,13 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
                      "industry: " + ", ".join(i.id for i in plan.non_sei_industries))
 
     va_ratio = nonsei_va_ratio = None
+    size, part = sizing.values
+    if not size > 0 or (sizing.form[1] != "industrial_output" and not 0 < part < 100) or \
+            (sizing.form[1] == "industrial_output" and not part > size):
+        raise InputError(f"base year {year}: {sizing.form[0]} {size:g} and {sizing.form[1]} "
+                         f"{part:g} cannot size an industry (amounts must be positive, shares "
+                         "strictly between 0 and 100, the total above its SEI part)",
+                         file=plan.file)
     if sizing.form[0] == "sei_output":
         total_printed = sizing.values[0]
         if sizing.form[1] == "sei_output_share":
