@@ -429,5 +429,5 @@ def test_replications_below_one_are_refused(tmp_path, capsys, n):
 
     out = tmp_path / "run"
     assert main(["mc", "fuling", "-n", n, "--out", str(out), "--no-progress"]) == 2
-    assert f"replications must be at least 1 (got {n})" in capsys.readouterr().err
+    assert f"replications must be between 1 and 10,000,000 (got {n})" in capsys.readouterr().err
     assert not out.exists()
