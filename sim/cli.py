@@ -16,6 +16,7 @@ import os
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from sim import __version__
 from sim.errors import InputError
@@ -219,7 +220,8 @@ def _default_out(args, name: str):
 
     if args.out is None and getattr(args, "resume", False):
         raise InputError("--resume needs --out DIR (the run directory to continue)")
-    return _run_dir(args.out, name)
+    args.resolved_out = _run_dir(args.out, name)  # named in the resume hint after Ctrl-C
+    return args.resolved_out
 
 
 def cmd_run(args) -> int:
@@ -717,6 +719,22 @@ def _print_error(message: str) -> None:
     print("seisim: error: " + " ".join(str(message).split("\n")), file=sys.stderr)
 
 
+def _resume_command(argv: list[str], out) -> str:
+    """The command line that continues an interrupted run: the same arguments, with --resume and
+    the run directory."""
+    import shlex
+
+    kept, skip = [], False
+    for arg in map(str, argv):
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif not (arg == "--resume" or arg.startswith("--out=")):
+            kept.append(arg)
+    return "seisim " + " ".join(shlex.quote(a) for a in kept + ["--resume", "--out", str(out)])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input or usage)."""
     parser = build_parser()
@@ -729,6 +747,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         _print_error(str(exc))
         return 2
+    except KeyboardInterrupt:
+        out = getattr(args, "resolved_out", None)
+        if out is not None and (Path(out) / "manifest.json").is_file():
+            print(f"seisim: interrupted; finished chunks are kept in {out}; continue with: "
+                  f"{_resume_command(sys.argv[1:] if argv is None else list(argv), out)}",
+                  file=sys.stderr)
+        else:
+            print("seisim: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into head or less, which stopped reading: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -1,8 +1,8 @@
 """Named parameter sets: the model parameters a scenario runs with.
 
-``default`` is the fitted set of the scenario's plan (``calibration/sets/<region>-<version>.yaml``)
-when one exists, else the built-in defaults of :class:`~sim.model.params.ModelParams`; ``builtin``
-is always the built-in defaults; any other name is a file ``calibration/sets/<name>.yaml``. A set may
+``default`` is the fitted set of the scenario's plan (``calibration/sets/<region>-<version>.yaml``),
+and an error when none exists (never a silent fallback); ``builtin`` is always the built-in defaults
+of :class:`~sim.model.params.ModelParams`; any other name is a file ``calibration/sets/<name>.yaml``. A set may
 carry posterior ``draws``; Monte Carlo then samples one draw per replication, so reported
 probabilities include parameter uncertainty.
 """
@@ -90,7 +90,7 @@ def default_set_name(plan: Plan, variant: str = "persist", as_of: int | None = N
 def load_parameter_set(name: str, plan: Plan | None = None, as_of: int | None = None,
                        variant: str = "persist") -> ParameterSet:
     """The named set for ``plan``. ``default`` is the plan version's fitted set for the structural
-    ``variant`` (``persist`` falls back to the built-in defaults when none exists). With ``as_of``,
+    ``variant`` (an error when none exists: defaults must be asked for as ``builtin``). With ``as_of``,
     ``default`` is the set calibrated on data up to that year, which must exist: a mid-plan
     forecast must not run on parameters fitted to later data; so must a converge set."""
     if name == "builtin":
@@ -107,9 +107,15 @@ def load_parameter_set(name: str, plan: Plan | None = None, as_of: int | None = 
                              f"calibrate calibration/{spec}.yaml{through}`")
         return read_parameter_set(path)
     if name == "default":
-        fitted = find_set(f"{plan.region}-{plan.version}") if plan is not None else None
-        if fitted is None:
+        if plan is None:
             return ParameterSet("builtin", ModelParams())
+        fitted = find_set(f"{plan.region}-{plan.version}")
+        if fitted is None:
+            # Never a silent fallback: results on uncalibrated defaults must be asked for.
+            raise InputError(f"no fitted parameter set for {plan.region} version {plan.version} "
+                             f"({plan.region}-{plan.version}); fit one with `seisim calibrate` "
+                             "(docs/calibration.md) or say `parameters: builtin` to run on the "
+                             "built-in defaults", key="parameters")
         return read_parameter_set(fitted)
     path = find_set(name)
     if path is None:

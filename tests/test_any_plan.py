@@ -734,7 +734,8 @@ max_evaluations: 10
 """, encoding="utf-8")
         return ["calibrate", spec, "--out", tmp_path / "calibration"]
     scenario = tmp_path / "unsimulable.yaml"
-    scenario.write_text(f"name: unsimulable\nregion: {plan}\n", encoding="utf-8")
+    scenario.write_text(f"name: unsimulable\nregion: {plan}\nparameters: builtin\n",
+                        encoding="utf-8")
     if command == "run":
         return ["run", scenario, "--seed", "1"]
     return ["mc", scenario, "-n", "2", *FAST, "--no-plots", "--out", tmp_path / "run"]

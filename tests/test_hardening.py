@@ -237,3 +237,73 @@ def test_plan_share_of_zero_is_one_line(tmp_path, capsys):
     scenario.write_text(f"name: s\nregion: {tmp_path / 'fuling.yaml'}\n", encoding="utf-8")
     code, _, err = cli(capsys, "run", scenario)
     assert code == 2 and err.count("\n") == 1 and "cannot size an industry" in err, err
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_workers_exit_when_the_driver_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))",
+         "mc", BASELINE, "-n", "100000", "--workers", "2", "--no-progress", "--no-plots",
+         "--out", str(run)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list((run / "done").rglob("chunk-*.json")):
+            time.sleep(0.5)
+        workers = [p for p in _children(driver.pid)]
+        assert workers, "the driver started no worker processes"
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    deadline = time.time() + 20
+    alive = workers
+    while alive and time.time() < deadline:
+        time.sleep(0.5)
+        alive = [p for p in workers if Path(f"/proc/{p}").exists()
+                 and "Z" not in Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+    for p in alive:  # do not leave them behind even if the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived the driver"
+
+
+def test_ctrl_c_keeps_finished_chunks_and_prints_the_resume_command(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    args = ["mc", str(CHUNKED), "-n", "400", "--backend", "serial", "--no-progress",
+            "--no-plots", "--out", str(run)]
+    driver = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))",
+         *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run / "done").rglob("chunk-*.json")):
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=60)
+    assert driver.returncode == 130, err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert f"finished chunks are kept in {run}" in err
+    assert err.strip().endswith(f"--resume --out {run}")
+    assert "seisim mc " in err and "--out " + str(run) + " --resume" not in err
+    assert list((run / "done").rglob("chunk-*.json"))  # finished work is still there

@@ -53,6 +53,7 @@ figures:
 SCENARIO = """\
 name: riverton-baseline
 region: {plan}
+parameters: builtin
 horizon: {{start: 2023, end: 2030}}
 monte_carlo: {{replications: 30, seed: 7}}
 """
@@ -130,3 +131,14 @@ def test_audit_reports_a_plan_that_cannot_be_simulated(region, tmp_path, capsys)
     assert main(["run", str(scenario)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "years a run can start from: none" in err
+
+
+def test_no_silent_fallback_to_builtin_parameters(region, capsys):
+    # A new region has no fitted set: "default" must not quietly mean uncalibrated defaults.
+    plan, scenario = region
+    scenario.write_text(scenario.read_text(encoding="utf-8").replace("parameters: builtin\n", ""),
+                        encoding="utf-8")
+    assert main(["run", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no fitted parameter set for riverton" in err
+    assert "parameters: builtin" in err

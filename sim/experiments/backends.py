@@ -55,13 +55,36 @@ def execute(tasks: Iterable[ChunkTask], backend: str = "processes", workers: int
 IN_FLIGHT_PER_WORKER = 3
 
 
+#: Seconds between a worker's checks that the driver still lives.
+PARENT_CHECK_SECONDS = 1.0
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: a daemon thread ends the worker when the driver dies (even by SIGKILL,
+    which gives the driver no chance to stop its pool), so orphans never keep computing and
+    writing chunks. Portable: it watches the parent process id rather than a Linux-only signal."""
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_SECONDS)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="seisim-parent-watch", daemon=True).start()
+
+
 def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
     import multiprocessing
+    import os
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")
     queue = iter(tasks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         pending = {pool.submit(func, t)
                    for t in itertools.islice(queue, workers * IN_FLIGHT_PER_WORKER)}
         try:
