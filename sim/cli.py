@@ -570,11 +570,11 @@ def cmd_demo(args) -> int:
     import time
 
     import sim
-    from sim.plans.loader import PACKAGE_SEEDS
+    from sim.paths import SHIPPED_ROOT
     from sim.reporting.results import write_report
 
     _use_agg()
-    root = PACKAGE_SEEDS.parent
+    root = SHIPPED_ROOT
     out_root = _default_out(args, "demo")
     start = time.perf_counter()
     for rel in DEMO_SCENARIOS:

@@ -11,6 +11,15 @@ import difflib
 from collections.abc import Iterable
 
 
+#: Control characters (a newline in a YAML key, say) are shown escaped: an error stays one line.
+_ESCAPES = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped, so it prints as one line."""
+    return str(text).translate(_ESCAPES)
+
+
 class InputError(ValueError):
     """A problem in user-supplied data (plan, scenario or calibration file, or an argument)."""
 
@@ -23,7 +32,7 @@ class InputError(ValueError):
             where = f"{file}:{line}: " if line else f"{file}: "
         if key:
             where += f"{key}: "
-        super().__init__(where + message)
+        super().__init__(one_line(where + message))
 
 
 class ReplicationError(RuntimeError):

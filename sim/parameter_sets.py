@@ -18,10 +18,11 @@ from pydantic import ValidationError
 
 from sim.errors import InputError, nearest
 from sim.model.params import ModelParams, dotted_keys
+from sim.paths import SHIPPED_ROOT
 from sim.plans import Plan
 from sim.yamlio import load_located, raise_validation_error
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_ROOT = SHIPPED_ROOT
 
 
 def set_dirs() -> list[Path]:

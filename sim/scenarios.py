@@ -27,6 +27,7 @@ from sim.model.inputs import ModelInputs, compile_inputs
 from sim.model.levers import GrowthShock, Levers
 from sim.model.params import PRIORS, ModelParams, dotted_keys, merge_nested, nested_override
 from sim.parameter_sets import load_parameter_set
+from sim.paths import SHIPPED_SCENARIOS
 from sim.plans import Plan, load
 from sim.yamlio import Located, fields_at, format_path, load_located, raise_validation_error
 
@@ -491,7 +492,7 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-PACKAGE_SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+PACKAGE_SCENARIOS = SHIPPED_SCENARIOS
 
 
 def find_scenario(name: str | os.PathLike) -> str:

@@ -152,12 +152,15 @@ def raise_validation_error(located: Located, exc: ValidationError, model: type |
         err = next((e for e in errors if e["type"] == "extra_forbidden"
                     and e["loc"][:-1] == err["loc"][:-1]), err)
     # Pydantic inserts union member names and validator names into ``loc``; keep real key paths only.
-    loc = tuple(p for p in err["loc"] if _is_data_key(p))
+    # The key of an unknown-key error is the user's own, whatever it looks like ("", "int", "a[").
+    raw = err["loc"]
+    user_key = raw[-1:] if err["type"] == "extra_forbidden" and raw else ()
+    loc = tuple(p for p in raw[:len(raw) - len(user_key)] if _is_data_key(p)) + tuple(user_key)
     path = base + loc
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    if err["type"] == "extra_forbidden":
+    if err["type"] == "extra_forbidden" and path:
         fields = fields_at(model, loc[:-1]) if model is not None else []
         msg = f"unknown key '{path[-1]}'" + nearest(path[-1], fields)
     elif err["type"] == "missing":

@@ -15,10 +15,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from sim.errors import InputError, nearest
+from sim.paths import SHIPPED_SEEDS
 from sim.plans.schema import Plan, PlanFile, check_references
 from sim.yamlio import load_located, raise_validation_error
 
-PACKAGE_SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+PACKAGE_SEEDS = SHIPPED_SEEDS
 
 
 def seed_dirs() -> list[Path]:
