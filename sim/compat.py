@@ -20,11 +20,24 @@ def installed_version(package: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+def optional_import(module: str, extra: str, used_by: str):
+    """Import ``module`` from an optional extra, or stop with a one-line hint naming the extra."""
+    import importlib
+
+    from sim.errors import InputError
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InputError(f"{used_by} needs the '{extra}' extra: pip install 'seisim[{extra}]'"
+                         ) from None
+
+
 def prim_finder(x, y, *, threshold: float, mass_min: float, peel_alpha: float):
     """EMA Workbench's PRIM on cases ``x`` and binary outcome ``y``. EMA Workbench 2.x takes the
     box density ``threshold`` at construction; 3.x dropped it (the caller then picks a box on the
     peeling trajectory by density, as :func:`sim.analysis.discovery.choose_box` does anyway)."""
-    from ema_workbench.analysis import prim
+    prim = optional_import("ema_workbench.analysis.prim", "discovery", "seisim discover")
 
     kwargs = {"mass_min": mass_min, "peel_alpha": peel_alpha}
     if "threshold" in inspect.signature(prim.Prim.__init__).parameters:

@@ -103,7 +103,11 @@ def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
 def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Iterator:
     import logging
 
-    from distributed import Client, LocalCluster, as_completed
+    from sim.compat import optional_import
+
+    distributed = optional_import("distributed", "cluster", "--backend dask")
+    Client, LocalCluster, as_completed = (distributed.Client, distributed.LocalCluster,
+                                          distributed.as_completed)
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
     if address:
