@@ -36,7 +36,7 @@ def finished(tmp_path_factory):
 
 def fresh_copy(finished, tmp_path) -> Path:
     run = tmp_path / "run"
-    shutil.copytree(finished, run, ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(finished, run, ignore=shutil.ignore_patterns(".lock", ".lock-holder"))
     return run
 
 

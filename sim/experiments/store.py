@@ -13,8 +13,8 @@ Layout::
 Every file is written under a temporary name and renamed, so readers never see half a file. A chunk
 counts as finished only when its marker exists, parses, and every file it lists is present with its
 checksum: a deleted, truncated or altered chunk is treated as unfinished, so ``--resume`` recomputes
-it and readers never count it. A lock (``flock`` on ``.lock``, released by the OS even on SIGKILL)
-keeps two runs out of one directory.
+it and readers never count it. A lock (an OS file lock on ``.lock``, released by the OS even on
+SIGKILL; the holder is named in ``.lock-holder``) keeps two runs out of one directory.
 
 Analysis commands (solve, sensitivity, discover) own their output directory through
 :func:`claim_directory`: they create it, or reuse it only when the same analysis made it.
@@ -158,32 +158,33 @@ class RunStore:
 
     # -- lock -------------------------------------------------------------------------------------
     def lock(self) -> None:
-        """Take the directory's lock or fail with a one-line error naming the holder."""
-        import fcntl
+        """Take the directory's lock or fail with a one-line error naming the holder. The lock is
+        an OS file lock (``filelock``: ``flock`` on Unix, ``msvcrt`` on Windows), released by the
+        OS when the holder dies, even by SIGKILL."""
+        from filelock import FileLock, Timeout
 
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            fh = open(self.path / ".lock", "a+", encoding="utf-8")
+            lock = FileLock(str(self.path / ".lock"), timeout=0)
+            lock.acquire()
+        except Timeout:
+            try:
+                holder = (self.path / ".lock-holder").read_text(encoding="utf-8").strip()
+            except OSError:
+                holder = ""
+            raise InputError(f"run directory is in use by {holder or 'another process'}; wait "
+                             "for it to finish or choose another --out", file=str(self.path)) \
+                from None
         except OSError as exc:
             raise InputError(f"cannot write the run directory: {exc.strerror}",
                              file=str(self.path)) from None
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
-            raise InputError(f"run directory is in use by {holder}; wait for it to finish or "
-                             "choose another --out", file=str(self.path)) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"seisim pid {os.getpid()} on {socket.gethostname()}")
-        fh.flush()
-        self._lock_fh = fh
+        atomic_write_text(self.path / ".lock-holder",
+                          f"seisim pid {os.getpid()} on {socket.gethostname()}")
+        self._lock_fh = lock
 
     def unlock(self) -> None:
         if self._lock_fh is not None:
-            self._lock_fh.close()
+            self._lock_fh.release()
             self._lock_fh = None
 
     # -- chunks -----------------------------------------------------------------------------------

@@ -266,5 +266,5 @@ def load_result(run_dir: str | Path):
 
 
 def copy_run(run_dir: str | Path, dest: str | Path) -> Path:
-    shutil.copytree(run_dir, dest, ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(run_dir, dest, ignore=shutil.ignore_patterns(".lock", ".lock-holder"))
     return Path(dest)
