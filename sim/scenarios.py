@@ -37,13 +37,13 @@ class Strict(BaseModel):
 
 
 class FundLevers(Strict):
-    scale: float = Field(1.0, ge=0, description="multiplier on annual fund investment")
-    leverage: float | None = Field(None, ge=0, description="co-investment per fund yuan")
+    scale: float = Field(1.0, ge=0, le=1000, description="multiplier on annual fund investment")
+    leverage: float | None = Field(None, ge=0, le=100, description="co-investment per fund yuan")
     allocation: dict[str, float] | None = Field(None, description="industry weights of deals")
 
 
 class TalentLevers(Strict):
-    supply: float = Field(1.0, ge=0, description="multiplier on talent inflow")
+    supply: float = Field(1.0, ge=0, le=100, description="multiplier on talent inflow")
     supply_growth: float | None = Field(None, ge=-0.5, le=1.0, description="inflow growth rate")
 
 
@@ -54,9 +54,9 @@ class ParkLevers(Strict):
 class LeverSettings(Strict):
     fund: FundLevers = FundLevers()
     talent: TalentLevers = TalentLevers()
-    attraction: float = Field(1.0, ge=0, description="multiplier on attracted projects")
+    attraction: float = Field(1.0, ge=0, le=100, description="multiplier on attracted projects")
     parks: ParkLevers = ParkLevers()
-    rd_policy: float = Field(1.0, gt=0, description="multiplier on firms' R&D intensity")
+    rd_policy: float = Field(1.0, gt=0, le=100, description="multiplier on firms' R&D intensity")
     shocks: list[GrowthShock] = []
 
     def to_levers(self) -> Levers:

@@ -651,12 +651,31 @@ def test_projects_need_park_land():
 
 
 def test_deployment_capacity_bounds_a_huge_fund():
-    # Scale 1e6: the funds still close at most their capacity of deals a step (the run ends fast).
-    inputs = inputs_for("fuling-fund", levers=Levers(fund_scale=1e6))
+    # The largest scale a lever accepts (1000): the funds still close at most their capacity of
+    # deals a step (the run ends fast), and the cash they cannot deploy piles up.
+    inputs = inputs_for("fuling-fund", levers=Levers(fund_scale=1000))
     per_year = inputs.fund_max_deals.sum() * inputs.scalars["ticket"] * inputs.steps_per_year
     a = sim.run(inputs, 0).annual
     assert (a["fund_invested"].iloc[1:] <= per_year + 1e-9).all()
-    assert a["fund_cash"].iloc[-1] > 1e6
+    assert a["fund_cash"].iloc[-1] > 10 * a["fund_invested"].iloc[1:].sum()
+
+
+def test_absurd_lever_values_are_refused():
+    with pytest.raises(ValueError, match="less than or equal to 1000"):
+        Levers(fund_scale=1e9)
+    with pytest.raises(ValueError, match="less than or equal to 100"):
+        Levers(attraction=1e9)
+
+
+def test_entry_events_are_bounded_by_the_firm_table():
+    # An absurd entry rate cannot allocate unbounded memory or loop for hours: the firm table is
+    # capped and the excess counted as dropped, in both engines alike.
+    from sim.model.inputs import MAX_FIRM_SLOTS
+
+    inputs = inputs_for("fuling", params=(("entry_exit.attraction_rate", 1e8),), end_year=2022)
+    assert inputs.capacity(100) == MAX_FIRM_SLOTS
+    a = sim.run(inputs, 0).annual
+    assert a["entries_dropped"].iloc[1:].sum() > 0
 
 
 def test_fund_priors_are_drawn_per_replication_unless_fixed():

@@ -307,6 +307,18 @@ def invest_funds(s, k, f_lev, f_alloc_cum, deals, cash, stakes, land, land_used,
 
 
 @njit(cache=True, error_model="numpy")
+def events_within_guard(n, cap, tally):
+    """Iteration guard: at most one firm table's worth of entry events per step and cell. A rate
+    pushed to absurd values (``attraction: 1e9``) would otherwise loop for hours over entries that
+    could never be placed; the excess is counted as dropped, as a full table would drop it.
+    Ordinary runs draw far fewer events, so their random streams are unchanged."""
+    if n > cap:
+        tally[T_ENTRIES_DROPPED] += n - cap
+        return cap
+    return n
+
+
+@njit(cache=True, error_model="numpy")
 def spawn_startups(s, allowed, land, land_used, cell_n, n_used, logy, ind, park, rd, age, alive,
                    pipe, pipe_t, stake, stake_t, stake_f, rng_entry, tally):
     """ODD 7.10: start-ups in every park-industry cell the park may host, blocked where the
@@ -318,7 +330,7 @@ def spawn_startups(s, allowed, land, land_used, cell_n, n_used, logy, ind, park,
             if allowed[p, j] == 0:
                 continue
             lam = (s[S_STARTUP_RATE] * cell_n[p, j] + s[S_STARTUP_FLOOR]) * dt
-            for _ in range(rng_entry.poisson(lam)):
+            for _ in range(events_within_guard(rng_entry.poisson(lam), cap, tally)):
                 size = math.exp(s[S_LOG_STARTUP_SIZE]
                                 + s[S_STARTUP_LOG_SD] * rng_entry.standard_normal())
                 rd_new = new_rd(s, rng_entry.standard_normal())
@@ -342,7 +354,8 @@ def attract_projects(s, allowed, land, land_used, attract_cum, n_used, logy, ind
     to its free land. Mesa: ``RegionModel._attract_projects``. Returns the slots used."""
     cap = logy.size
     P, J = allowed.shape
-    for _ in range(rng_entry.poisson(s[S_ATTRACT_RATE] * s[S_DT])):
+    for _ in range(events_within_guard(rng_entry.poisson(s[S_ATTRACT_RATE] * s[S_DT]), cap,
+                                       tally)):
         u1 = rng_entry.random()
         u2 = rng_entry.random()
         rd_new = new_rd(s, rng_entry.standard_normal())

@@ -106,7 +106,7 @@ class Park(mesa.Agent):
             if not self.allowed[j]:
                 continue
             lam = (s["startup_rate"] * m.cell_n[self.index, j] + s["startup_floor"]) * s["dt"]
-            for _ in range(rng.poisson(lam)):
+            for _ in range(m.events_within_guard(rng.poisson(lam))):
                 size = math.exp(s["log_startup_size"] + s["startup_log_sd"] * rng.standard_normal())
                 rd = m.new_rd(rng.standard_normal())
                 if self.land_used + size > self.land:
@@ -432,10 +432,18 @@ class RegionModel(mesa.Model):
             firms.append(firm)
         return table
 
+    def events_within_guard(self, n: int) -> int:
+        """Iteration guard (kernel: ``events_within_guard``): at most one firm table's worth of
+        entry events per draw; the excess is counted as dropped."""
+        if n > self.capacity:
+            self.tally["entries_dropped"] += n - self.capacity
+            return self.capacity
+        return n
+
     def _attract_projects(self, J: int) -> None:
         """ODD 7.11 (kernel: ``attract_projects``)."""
         s, rng = self.s, self.streams["entry"]
-        for _ in range(rng.poisson(s["attract_rate"] * s["dt"])):
+        for _ in range(self.events_within_guard(rng.poisson(s["attract_rate"] * s["dt"]))):
             u1, u2 = rng.random(), rng.random()
             rd = self.new_rd(rng.standard_normal())
             u3 = rng.random()

@@ -69,7 +69,12 @@ class ModelInputs:
         cells = int(self.cell_allowed.sum())
         per_year = (s["startup_rate"] * n_initial * 2 + s["startup_floor"] * cells
                     + s["attract_rate"])
-        return int(n_initial + 3 * per_year * self.n_years + 200)
+        return int(min(n_initial + 3 * per_year * self.n_years + 200, MAX_FIRM_SLOTS))
+
+
+#: Upper bound on firm slots per replication (about 100 MB of state): entry rates pushed to absurd
+#: values cannot allocate unbounded memory; entries beyond it are counted as dropped.
+MAX_FIRM_SLOTS = 1_000_000
 
 
 def _cumulative(weights: np.ndarray) -> np.ndarray:

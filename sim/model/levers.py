@@ -35,19 +35,19 @@ class GrowthShock(BaseModel):
 class Levers(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    fund_scale: float = Field(1.0, ge=0, description="multiplier on the funds' annual investment")
-    fund_leverage: float | None = Field(None, ge=0, description="co-investment drawn per fund "
+    fund_scale: float = Field(1.0, ge=0, le=1000, description="multiplier on the funds' annual investment")
+    fund_leverage: float | None = Field(None, ge=0, le=100, description="co-investment drawn per fund "
                                         "yuan; None keeps the plan-derived value")
     fund_allocation: dict[str, float] | None = Field(None, description="relative weights of "
                                                      "industries in fund deals; None = by output")
-    talent_supply: float = Field(1.0, ge=0, description="multiplier on the talent inflow")
+    talent_supply: float = Field(1.0, ge=0, le=100, description="multiplier on the talent inflow")
     talent_supply_growth: float | None = Field(None, ge=-0.5, le=1.0, description="growth rate "
                                                "of talent inflow; None keeps the parameter")
-    attraction: float = Field(1.0, ge=0, description="multiplier on the rate of attracted "
+    attraction: float = Field(1.0, ge=0, le=100, description="multiplier on the rate of attracted "
                               "projects (招商引资)")
     park_expansion: dict[str, float] = Field({}, description="extra land per park as a fraction "
                                              "of its land (0.5 = +50%); key 'all' for every park")
-    rd_policy: float = Field(1.0, gt=0, description="multiplier on firms' R&D intensity")
+    rd_policy: float = Field(1.0, gt=0, le=100, description="multiplier on firms' R&D intensity")
     shocks: tuple[GrowthShock, ...] = ()
 
     @field_validator("fund_allocation")
