@@ -128,7 +128,7 @@ class Figure(StrictModel):
     period: tuple[int, int] | None = None
     value: float | tuple[float, float] | None = None
     unit: str
-    qualifier: Qualifier = "exact"
+    qualifier: Qualifier = Field(default="exact", validate_default=True)
     tolerance: float | None = Field(default=None, gt=0)
     role: Role
     kind: Kind | None = None
