@@ -6,6 +6,8 @@ work to the layer that owns it.
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.engines import run_engine
 from sim.errors import InputError
 from sim.model.inputs import ModelInputs, compile_inputs
@@ -55,6 +57,10 @@ def run(target, seed=0, engine: str = "numba", *, record_firms: bool = False, **
     ``start_year``, ``end_year``) apply to plans. Returns a result whose ``.annual`` is a tidy table,
     one row per year, starting with the base year (the plan's baseline).
     """
+    from sim.experiments.seeding import check_seed
+
+    if not isinstance(seed, np.random.SeedSequence):
+        seed = check_seed(seed)
     return run_engine(as_inputs(target, **options), seed, engine, record_firms)
 
 
@@ -112,9 +118,11 @@ def _experiment(scenarios: dict, replications, seed, engine, chunk_size=None):
     if replications is not None and not 1 <= int(replications) <= MAX_REPLICATIONS:
         raise InputError(f"replications must be between 1 and {MAX_REPLICATIONS:,} (got "
                          f"{replications})")
+    from sim.experiments.seeding import check_seed
+
     return Experiment(scenarios, int(first.replications if replications is None
                                      else replications),
-                      int(first.seed if seed is None else seed), engine or first.engine,
+                      check_seed(first.seed if seed is None else seed), engine or first.engine,
                       int(chunk_size or first.chunk_size))
 
 

@@ -272,6 +272,9 @@ class Scenario:
         for key in self.spec.uncertainties:
             if not param_path_known(key):
                 raise self.error(("uncertainties", key), unknown_param_message(key))
+            if param_is_discrete(key):
+                raise self.error(("uncertainties", key), "an integer or yes/no parameter has no "
+                                 "distribution to draw from: fix it in params or sweep it")
             self._check_industry_entry(key, ("uncertainties", key))
         for key in self.spec.sweep:
             if key.startswith("levers."):
@@ -430,6 +433,22 @@ def param_path_known(key: str) -> bool:
     if parts[-2:-1] and parts[-2] in ("industry_drift", "industry_output"):
         return True
     return parts[-1] in fields_at(ModelParams, tuple(parts[:-1]))
+
+
+def param_is_discrete(key: str) -> bool:
+    """Whether a dotted parameter key is an integer or boolean (a count, a switch): such a
+    parameter has no continuous distribution to draw from."""
+    import typing
+
+    model: Any = ModelParams
+    parts = key.split(".")
+    for part in parts:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return False
+        model = field.annotation
+    options = set(typing.get_args(model)) - {type(None)} or {model}
+    return options <= {int, bool}
 
 
 def unknown_param_message(key: str) -> str:

@@ -307,3 +307,22 @@ def test_ctrl_c_keeps_finished_chunks_and_prints_the_resume_command(tmp_path):
     assert err.strip().endswith(f"--resume --out {run}")
     assert "seisim mc " in err and "--out " + str(run) + " --resume" not in err
     assert list((run / "done").rglob("chunk-*.json"))  # finished work is still there
+
+
+@pytest.mark.parametrize("key", ["steps_per_year", "funds.recycle"])
+def test_discrete_parameters_take_no_distribution(tmp_path, capsys, key):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {BASELINE}\nname: s\nuncertainties:\n  {key}: "
+                        "{dist: uniform, low: 1, high: 8}\n", encoding="utf-8")
+    code, _, err = cli(capsys, "run", scenario)
+    assert code == 2 and err.count("\n") == 1 and "s.yaml:4:" in err
+    assert "no distribution to draw from" in err
+
+
+@pytest.mark.parametrize("command", ["mc", "run"])
+def test_negative_seed_is_one_line(tmp_path, capsys, command):
+    out = tmp_path / "run"
+    extra = ["-n", "2", "--out", out, *FAST, "--no-progress"] if command == "mc" else []
+    code, _, err = cli(capsys, command, BASELINE, "--seed", "-3", *extra)
+    assert code == 2 and err.count("\n") == 1 and "seed must be a whole number >= 0" in err
+    assert not out.exists()

@@ -18,6 +18,7 @@ from scipy.stats import qmc
 
 from sim.compat import prim_finder
 from sim.experiments.design import run_design
+from sim.experiments.seeding import check_seed
 from sim.scenarios import Scenario
 
 
@@ -71,7 +72,7 @@ def discover(scenario: Scenario, factors: dict, target: str, run_dir: str | Path
              samples: int = 400, mode: str = "missed", density: float = 0.8,
              seed: int | None = None, **backend) -> dict:
     """Sample, simulate and run PRIM for the cases where ``target`` is met or missed."""
-    seed = scenario.spec.monte_carlo.seed if seed is None else int(seed)
+    seed = check_seed(scenario.spec.monte_carlo.seed if seed is None else seed)
     points = latin_hypercube(factors, samples, seed)
     rows = run_design(scenario, points, run_dir, replications=1, crn=False, seed=seed,
                       targets=[target], **backend)

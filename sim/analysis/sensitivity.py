@@ -16,6 +16,7 @@ import pandas as pd
 
 from sim.errors import InputError
 from sim.experiments.design import run_design
+from sim.experiments.seeding import check_seed
 from sim.scenarios import Scenario
 
 
@@ -44,7 +45,7 @@ def sensitivity(scenario: Scenario, factors: dict[str, tuple[float, float]], tar
     from SALib.sample import sobol as sobol_sample
 
     problem = salib_problem(factors)
-    seed = scenario.spec.monte_carlo.seed if seed is None else int(seed)
+    seed = check_seed(scenario.spec.monte_carlo.seed if seed is None else seed)
     if method == "sobol":
         x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=seed)
     elif method == "morris":

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sim.analysis.targets import wilson_interval
 from sim.experiments.design import run_design
+from sim.experiments.seeding import check_seed
 from sim.experiments.store import claim_directory
 from sim.scenarios import Scenario
 
@@ -91,7 +92,7 @@ def solve(scenario: Scenario, target: str, lever: str, prob: float, bounds: tupl
           **backend) -> SolveResult:
     """Smallest value of ``lever`` (a dotted key such as ``levers.fund.scale``) at which the
     probability of meeting ``target`` is at least ``prob``."""
-    seed = scenario.spec.monte_carlo.seed if seed is None else int(seed)
+    seed = check_seed(scenario.spec.monte_carlo.seed if seed is None else seed)
     run_dir = claim_directory(run_dir, "solve", {
         "scenario": scenario.resolved, "target": target, "lever": lever, "prob": prob,
         "bounds": list(bounds), "replications": replications, "seed": seed, "grid": grid,

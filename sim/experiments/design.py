@@ -25,6 +25,7 @@ from sim.errors import InputError
 from sim.experiments.backends import execute
 from sim.experiments.montecarlo import warm_up
 from sim.experiments.runner import run_replications
+from sim.experiments.seeding import check_seed
 from sim.experiments.store import (RunStore, atomic_write_parquet, atomic_write_text,
                                   claim_directory, fingerprint)
 from sim.outcomes import TargetSpec, replication_outcomes, target_specs
@@ -88,7 +89,7 @@ def run_design(scenario: Scenario, points: pd.DataFrame, run_dir: str | Path, *,
     """Evaluate every row of ``points`` (columns = dotted override keys); returns tidy rows
     (point, replication, target, value). Finished chunks are kept on disk; a rerun into the same
     directory computes only missing chunks."""
-    seed = scenario.spec.monte_carlo.seed if seed is None else int(seed)
+    seed = check_seed(scenario.spec.monte_carlo.seed if seed is None else seed)
     inputs = scenario.model_inputs()
     specs = [s for s in target_specs(scenario.plan, inputs.baseline, inputs.end_year,
                                      select=targets or "all",

@@ -16,6 +16,16 @@ import numpy as np
 PARAMETER_STREAM = 1_000_003
 
 
+def check_seed(seed) -> int:
+    """A seed as an int, or a one-line error: seeds are whole numbers from 0 (numpy's
+    ``SeedSequence`` rejects negative ones, and only when a replication starts)."""
+    from sim.errors import InputError
+
+    if isinstance(seed, bool) or not float(seed).is_integer() or int(seed) < 0:
+        raise InputError(f"seed must be a whole number >= 0 (got {seed})")
+    return int(seed)
+
+
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(seed), spawn_key=(int(replication),))
 
