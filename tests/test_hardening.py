@@ -326,3 +326,11 @@ def test_negative_seed_is_one_line(tmp_path, capsys, command):
     code, _, err = cli(capsys, command, BASELINE, "--seed", "-3", *extra)
     assert code == 2 and err.count("\n") == 1 and "seed must be a whole number >= 0" in err
     assert not out.exists()
+
+
+def test_report_names_and_hashes_the_parameter_sets_used(finished):
+    manifest = json.loads((finished / "manifest.json").read_text(encoding="utf-8"))
+    report = (finished / "report.md").read_text(encoding="utf-8")
+    for entry in manifest["parameter_sets"].values():
+        assert f"set `{entry['name']}`" in report
+        assert f"content hash {entry['sha256'][:12]}" in report

@@ -83,15 +83,10 @@ def provenance(experiment: Experiment) -> dict:
     import numpy
     import pandas
 
-    from sim.experiments.store import fingerprint
-
-    sets = {}
-    for label, sc in experiment.scenarios.items():
-        for variant, pset in sc.parameter_sets.items():
-            sets[f"{label or DEFAULT_LABEL}/{variant}"] = {
-                "name": pset.name,
-                "sha256": fingerprint({"params": pset.params.model_dump(mode="json"),
-                                       "draws": pset.draws})}
+    sets = {f"{label or DEFAULT_LABEL}/{variant}": {"name": pset.name,
+                                                     "sha256": pset.content_hash}
+            for label, sc in experiment.scenarios.items()
+            for variant, pset in sc.parameter_sets.items()}
     return {"versions": {"seisim": __version__, "python": platform.python_version(),
                          "numpy": numpy.__version__, "numba": numba.__version__,
                          "pandas": pandas.__version__},

@@ -167,13 +167,16 @@ def data_basis(scenario) -> list[str]:
 
 def _set_basis(pset, variant: str | None) -> list[str]:
     meta = pset.meta
+    digest = pset.content_hash
     through = meta.get("data_through")
     lines = []
     prefix = f"{variant} variant: " if variant else ""
     if pset.name == "builtin":
-        lines.append(prefix + "parameters: built-in defaults (no fitted set)")
+        lines.append(prefix + "parameters: built-in defaults (no fitted set; asked for as "
+                     f"`builtin`), content hash {digest[:12]}")
     else:
-        lines.append(prefix + f"parameters: set `{pset.name}` ({pset.file or 'in memory'})"
+        lines.append(prefix + f"parameters: set `{pset.name}` ({pset.file or 'in memory'}, "
+                     f"content hash {digest[:12]})"
                      + (f", calibrated on data up to {through}" if through else
                         ", fitted before data years were recorded")
                      + (f"; {len(pset.draws)} posterior draws sampled per replication"
