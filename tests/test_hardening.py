@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
+from sim.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = str(ROOT / "scenarios" / "fuling-baseline.yaml")
@@ -334,3 +335,31 @@ def test_report_names_and_hashes_the_parameter_sets_used(finished):
     for entry in manifest["parameter_sets"].values():
         assert f"set `{entry['name']}`" in report
         assert f"content hash {entry['sha256'][:12]}" in report
+
+
+def test_a_rate_written_as_a_percent_is_refused(tmp_path, capsys):
+    # 5 meaning 5%: refused by the parameter's range instead of overflowing the run.
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {BASELINE}\nname: s\nparams: {{economy: {{nonsei_growth: 5}}}}\n",
+                        encoding="utf-8")
+    code, _, err = cli(capsys, "run", scenario)
+    assert code == 2 and err.count("\n") == 1 and "less than or equal to 1" in err
+
+
+def test_non_finite_results_fail_the_replication():
+    import numpy as np
+
+    from sim.engines.state import FirmState, finish_run
+
+    inputs = sim_inputs()
+    n_years = len(inputs.years)
+    arrays = [np.ones((n_years, 3)) for _ in range(4)] + [np.zeros((0, 0))]
+    arrays[0][2, 1] = np.inf
+    with pytest.raises(InputError, match=f"not finite from {inputs.years[2]} on"):
+        finish_run(inputs, FirmState.empty(4), arrays)
+
+
+def sim_inputs():
+    from sim.api import as_inputs
+
+    return as_inputs("fuling", end_year=2023)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engines.kernel import A_INDEX, ANNUAL
+from sim.errors import InputError
 from sim.model.inputs import ModelInputs, initial_population
 
 
@@ -100,6 +101,14 @@ class RunResult:
 
 def finish_run(inputs: ModelInputs, firms: FirmState, arrays) -> RunResult:
     ann, ann_ind, ann_park, ann_serv, history = arrays
+    for name, block in (("annual", ann), ("industry", ann_ind), ("park", ann_park),
+                        ("services", ann_serv)):
+        if not np.isfinite(block).all():
+            # An overflow is never reported as a result: the replication fails with its seed.
+            row = int(np.argwhere(~np.isfinite(block))[0][0])
+            raise InputError(
+                f"simulated {name} values are not finite from {int(inputs.years[row])} on: the "
+                "parameters or levers push the model beyond floating-point range")
     return RunResult(inputs, ann, ann_ind, ann_park, ann_serv,
                      history if history.shape[0] else None, firms)
 

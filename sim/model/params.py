@@ -62,11 +62,13 @@ class FirmParams(Section):
 class ShockParams(Section):
     macro_sigma: float = P(0.03, "literature: s.d. of Chinese provincial industrial growth "
                            "around trend, 2-4 percentage points (NBS yearbooks)",
-                           "s.d. of the common macro growth shock (annual rate)", ge=0)
+                           "s.d. of the common macro growth shock (annual rate)", ge=0,
+                           le=1)
     macro_persistence: float = P(0.5, "assumption", "annual autocorrelation of the macro shock",
                                  ge=0, lt=1)
     industry_sigma: float = P(0.06, "literature: industry-level output growth s.d. 5-10 pp "
-                              "(NBS industry series)", "s.d. of industry growth shocks", ge=0)
+                              "(NBS industry series)", "s.d. of industry growth shocks", ge=0,
+                              le=1)
     industry_persistence: float = P(0.5, "assumption", "annual autocorrelation of industry shocks",
                                     ge=0, lt=1)
 
@@ -87,7 +89,8 @@ class EntryExitParams(Section):
                                 "Pareto tail of attracted-project output", gt=0.5)
     exit_hazard: float = P(0.08, "literature: annual exit rates of small Chinese industrial firms "
                            "around 5-10% (Brandt, Van Biesebroeck & Zhang 2012)",
-                           "annual exit hazard of a firm at the above-scale threshold", ge=0)
+                           "annual exit hazard of a firm at the above-scale threshold", ge=0,
+                           le=1)
     exit_size_elasticity: float = P(0.35, "literature: exit hazard falls with size "
                                     "(Dunne, Roberts & Samuelson 1989)",
                                     "gamma in hazard(y) = h0 * (y / threshold)^(-gamma)", ge=0)
@@ -101,10 +104,12 @@ class TalentParams(Section):
                                   "/ 7600 亿元), used where a plan gives no R&D personnel",
                                   "SEI R&D personnel per 亿元 of SEI output at t0", gt=0)
     supply_growth: float = P(0.08, "literature: R&D personnel in China grew 7-9% a year in "
-                             "2015-2020 (MOST statistics)", "growth rate of talent inflow")
-    attrition: float = P(0.06, "assumption", "share of the talent stock leaving per year", ge=0)
+                             "2015-2020 (MOST statistics)", "growth rate of talent inflow",
+                             ge=-0.5, le=1)
+    attrition: float = P(0.06, "assumption", "share of the talent stock leaving per year", ge=0,
+                         le=1)
     productivity_growth: float = P(0.03, "assumption", "yearly fall in R&D personnel needed per "
-                                   "unit of output", ge=0)
+                                   "unit of output", ge=0, le=1)
     shortage_penalty: float = P(0.0, "none by default: a shortage acts through the R&D firms can "
                                 "staff (R&D realised = planned x (1 - shortage), ODD 7.3); a direct "
                                 "penalty needs a source", "growth lost per unit of talent shortage "
@@ -166,7 +171,8 @@ class EconomyParams(Section):
     nonsei_growth: float | None = P(None, "plan-implied: growth of non-SEI industrial output "
                                     "between two baseline years when given, else 0.05",
                                     "nominal growth of non-SEI above-scale industrial output on "
-                                    "the comparable sample (what published growth rates measure)")
+                                    "the comparable sample (what published growth rates measure)",
+                                    ge=-0.5, le=1)
     coverage_drift: float = P(0.0, "calibrated where level and growth statistics both exist "
                               "(default: none). Published above-scale levels grow more slowly than "
                               "the comparable-sample growth rates published with them, as firms "
@@ -175,13 +181,14 @@ class EconomyParams(Section):
                               "yearly log change of the non-SEI above-scale level not reflected "
                               "in published growth rates (ODD 7.17)", ge=-0.3, le=0.3)
     nonsei_sigma: float = P(0.02, "assumption", "idiosyncratic s.d. of non-SEI output growth",
-                            ge=0)
-    services_growth: float = P(0.10, "assumption", "growth of SEI services output", ge=-0.5)
-    services_sigma: float = P(0.03, "assumption", "s.d. of SEI services growth", ge=0)
+                            ge=0, le=1)
+    services_growth: float = P(0.10, "assumption", "growth of SEI services output", ge=-0.5,
+                            le=1)
+    services_sigma: float = P(0.03, "assumption", "s.d. of SEI services growth", ge=0, le=1)
     gdp_growth: float = P(0.07, "assumption: nominal GDP growth, 14th Five-Year Plan period",
                           "nominal growth of GDP outside industry (services outside SEI, "
-                          "agriculture, construction)")
-    gdp_sigma: float = P(0.01, "assumption", "s.d. of that growth", ge=0)
+                          "agriculture, construction)", ge=-0.5, le=1)
+    gdp_sigma: float = P(0.01, "assumption", "s.d. of that growth", ge=0, le=1)
     industrial_inflation: float = P(0.004, "statistics: China's industrial producer price index "
                                     "2012-2021 averaged about +0.4%/yr (NBS)",
                                     "drift of the industrial price level (deflates industrial "
