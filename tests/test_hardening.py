@@ -94,6 +94,7 @@ def test_resume_refuses_other_library_versions(finished, tmp_path, capsys):
     run = fresh_copy(finished, tmp_path)
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     assert set(manifest["versions"]) >= {"seisim", "python", "numpy", "numba"}
+    assert manifest["command"]  # how the run was started
     assert manifest["parameter_sets"]  # name and content hash of every set used
     manifest["versions"]["numba"] = "0.0.1"
     (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
@@ -363,3 +364,12 @@ def sim_inputs():
     from sim.api import as_inputs
 
     return as_inputs("fuling", end_year=2023)
+
+
+def test_unreachable_dask_scheduler_is_one_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    out = tmp_path / "run"
+    code, _, err = cli(capsys, "mc", BASELINE, "-n", "2", "--backend", "dask", "--address",
+                       "tcp://127.0.0.1:9", "--no-progress", "--out", out)
+    assert code == 2 and err.count("\n") == 1 and "cannot reach the Dask scheduler" in err
+    assert not out.exists()

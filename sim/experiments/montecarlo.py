@@ -143,7 +143,7 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
             (run_dir / "scenario.yaml").write_text(resolved, encoding="utf-8")
             store.write_manifest({
                 "seisim_version": __version__, "python": platform.python_version(),
-                **provenance(experiment),
+                **provenance(experiment), "command": list(sys.argv),
                 "created": _dt.datetime.now().isoformat(timespec="seconds"),
                 "settings": experiment.settings(), "status": "running",
                 "targets": {label: [s.__dict__ for s in sp] for label, sp in specs.items()},
