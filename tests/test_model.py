@@ -668,11 +668,15 @@ def test_absurd_lever_values_are_refused():
 
 
 def test_entry_events_are_bounded_by_the_firm_table():
-    # An absurd entry rate cannot allocate unbounded memory or loop for hours: the firm table is
-    # capped and the excess counted as dropped, in both engines alike.
+    # The engines' last line of defence, below the parameter ranges: an absurd entry rate (set
+    # here on the compiled inputs, past validation) cannot allocate unbounded memory or loop for
+    # hours; the firm table is capped and the excess counted as dropped.
+    import copy
+
     from sim.model.inputs import MAX_FIRM_SLOTS
 
-    inputs = inputs_for("fuling", params=(("entry_exit.attraction_rate", 1e8),), end_year=2022)
+    inputs = copy.copy(inputs_for("fuling", end_year=2022))
+    inputs.scalars = dict(inputs.scalars, attract_rate=1e8)
     assert inputs.capacity(100) == MAX_FIRM_SLOTS
     a = sim.run(inputs, 0).annual
     assert a["entries_dropped"].iloc[1:].sum() > 0

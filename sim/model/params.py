@@ -31,10 +31,11 @@ class FirmParams(Section):
                             "tail exponent of the initial firm-size distribution", gt=0.5, le=3)
     above_scale_threshold: float = P(0.2, "statistical definition: 20 million yuan main-business "
                                      "revenue (National Bureau of Statistics, since 2011)",
-                                     "output at which a firm enters the above-scale statistics", gt=0)
+                                     "output at which a firm enters the above-scale statistics",
+                                     gt=0, le=100)
     subscale_ratio: float = P(1.0, "assumption", "sub-threshold SEI firms per above-scale firm at t0 "
                               "(candidates for crossing the threshold)", ge=0, le=20)
-    subscale_log_sd: float = P(0.6, "assumption", "log-sd of sub-threshold firm sizes", gt=0)
+    subscale_log_sd: float = P(0.6, "assumption", "log-sd of sub-threshold firm sizes", gt=0, le=5)
     drift: float = P(0.08, "calibrated (default: nominal growth of above-scale SEI output net of "
                      "entry, order of the 2015-2020 national figure)",
                      "expected organic growth rate of a firm's output", ge=-0.5, le=1.0)
@@ -42,21 +43,23 @@ class FirmParams(Section):
     sigma: float = P(0.22, "literature: s.d. of annual log growth of mid-size firms 0.2-0.3 "
                      "(Stanley et al. 1996; Bottazzi & Secchi 2006)",
                      "idiosyncratic volatility of a firm with output `sigma_ref_size`", ge=0, le=2)
-    sigma_ref_size: float = P(1.0, "assumption", "reference size for `sigma` (亿元)", gt=0)
+    sigma_ref_size: float = P(1.0, "assumption", "reference size for `sigma` (亿元)", gt=0, le=10000)
     sigma_size_elasticity: float = P(0.18, "literature: volatility falls with size with exponent "
                                      "0.15-0.2 (Stanley et al. 1996; Amaral et al. 1997)",
                                      "beta in sigma(y) = sigma * (y / ref)^(-beta)", ge=0, le=1)
-    sigma_max: float = P(0.8, "assumption", "cap on the volatility of the smallest firms", gt=0)
+    sigma_max: float = P(0.8, "assumption", "cap on the volatility of the smallest firms",
+                         gt=0, le=5)
     rd_mean: float | None = P(None, "plan figure (industrial R&D intensity) when given, else 1.5%",
-                              "mean R&D intensity of SEI firms (fraction of output)")
-    rd_log_sd: float = P(0.5, "assumption", "log-sd of firm R&D intensity", ge=0)
+                              "mean R&D intensity of SEI firms (fraction of output)", le=1)
+    rd_log_sd: float = P(0.5, "assumption", "log-sd of firm R&D intensity", ge=0, le=5)
     agglomeration: float = P(0.04, "literature: elasticity of productivity to own-industry scale "
                              "in a location 0.02-0.08 (Rosenthal & Strange 2004)",
                              "growth of a firm per unit log-growth of its park-industry cell",
                              ge=0, lt=0.5)
     rd_growth_effect: float = P(0.02, "literature: output elasticity of R&D 0.05-0.15 (Hall, "
                                 "Mairesse & Mohnen 2010) scaled to a growth premium",
-                                "growth premium per unit of relative R&D intensity (rd/rd_mean-1)")
+                                "growth premium per unit of relative R&D intensity (rd/rd_mean-1)",
+                                le=10)
 
 
 class ShockParams(Section):
@@ -75,34 +78,35 @@ class ShockParams(Section):
 
 class EntryExitParams(Section):
     startup_rate: float = P(0.05, "assumption", "start-ups per year per incumbent firm in a "
-                            "park-industry cell", ge=0)
+                            "park-industry cell", ge=0, le=10)
     startup_floor: float = P(0.2, "assumption", "start-ups per year in a cell with no incumbent "
-                             "(keeps new industries reachable)", ge=0)
-    startup_size: float = P(0.06, "assumption", "median output of a start-up (亿元)", gt=0)
-    startup_log_sd: float = P(0.8, "assumption", "log-sd of start-up output", ge=0)
+                             "(keeps new industries reachable)", ge=0, le=1000)
+    startup_size: float = P(0.06, "assumption", "median output of a start-up (亿元)", gt=0, le=1000)
+    startup_log_sd: float = P(0.8, "assumption", "log-sd of start-up output", ge=0, le=5)
     attraction_rate: float = P(0.03, "assumption (order of the plans' investment-attraction "
                                "drives)", "attracted projects per year per above-scale firm at t0",
-                               ge=0)
+                               ge=0, le=10)
     attraction_size: float = P(0.5, "assumption", "minimum output of an attracted project (亿元)",
-                               gt=0)
+                               gt=0, le=10000)
     attraction_alpha: float = P(1.3, "assumption (same tail class as firm sizes)",
-                                "Pareto tail of attracted-project output", gt=0.5)
+                                "Pareto tail of attracted-project output", gt=0.5, le=10)
     exit_hazard: float = P(0.08, "literature: annual exit rates of small Chinese industrial firms "
                            "around 5-10% (Brandt, Van Biesebroeck & Zhang 2012)",
                            "annual exit hazard of a firm at the above-scale threshold", ge=0,
                            le=1)
     exit_size_elasticity: float = P(0.35, "literature: exit hazard falls with size "
                                     "(Dunne, Roberts & Samuelson 1989)",
-                                    "gamma in hazard(y) = h0 * (y / threshold)^(-gamma)", ge=0)
+                                    "gamma in hazard(y) = h0 * (y / threshold)^(-gamma)",
+                                    ge=0, le=10)
 
 
 class TalentParams(Section):
     sei_share_of_rd_personnel: float | None = P(
         None, "assumption: equal to the SEI share of industrial output when not given",
-        "share of the region's R&D personnel working for SEI firms")
+        "share of the region's R&D personnel working for SEI firms", le=1)
     persons_per_output: float = P(6.8, "derived from Chongqing 2020 (16.07万 R&D personnel x 32% "
                                   "/ 7600 亿元), used where a plan gives no R&D personnel",
-                                  "SEI R&D personnel per 亿元 of SEI output at t0", gt=0)
+                                  "SEI R&D personnel per 亿元 of SEI output at t0", gt=0, le=10000)
     supply_growth: float = P(0.08, "literature: R&D personnel in China grew 7-9% a year in "
                              "2015-2020 (MOST statistics)", "growth rate of talent inflow",
                              ge=-0.5, le=1)
@@ -113,7 +117,8 @@ class TalentParams(Section):
     shortage_penalty: float = P(0.0, "none by default: a shortage acts through the R&D firms can "
                                 "staff (R&D realised = planned x (1 - shortage), ODD 7.3); a direct "
                                 "penalty needs a source", "growth lost per unit of talent shortage "
-                                "beyond the R&D it prevents (shortage = 1 - supply/demand)", ge=0)
+                                "beyond the R&D it prevents (shortage = 1 - supply/demand)",
+                                ge=0, le=10)
 
 
 class FundParams(Section):
@@ -143,28 +148,30 @@ class FundParams(Section):
     annual_investment: float | None = P(None, "plan figure: invested amount over the period "
                                         "when given; else a fund exists only if the scenario "
                                         "declares this (with `source`)",
-                                        "fund money invested per year (亿元)", gt=0)
+                                        "fund money invested per year (亿元)", gt=0, le=1e+06)
     source: str | None = P(None, "scenario", "where a declared `annual_investment` comes from "
                            "(required when the plan gives no fund figure)")
-    ticket: float = P(0.5, "assumption", "fund money per deal (亿元)", gt=0)
+    ticket: float = P(0.5, "assumption", "fund money per deal (亿元)", gt=0, le=10000)
     output_per_investment: float = P(1.0, "literature: fixed-asset turnover of Chinese "
                                      "manufacturing about 1-2 (NBS); conservative end",
-                                     "annual output added per yuan of project investment", ge=0)
+                                     "annual output added per yuan of project investment",
+                                     ge=0, le=100)
     deployment_lag: float = P(2.0, "assumption: 1-3 years from investment to production",
-                              "years from a deal to its added output", ge=0)
+                              "years from a deal to its added output", ge=0, le=50)
     holding_period: float = P(5.0, "literature: guidance-fund holding periods of 5-7 years "
-                              "(Zero2IPO survey reports)", "years before a stake is exited", gt=0)
+                              "(Zero2IPO survey reports)", "years before a stake is exited",
+                              gt=0, le=100)
     exit_multiple: float = P(1.0, "assumption (capital preserved)", "cash returned per yuan at "
-                             "exit", ge=0)
+                             "exit", ge=0, le=100)
     recycle: bool = P(True, "plan: funds recycle capital", "exited cash is reinvested")
     selection_exponent: float = P(0.5, "assumption", "firm selection weight = output^exponent",
-                                  ge=0)
+                                  ge=0, le=10)
 
 
 class ParkParams(Section):
     land_headroom: float = P(1.3, "assumption", "park land, in output units, as a multiple of the "
                              "park's target output (or of 2x baseline output without a target)",
-                             gt=0)
+                             gt=0, le=100)
 
 
 class EconomyParams(Section):
@@ -206,11 +213,11 @@ class EconomyParams(Section):
                                    "GDP deflator", ge=0, le=0.5)
     gdp: float | None = P(None, "official statistics or another plan version where the plan "
                           "gives no GDP share (cite it where it is set)", "GDP (亿元) in "
-                          "`gdp_year`; None = derive from the plan", gt=0)
+                          "`gdp_year`; None = derive from the plan", gt=0, le=1e+07)
     gdp_year: int | None = P(None, "with `gdp`", "year of `gdp` (None = the base year); other "
                              "base years are reached at `gdp_growth`")
     va_ratio: float | None = P(None, "plan figure: SEI value added / SEI output when given, "
-                               "else 0.28", "value added per unit of SEI output")
+                               "else 0.28", "value added per unit of SEI output", le=1)
     nonsei_va_ratio: float | None = P(None, "statistics: the ratio at which the base year's "
                                       "SEI share of industrial value added equals the published "
                                       "one, when the statistics give it; else literature: value "
@@ -247,7 +254,8 @@ class AllocationParams(Section):
     unclassed_fraction: float = P(0.5, "assumption", "an industry with no size class gets this "
                                   "fraction of the lowest class floor the plan uses", gt=0, le=1)
     services_top_class_factor: float = P(1.5, "assumption", "a services industry in the top size "
-                                         "class gets this multiple of the class floor", ge=1)
+                                         "class gets this multiple of the class floor",
+                                         ge=1, le=100)
     attraction_floor: float = P(0.02, "assumption", "minimum share of attracted projects going to "
                                 "each industry (keeps future industries reachable)", ge=0, le=0.2)
     more_than_margin: float = P(0.10, "assumption: official texts round down to the next round "
