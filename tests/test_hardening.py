@@ -293,11 +293,14 @@ def test_ctrl_c_keeps_finished_chunks_and_prints_the_resume_command(tmp_path):
     import time
 
     run = tmp_path / "run"
-    args = ["mc", str(CHUNKED), "-n", "400", "--backend", "serial", "--no-progress",
+    args = ["mc", str(CHUNKED), "-n", "4000", "--backend", "serial", "--no-progress",
             "--no-plots", "--out", str(run)]
-    driver = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))",
-         *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As in a terminal: a job started in the background (as CI may start this suite) inherits an
+    # ignored SIGINT, so the driver restores Python's handler first.
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from sim.cli import main; sys.exit(main(sys.argv[1:]))")
+    driver = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not list((run / "done").rglob("chunk-*.json")):
         time.sleep(0.2)
