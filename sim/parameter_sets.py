@@ -44,12 +44,9 @@ class ParameterSet:
     def content_hash(self) -> str:
         """SHA-256 of the values a run uses (parameters and draws), whatever file they came from:
         manifests record it and reports print it, so a result names the exact set behind it."""
-        import hashlib
-        import json
+        from sim.fingerprints import fingerprint
 
-        text = json.dumps({"params": self.params.model_dump(mode="json"), "draws": self.draws},
-                          sort_keys=True, default=str)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return fingerprint({"params": self.params.model_dump(mode="json"), "draws": self.draws})
 
     def sample(self, rng: np.random.Generator) -> dict:
         """One posterior draw (nested overrides), or {} for a point estimate."""

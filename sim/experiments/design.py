@@ -27,7 +27,8 @@ from sim.experiments.montecarlo import warm_up
 from sim.experiments.runner import run_replications
 from sim.experiments.seeding import check_seed
 from sim.experiments.store import (RunStore, atomic_write_parquet, atomic_write_text,
-                                  claim_directory, fingerprint)
+                                  claim_directory)
+from sim.fingerprints import fingerprint
 from sim.outcomes import TargetSpec, replication_outcomes, target_specs
 from sim.scenarios import Scenario
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.errors import InputError
+from sim.fingerprints import fingerprint
 
 DEFAULT_LABEL = "main"
 
@@ -63,12 +64,6 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def fingerprint(details: dict) -> str:
-    """A stable hash of what determines a result (JSON of ``details``, keys sorted)."""
-    text = json.dumps(details, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 ANALYSIS_MARKER = "seisim-analysis.json"

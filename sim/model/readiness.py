@@ -104,13 +104,10 @@ def _shown(f) -> str:
 def _target_lines(plan: Plan, baseline) -> list[str]:
     from sim.outcomes import target_specs
 
-    scored = [f for f in plan.targets if f.year > baseline.year]
-    early = [f"{f.id} ({f.year}): listed, not scored: dated at or before the base year "
-             f"{baseline.year}" for f in plan.targets if f.year <= baseline.year]
-    end = max([f.year for f in scored] + [baseline.year + 1])
+    early = [f for f in plan.targets if f.year <= baseline.year]  # baselines, in effect
+    kept = [f.id for f in plan.all_targets if f not in early]
+    end = max([f.year for f in plan.targets if f not in early] + [baseline.year + 1])
     lines = []
-    kept = [f.id for f in plan.all_targets if f.year is None or f.year > baseline.year
-            or f not in plan.targets]
     for spec in target_specs(plan, baseline, end, select=kept) if kept else []:
         when = spec.year if spec.year is not None else "undated"
         if spec.evaluable:
@@ -118,4 +115,5 @@ def _target_lines(plan: Plan, baseline) -> list[str]:
                          f"{spec.threshold:g} {spec.unit}" + (f" ({spec.rule})" if spec.rule else ""))
         else:
             lines.append(f"{spec.id} ({when}): listed, not scored: {spec.reason}")
-    return lines + early
+    return lines + [f"{f.id} ({f.year}): listed, not scored: dated at or before the base year "
+                    f"{baseline.year}" for f in early]
