@@ -23,13 +23,29 @@ PACKAGE_SEEDS = SHIPPED_SEEDS
 
 
 def seed_dirs() -> list[Path]:
+    """Where plan and statistics files are looked up: ``$SEISIM_SEEDS``, ``./seeds``, then the
+    shipped seeds; existing directories only, each real directory once."""
     dirs = [Path(p) for p in os.environ.get("SEISIM_SEEDS", "").split(os.pathsep) if p]
     dirs += [Path.cwd() / "seeds", PACKAGE_SEEDS]
     unique: list[Path] = []
+    seen: set[str] = set()
     for d in dirs:
-        if d.is_dir() and d.resolve() not in [u.resolve() for u in unique]:
+        if d.is_dir() and real_path(str(d)) not in seen:
+            seen.add(real_path(str(d)))
             unique.append(d)
     return unique
+
+
+def real_path(path: str | os.PathLike) -> str:
+    """``os.path.realpath``, remembered per absolute path: resolving walks every path component,
+    and every model compilation (one per parameter draw in a Monte Carlo run) looks up the same
+    few directories. Directories are not expected to be re-linked while seisim runs."""
+    return _realpath_of_absolute(os.path.abspath(path))
+
+
+@functools.lru_cache(maxsize=1024)
+def _realpath_of_absolute(path: str) -> str:
+    return os.path.realpath(path)
 
 
 def available_regions() -> list[str]:
@@ -40,11 +56,12 @@ def available_regions() -> list[str]:
 
 def display_path(path: Path) -> str:
     """A path as a user should see it in messages: relative to the working directory if inside."""
+    real = Path(real_path(path))
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(real.relative_to(real_path(Path.cwd())))
     except ValueError:
         try:
-            return str(path.resolve().relative_to(PACKAGE_SEEDS.parent))
+            return str(real.relative_to(PACKAGE_SEEDS.parent))
         except ValueError:
             return str(path)
 

@@ -262,7 +262,7 @@ def load_statistics(region: str, plan_file: str | None = None) -> Statistics | N
     Looked up in ``statistics/`` beside the region's plan file first (so a user's own region
     directory works), then in the seed directories.
     """
-    from sim.plans.loader import display_path, seed_dirs
+    from sim.plans.loader import display_path, real_path, seed_dirs
 
     dirs = []
     if plan_file is not None and Path(plan_file).parent.is_dir():
@@ -270,4 +270,4 @@ def load_statistics(region: str, plan_file: str | None = None) -> Statistics | N
     path = statistics_path(region, dirs + seed_dirs())
     if path is None:
         return None
-    return _read_cached(str(path.resolve()), path.stat().st_mtime_ns, display_path(path))
+    return _read_cached(real_path(str(path)), path.stat().st_mtime_ns, display_path(path))
