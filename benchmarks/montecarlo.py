@@ -66,12 +66,13 @@ def child(spec: dict) -> dict:
 
     sys.path.insert(0, str(ROOT))
     import sim
-    from sim.experiments.montecarlo import warm_up
+    from sim.experiments.driver import Experiment, warm_up
 
     scenario = sim.load_scenario(spec["scenario"])
     if spec.get("chunk_size"):
         scenario = scenario.with_overrides({"monte_carlo.chunk_size": spec["chunk_size"]})
-    warm_up(scenario.spec.monte_carlo.engine)  # numba kernel loaded before the clock starts
+    # numba kernel loaded before the clock starts
+    warm_up(Experiment({"": scenario}, 1, SEED, scenario.spec.monte_carlo.engine))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     chunk_starts = instrument_execute()
     out = Path(tempfile.mkdtemp(prefix="seisim-bench-")) / "run"
@@ -103,7 +104,7 @@ def instrument_execute() -> list[float]:
     driver, counted from the call of ``execute``) minus the seconds the chunk itself reports.
     The smallest start per worker is that worker's start-up: for ``processes`` the pool's spawn,
     ``import sim`` and numba cache load; for ``dask`` also starting the LocalCluster."""
-    import sim.experiments.montecarlo as driver
+    import sim.experiments.driver as driver
 
     starts: list[float] = []
     original = driver.execute

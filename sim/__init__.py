@@ -5,7 +5,7 @@
 >>> result.annual[["year", "sei_output_share"]]
 """
 
-__version__ = "0.1.0"
+from sim._version import __version__  # noqa: E402
 
 from sim.api import (backtest, compare, discover, load_scenario, mesa_model,  # noqa: E402
                      monte_carlo, run, sensitivity, solve, sweep)

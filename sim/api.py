@@ -110,7 +110,7 @@ def _run_dir(out, name: str):
 
 
 def _experiment(scenarios: dict, replications, seed, engine, chunk_size=None):
-    from sim.experiments.montecarlo import Experiment
+    from sim.experiments.driver import Experiment
 
     first = next(iter(scenarios.values())).spec.monte_carlo
     from sim.scenarios import MAX_REPLICATIONS
@@ -138,7 +138,7 @@ def monte_carlo(scenario, replications: int | None = None, seed: int | None = No
     ``"dask"`` (``address`` of a scheduler, or a local cluster of ``workers``); all give identical
     results for the same seed.
     """
-    from sim.experiments.montecarlo import run_experiment
+    from sim.experiments.driver import run_experiment
     from sim.reporting.results import MonteCarloResult
 
     sc = as_scenario(scenario)
@@ -155,7 +155,7 @@ def compare(scenarios, replications: int | None = None, seed: int | None = None,
             chunk_size: int | None = None):
     """Run several scenarios on common random numbers (same seed and replications); returns a
     :class:`~sim.reporting.results.ComparisonResult` with paired differences."""
-    from sim.experiments.montecarlo import run_experiment
+    from sim.experiments.driver import run_experiment
     from sim.reporting.results import ComparisonResult
 
     items = [as_scenario(s) for s in scenarios]

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import optimize
 
-from sim import __version__
+from sim._version import __version__
 from sim.engines import run_engine
 from sim.errors import InputError, nearest
 from sim.experiments.seeding import replication_seed

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sim import __version__
+from sim._version import __version__
 from sim.errors import InputError
 
 

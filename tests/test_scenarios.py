@@ -15,7 +15,7 @@ import pytest
 import sim
 from sim.cli import main
 from sim.errors import InputError
-from sim.experiments.montecarlo import Experiment
+from sim.experiments.driver import Experiment
 from sim.experiments.runner import run_replications
 from sim.experiments.seeding import parameter_rng, replication_seed
 from sim.model.levers import GrowthShock, Levers

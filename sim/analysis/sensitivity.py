@@ -59,7 +59,7 @@ def sensitivity(scenario: Scenario, factors: dict[str, tuple[float, float]], tar
     per_point = point_outcomes(rows, target, spec.threshold).reindex(range(len(points)))
     if per_point.isna().any().any():
         raise RuntimeError(f"{int(per_point['value'].isna().sum())} design point(s) failed; "
-                           "sensitivity indices need every point (see design-failures/)")
+                           "sensitivity indices need every point (see replications/failures/)")
     tables = []
     for outcome in ("value", "p_met"):
         y = per_point[outcome].to_numpy()

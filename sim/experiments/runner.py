@@ -1,9 +1,12 @@
-"""The unit of work: a chunk of replications of one scenario, run and reduced by a worker.
+"""The unit of work: a chunk of replications, run and reduced by a worker.
 
-A chunk is run wherever the backend puts it (this process, a process pool, a Dask worker); it writes
-its own results into the run directory (annual rows and per-target outcomes as Parquet, written under
-a temporary name and renamed when complete) and returns only a small status. A replication that
-raises is recorded with its seed and error, never dropped silently.
+Every experiment (a Monte Carlo run, a comparison, a sweep, and the designs of sensitivity
+analysis, scenario discovery and the required-lever search) is split into chunks of this one kind.
+A chunk holds one or more *units*: a design point of one labelled scenario (dotted-key overrides,
+none for a plain Monte Carlo run) and a contiguous block of its replications. It is run wherever
+the backend puts it (this process, a process pool, a Dask worker); it writes its own results into
+the run directory through :class:`~sim.experiments.store.RunStore` and returns only a small
+status. A replication that raises is recorded with its seed and error, never dropped silently.
 """
 
 from __future__ import annotations
@@ -21,6 +24,23 @@ from sim.experiments.store import RunStore
 from sim.outcomes import TargetSpec, replication_outcomes
 from sim.scenarios import Scenario
 
+#: Dotted-key overrides of a design point, as a hashable, picklable tuple.
+Overrides = tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Replications ``first .. first + count - 1`` of design point ``point``."""
+
+    point: int
+    overrides: Overrides
+    first: int
+    count: int
+
+    @property
+    def replications(self) -> range:
+        return range(self.first, self.first + self.count)
+
 
 @dataclass(frozen=True)
 class ChunkTask:
@@ -29,9 +49,15 @@ class ChunkTask:
     seed: int
     engine: str
     chunk: int
-    replications: tuple[int, ...]
+    units: tuple[Unit, ...]
     run_dir: str
-    label: str = ""  # which scenario of a comparison or sweep (empty for a single scenario)
+    label: str = ""        # which scenario of a comparison or sweep (empty for a single scenario)
+    design: bool = False   # results carry a ``point`` column (a designed experiment)
+    keep_annual: bool = True  # store the yearly rows, not only the per-target outcomes
+
+    @property
+    def size(self) -> int:
+        return sum(u.count for u in self.units)
 
 
 @dataclass(frozen=True)
@@ -44,7 +70,10 @@ class ChunkStatus:
 
 
 def run_replications(scenario: Scenario, replications, seed: int, engine: str = "numba"):
-    """Annual rows (with a ``replication`` column) and failures for the given replications."""
+    """Annual rows (with a ``replication`` column) and failures for the given replications.
+
+    Inputs are compiled once per parameter draw: once for all replications when the scenario's
+    parameters do not vary, else once per replication from its own parameter stream."""
     runs, done, failures = [], [], []
     fixed_inputs = None
     varies = scenario.varies
@@ -60,19 +89,54 @@ def run_replications(scenario: Scenario, replications, seed: int, engine: str = 
                          result.by_services))
             done.append(r)
         except Exception as exc:  # noqa: BLE001 - reported with the seed, never swallowed
-            failures.append({"replication": int(r), "seed": int(seed), "spawn_key": [int(r)],
-                             "error": f"{type(exc).__name__}: {exc}",
-                             "traceback": traceback.format_exc(limit=5)})
+            failures.append(failure_record(r, seed, exc))
     annual = annual_table(runs, done) if runs else pd.DataFrame()
     return annual, failures
+
+
+def failure_record(replication: int, seed: int, exc: BaseException, **where) -> dict:
+    """What a failed replication leaves on record: enough to rerun it alone."""
+    return {**where, "replication": int(replication), "seed": int(seed),
+            "spawn_key": [int(replication)], "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=5)}
+
+
+def run_unit(task: ChunkTask, unit: Unit):
+    """Annual rows, outcomes and failures of one unit (``point`` columns added in a design)."""
+    where = {"point": unit.point} if task.design else {}
+    try:
+        variant = (task.scenario.with_overrides(dict(unit.overrides)) if unit.overrides
+                   else task.scenario)
+    except Exception as exc:  # noqa: BLE001 - a point that cannot be built fails all its runs
+        return pd.DataFrame(), None, [failure_record(r, task.seed, exc, **where)
+                                      for r in unit.replications]
+    annual, failures = run_replications(variant, unit.replications, task.seed, task.engine)
+    for f in failures:
+        f.update(where)
+    outcomes = replication_outcomes(annual, list(task.specs)) if len(annual) else None
+    if task.design:
+        if outcomes is not None:
+            outcomes.insert(0, "point", unit.point)
+        if len(annual):
+            annual.insert(0, "point", unit.point)
+    return annual, outcomes, failures
 
 
 def run_chunk(task: ChunkTask) -> ChunkStatus:
     """Run one chunk and store it; the function every backend calls."""
     start = time.perf_counter()
-    annual, failures = run_replications(task.scenario, task.replications, task.seed, task.engine)
-    store = RunStore(task.run_dir)
-    outcomes = replication_outcomes(annual, list(task.specs)) if len(annual) else None
-    store.write_chunk(task.label, task.chunk, annual, outcomes, failures)
-    return ChunkStatus(task.chunk, task.label, len(task.replications) - len(failures),
-                       tuple(failures), time.perf_counter() - start)
+    annuals, outcomes, failures = [], [], []
+    for unit in task.units:
+        annual, out, fails = run_unit(task, unit)
+        if len(annual) and task.keep_annual:
+            annuals.append(annual)
+        if out is not None:
+            outcomes.append(out)
+        failures += fails
+    annual = pd.concat(annuals, ignore_index=True) if annuals else pd.DataFrame()
+    outcome_table = pd.concat(outcomes, ignore_index=True) if outcomes else None
+    done = task.size - len(failures)
+    RunStore(task.run_dir).write_chunk(task.label, task.chunk, annual, outcome_table, failures,
+                                       replications=done)
+    return ChunkStatus(task.chunk, task.label, done, tuple(failures),
+                       time.perf_counter() - start)

@@ -4,8 +4,10 @@ Layout::
 
     scenario.yaml            the fully resolved scenario(s), enough to repeat the run
     manifest.json            settings, status, counts, timings (rewritten atomically)
-    annual/<label>/chunk-00000.parquet    tidy rows: replication, year, variables
+    annual/<label>/chunk-00000.parquet    tidy rows: replication, year, variables (not kept
+                                          by designed experiments)
     outcomes/<label>/chunk-00000.parquet  per replication and target: value, first year met
+                                          (and the design ``point``)
     failures/<label>/chunk-00000.json     replications that raised, with seed and error
     done/<label>/chunk-00000.json         marker written last: the chunk is complete, with the
                                           SHA-256 of each of its files
@@ -184,7 +186,10 @@ class RunStore:
 
     # -- chunks -----------------------------------------------------------------------------------
     def write_chunk(self, label: str, chunk: int, annual: pd.DataFrame,
-                    outcomes: pd.DataFrame | None, failures: list[dict]) -> None:
+                    outcomes: pd.DataFrame | None, failures: list[dict], *,
+                    replications: int) -> None:
+        """Store one finished chunk: ``replications`` is how many of its runs succeeded (a
+        design's chunk counts point x replication runs and may keep no yearly rows)."""
         # A rerun of a damaged chunk must not inherit the old attempt's files.
         self._chunk_file("done", label, chunk, "json").unlink(missing_ok=True)
         for kind, ext in (("annual", "parquet"), ("outcomes", "parquet"), ("failures", "json")):
@@ -201,8 +206,7 @@ class RunStore:
             f = self._chunk_file(kind, label, chunk, ext)
             if f.exists():
                 files[str(f.relative_to(self.path))] = file_digest(f)
-        done = {"replications": int(annual["replication"].nunique()) if len(annual) else 0,
-                "failures": len(failures), "files": files}
+        done = {"replications": int(replications), "failures": len(failures), "files": files}
         atomic_write_text(self._chunk_file("done", label, chunk, "json"), json.dumps(done))
 
     def _marker(self, path: Path) -> dict | None:

@@ -1,8 +1,14 @@
 """The experiment driver: validate, plan chunks, run them on a backend, keep the manifest.
 
-One experiment = one or more labelled scenarios (a comparison or a sweep shares one seed, hence
-common random numbers) x N replications, written to one run directory. Everything that can be wrong
-with the input is checked before the directory is created, so a bad scenario leaves nothing behind.
+An experiment is a set of labelled scenarios (a comparison or a sweep shares one seed, hence common
+random numbers), each run at one or more design points (dotted-key overrides; a Monte Carlo run has
+one point, the scenario as written) for N replications each, all written to one run directory.
+Monte Carlo, ``compare`` and ``sweep`` build one point per label; sensitivity analysis, scenario
+discovery and the required-lever search build their designs (:mod:`sim.experiments.design`). The
+same :func:`run_experiment` validates, locks, plans the missing chunks, runs them on the chosen
+backend and stores them, so every kind of experiment runs in parallel, on a cluster, and resumes.
+Everything that can be wrong with the input is checked before the directory is created, so a bad
+scenario leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -12,29 +18,48 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from sim import __version__
+from sim._version import __version__
 from sim.errors import InputError
 from sim.experiments.backends import check_backend, execute
-from sim.experiments.runner import ChunkTask
+from sim.experiments.runner import ChunkTask, Overrides, Unit, run_replications
 from sim.experiments.store import DEFAULT_LABEL, RunStore
+from sim.fingerprints import fingerprint
 from sim.outcomes import TargetSpec, target_specs
 from sim.scenarios import Scenario
 
 
+@dataclass(frozen=True)
+class Point:
+    """A design point: overrides of the scenario and the replication its first run uses (every
+    point of a common-random-numbers design starts at 0; independent points at disjoint
+    offsets)."""
+
+    id: int
+    overrides: Overrides = ()
+    first: int = 0
+
+
 @dataclass
 class Experiment:
-    """What to run: labelled scenarios sharing a seed."""
+    """What to run: labelled scenarios sharing a seed, each at every design point."""
 
     scenarios: dict[str, Scenario]
-    replications: int
+    replications: int           # per label and design point
     seed: int
     engine: str = "numba"
-    chunk_size: int = 100
+    chunk_size: int = 100       # replications per chunk; points with fewer share a chunk
+    points: tuple[Point, ...] = ()   # a designed experiment's points; none = the scenario as is
+    keep_annual: bool = True    # keep the yearly rows (a design keeps only target outcomes)
+    targets: list[str] | str | None = field(default=None)  # a design's (evaluable ones only)
+
+    @property
+    def design(self) -> bool:
+        return bool(self.points)
 
     def specs(self) -> dict[str, list[TargetSpec]]:
         """Target rules per scenario; compiling inputs here validates each scenario fully."""
@@ -42,22 +67,48 @@ class Experiment:
         for label, sc in self.scenarios.items():
             inputs = sc.model_inputs()
             try:
-                out[label] = target_specs(sc.plan, inputs.baseline, inputs.end_year,
-                                          select=sc.spec.targets,
-                                          share_definition=sc.spec.share_definition,
-                                          source_file=sc.source)
+                specs = target_specs(sc.plan, inputs.baseline, inputs.end_year,
+                                     select=self.targets or sc.spec.targets,
+                                     share_definition=sc.spec.share_definition,
+                                     source_file=sc.source)
             except InputError as err:
                 raise sc.relocate(err) from None
+            if self.targets is not None:
+                specs = [s for s in specs if s.evaluable]
+                if not specs:
+                    raise InputError("no evaluable target selected", file=sc.source,
+                                     key="targets")
+            out[label] = specs
         return out
 
     def settings(self) -> dict:
-        return {"replications": self.replications, "seed": self.seed, "engine": self.engine,
-                "chunk_size": self.chunk_size, "labels": list(self.scenarios)}
+        settings = {"replications": self.replications, "seed": self.seed, "engine": self.engine,
+                    "chunk_size": self.chunk_size, "labels": list(self.scenarios)}
+        if self.design:
+            settings.update(points=len(self.points), keep_annual=self.keep_annual,
+                            targets=self.targets,
+                            design=fingerprint([[p.id, list(map(list, p.overrides)), p.first]
+                                                for p in self.points]))
+        return settings
 
-    def chunks(self) -> list[tuple[int, tuple[int, ...]]]:
-        size = self.chunk_size
-        return [(k, tuple(range(start, min(start + size, self.replications))))
-                for k, start in enumerate(range(0, self.replications, size))]
+    def chunks(self) -> list[tuple[int, tuple[Unit, ...]]]:
+        """The chunks of every label, numbered: a point's replications are split into blocks of
+        ``chunk_size``; points with fewer replications than that are packed together. The plan
+        depends only on the experiment, so a resumed run finds the same chunks."""
+        points = self.points or (Point(0),)
+        size, n = self.chunk_size, self.replications
+        if n >= size or len(points) == 1:
+            blocks = [(Unit(p.id, p.overrides, p.first + start, min(size, n - start)),)
+                      for p in points for start in range(0, n, size)]
+        else:
+            per = max(1, size // n)
+            blocks = [tuple(Unit(p.id, p.overrides, p.first, n) for p in points[i:i + per])
+                      for i in range(0, len(points), per)]
+        return list(enumerate(blocks))
+
+    @property
+    def runs_per_label(self) -> int:
+        return self.replications * max(1, len(self.points))
 
 
 def _resolved_yaml(experiment: Experiment) -> str:
@@ -93,12 +144,13 @@ def provenance(experiment: Experiment) -> dict:
             "parameter_sets": sets}
 
 
-def warm_up(engine: str) -> None:
-    """Compile (or load from cache) the numba kernel once in the driver before workers start."""
-    if engine == "numba":
-        import sim
-
-        sim.run("fuling", seed=0, end_year=2023)
+def warm_up(experiment: Experiment) -> None:
+    """Compile (or load from its cache) the numba kernel once in the driver before the workers
+    start, with one replication of the experiment's first scenario (so parallel workers load the
+    cache instead of compiling it side by side)."""
+    if experiment.engine == "numba":
+        scenario = next(iter(experiment.scenarios.values()))
+        run_replications(scenario, [0], experiment.seed, experiment.engine)
 
 
 def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str = "processes",
@@ -156,15 +208,18 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
                 print(f"seisim: recomputing {len(damaged)} damaged or incomplete chunk(s) of "
                       f"'{label or DEFAULT_LABEL}': {damaged[:5]}", file=sys.stderr)
             tasks += [ChunkTask(sc, tuple(specs[label]), experiment.seed, experiment.engine, k,
-                                reps, str(run_dir), label)
-                      for k, reps in experiment.chunks() if k not in done]
+                                units, str(run_dir), label, experiment.design,
+                                experiment.keep_annual)
+                      for k, units in experiment.chunks() if k not in done]
         store.update_manifest(status="running", backend=backend)
         start = time.perf_counter()
         if tasks:
-            warm_up(experiment.engine)
+            warm_up(experiment)
         failures = 0
-        total = sum(len(t.replications) for t in tasks)
-        bar = _progress(total, progress, f"{len(experiment.scenarios)} scenario(s)")
+        total = sum(t.size for t in tasks)
+        what = (f"{len(experiment.points)} design point(s)" if experiment.design
+                else f"{len(experiment.scenarios)} scenario(s)")
+        bar = _progress(total, progress, what)
         try:
             for status in execute(tasks, backend, workers, address):
                 failures += len(status.failures)
@@ -188,11 +243,11 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
                                "rerun with --resume")
         counted = {label: store.replications_done(label) + len(store.failures(label))
                    for label in experiment.scenarios}
-        short = {k: v for k, v in counted.items() if v != experiment.replications}
+        short = {k: v for k, v in counted.items() if v != experiment.runs_per_label}
         if short:
             store.update_manifest(status="incomplete")
             raise RuntimeError(f"{run_dir}: {short} replications on record instead of "
-                               f"{experiment.replications}; rerun with --resume")
+                               f"{experiment.runs_per_label}; rerun with --resume")
         store.update_manifest(
             status="complete" if all_failures == 0 else "complete_with_failures",
             finished=_dt.datetime.now().isoformat(timespec="seconds"),
