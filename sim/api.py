@@ -240,7 +240,8 @@ def solve(scenario, target: str | None = None, lever: str = "levers.fund.scale",
 
 def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int = 12,
              seed: int | None = None, calibration=None, structure: str = "pooled",
-             workers: int | None = None, out=None, progress: bool = True):
+             workers: int | None = None, out=None, progress: bool = True,
+             backend: str = "processes", address: str | None = None):
     """Rolling-origin back-test of a scenario's region and plan version against its published
     statistics, pooling the structural variants by default (``structure``); returns a
     :class:`~sim.analysis.backtest.BacktestResult` (``.table()``,
@@ -251,7 +252,7 @@ def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int 
 
     result = _backtest(scenario, origins, replications=replications, bootstrap=bootstrap,
                        seed=seed, calibration=calibration, structure=structure, workers=workers,
-                       progress=progress)
+                       progress=progress, backend=backend, address=address)
     if out is not None:
         write_backtest(result, out)
     return result

@@ -459,11 +459,18 @@ class CalibrationResult:
 
 
 def calibrate(spec_path: str | Path, *, workers: int | None = None, bootstrap: int | None = None,
-              progress: bool = True) -> CalibrationResult:
-    """Run the full calibration described by a spec file (see module docstring)."""
+              progress: bool = True, backend: str = "processes", address: str | None = None,
+              work_dir: str | Path | None = None) -> CalibrationResult:
+    """Run the full calibration described by a spec file (see module docstring).
+
+    The bootstrap and leave-one-out refits run on ``backend`` (serial, processes, or a Dask
+    cluster at ``address``) through the experiment driver's job runner; with ``work_dir`` each
+    finished refit is kept there, so an interrupted calibration rerun with the same spec resumes
+    instead of refitting."""
     import time
 
     from sim.experiments.backends import default_workers
+    from sim.experiments.driver import run_jobs
 
     start = time.perf_counter()
     spec, source = load_spec(spec_path)
@@ -489,21 +496,17 @@ def calibrate(spec_path: str | Path, *, workers: int | None = None, bootstrap: i
     jobs_loo = [(spec_dict, source, theta, k) for k in range(len(problem.moments))]
     workers = workers or default_workers()
     _say(progress, f"bootstrap ({spec.bootstrap} refits) and leave-one-out "
-                   f"({len(jobs_loo)} refits) on {workers} worker(s)")
-    draws, loo = _map(_bootstrap_one, jobs_boot, workers), _map(_leave_one_out, jobs_loo, workers)
+                   f"({len(jobs_loo)} refits) on {workers} worker(s), backend {backend}")
+    on = {"backend": backend, "workers": workers, "address": address, "progress": progress}
+    store = None if work_dir is None else Path(work_dir)
+    draws = run_jobs(_bootstrap_one, jobs_boot, store=store and store / "bootstrap",
+                     desc="bootstrap refits", **on)
+    loo = run_jobs(_leave_one_out, jobs_loo, store=store and store / "leave-one-out",
+                   desc="leave-one-out refits", **on)
     return CalibrationResult(problem, theta, value, nfev, draws, moments_sim, profiles, loo,
                              time.perf_counter() - start)
 
 
-def _map(func, jobs, workers):
-    if workers <= 1 or len(jobs) <= 1:
-        return [func(j) for j in jobs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=workers,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(func, jobs))
 
 
 def _say(enabled: bool, message: str) -> None:
@@ -584,7 +587,9 @@ def fitting_order(free: dict) -> dict:
 
 
 def calibrate_through(spec, source: str, origin: int, bootstrap: int, workers: int,
-                  progress: bool = False) -> FitThrough:
+                      progress: bool = False, *, backend: str = "processes",
+                      address: str | None = None, work_dir: str | Path | None = None
+                      ) -> FitThrough:
     """Calibrate on data dated up to ``origin``, fitting as many free parameters as the moments
     allow: the first ``moments - SPARE_MOMENTS``, nuisance parameters first and then in the spec's
     order; the others keep their priors. Year shocks dated after the origin are dropped."""
@@ -613,7 +618,11 @@ def calibrate_through(spec, source: str, origin: int, bootstrap: int, workers: i
               f"{len(problem.moments)} moments", flush=True)
     theta, value, nfev = fit(problem, start=prior_start(problem.free))
     jobs = [(spec_fit.model_dump(), source, theta, b) for b in range(bootstrap)]
-    draws = _map(_bootstrap_one, jobs, workers) if jobs else []
+    from sim.experiments.driver import run_jobs
+
+    draws = run_jobs(_bootstrap_one, jobs, backend=backend, workers=workers, address=address,
+                     store=None if work_dir is None else Path(work_dir) / f"through-{origin}",
+                     progress=progress, desc=f"bootstrap refits, data through {origin}")
     result = CalibrationResult(problem, theta, value, nfev, draws, np.zeros((1, 1)), {}, [], 0.0)
     fit_result.theta = dict(zip(problem.names, theta))
     fit_result.estimates = result.estimates()

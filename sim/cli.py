@@ -192,16 +192,20 @@ def _use_agg() -> None:
     matplotlib.use("Agg")
 
 
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=["serial", "processes", "dask"], default="processes",
+                   help="where the work runs (default: processes)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--address", default=None,
+                   help="Dask scheduler address, e.g. tcp://host:8786 (backend dask)")
+
+
 def add_experiment_args(p: argparse.ArgumentParser, *, out: bool = True) -> None:
     p.add_argument("-n", "--replications", type=int, default=None,
                    help="replications (default: the scenario's monte_carlo.replications)")
     p.add_argument("--seed", type=int, default=None, help="experiment seed (default: scenario's)")
     p.add_argument("--engine", choices=["numba", "mesa"], default=None)
-    p.add_argument("--backend", choices=["serial", "processes", "dask"], default="processes",
-                   help="where replications run (default: processes)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
-    p.add_argument("--address", default=None,
-                   help="Dask scheduler address, e.g. tcp://host:8786 (backend dask)")
+    add_backend_args(p)
     if out:
         p.add_argument("--out", default=None, help="run directory (default runs/<name>-<time>)")
     p.add_argument("--resume", action="store_true",
@@ -344,7 +348,8 @@ def cmd_calibrate(args) -> int:
     if args.data_through is not None:
         return _calibrate_through(args)
     result = calibrate(args.spec, workers=args.workers, bootstrap=args.bootstrap,
-                       progress=not args.quiet)
+                       progress=not args.quiet, backend=args.backend, address=args.address,
+                       work_dir=_calibration_work(args))
     root = Path(args.out)
     set_path, report = write_calibration(result, root / "sets", root / "reports")
     for row in result.moment_table():
@@ -370,6 +375,7 @@ def cmd_backtest(args) -> int:
     result = backtest(sc, args.origins, replications=args.replications,
                       bootstrap=args.bootstrap, seed=args.seed, calibration=args.calibration,
                       structure=args.structure, workers=args.workers, out=out,
+                      backend=args.backend, address=args.address,
                       progress=not args.quiet)
     headline = result.table()
     rows = [[r.measure, r.points, _num(r.model_mae), _share(r.model_coverage_90),
@@ -402,6 +408,17 @@ def _share(x) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
 
+def _calibration_work(args):
+    """The directory where a calibration keeps its finished refits (claimed for that spec)."""
+    from pathlib import Path
+
+    from sim.experiments.store import claim_directory
+
+    if not args.work:
+        return None
+    return claim_directory(Path(args.work), "calibration", {"spec": Path(args.spec).stem})
+
+
 def _calibrate_through(args) -> int:
     """``seisim calibrate SPEC --data-through YEAR``: the parameter set a mid-plan forecast
     (``as_of: YEAR``) runs with."""
@@ -415,7 +432,9 @@ def _calibrate_through(args) -> int:
     spec, source = load_spec(args.spec)
     bootstrap = spec.bootstrap if args.bootstrap is None else args.bootstrap
     fit = calibrate_through(spec, source, args.data_through, bootstrap,
-                            args.workers or default_workers(), not args.quiet)
+                            args.workers or default_workers(), not args.quiet,
+                            backend=args.backend, address=args.address,
+                            work_dir=_calibration_work(args))
     pset = fit.parameter_set(spec, source, seed=spec.seed)
     folder = Path(args.out) / "sets"
     folder.mkdir(parents=True, exist_ok=True)
@@ -629,7 +648,10 @@ def add_simulation_commands(subparsers) -> None:
     cal.add_argument("spec", help="calibration spec, e.g. calibration/chongqing-001.yaml")
     cal.add_argument("--out", default="calibration",
                      help="folder for sets/ and reports/ (default: calibration)")
-    cal.add_argument("--workers", type=int, default=None)
+    add_backend_args(cal)
+    cal.add_argument("--work", default=None, metavar="DIR",
+                     help="keep each finished refit in DIR, so rerunning the same command "
+                          "after an interruption resumes instead of refitting")
     cal.add_argument("--bootstrap", type=int, default=None, help="override the bootstrap count")
     cal.add_argument("--data-through", type=int, default=None, metavar="YEAR",
                      help="use only data dated up to YEAR; writes the set <region>-<version>-"
@@ -652,7 +674,7 @@ def add_simulation_commands(subparsers) -> None:
     bt.add_argument("--calibration", nargs="+", default=None,
                     help="calibration spec(s), pooled with equal weights (default: by "
                          "--structure, calibration/<region>-<version>[-converge].yaml)")
-    bt.add_argument("--workers", type=int, default=None)
+    add_backend_args(bt)
     bt.add_argument("--out", default=None, help="new directory (default runs/<name>-backtest-"
                                                 "<time>)")
     bt.add_argument("--quiet", action="store_true")

@@ -260,7 +260,8 @@ def backtest_scenario(target):
 def backtest(scenario, origins: list[int] | None = None, *, replications: int = 300,
              bootstrap: int = 12, seed: int | None = None,
              calibration: str | list[str] | None = None, structure: str = "pooled",
-             workers: int | None = None, progress: bool = True) -> BacktestResult:
+             workers: int | None = None, progress: bool = True, backend: str = "processes",
+             address: str | None = None) -> BacktestResult:
     """Rolling-origin back-test of ``scenario``'s region and plan version (see module docstring).
 
     ``calibration`` is one calibration spec file or several (one per structural variant, pooled
@@ -322,7 +323,8 @@ def backtest(scenario, origins: list[int] | None = None, *, replications: int = 
             notes.append(f"origin {origin}: the plan has no baseline SEI output at or before "
                          "it, so there is no state to start from; skipped")
             continue
-        origin_fits = [calibrate_through(spec, source, origin, bootstrap, workers, progress)
+        origin_fits = [calibrate_through(spec, source, origin, bootstrap, workers, progress,
+                                         backend=backend, address=address)
                        for spec, source in specs]
         fits += origin_fits
         annual = forecast_at_origin(plan_o, variants, origin_fits, end_year, replications, seed,

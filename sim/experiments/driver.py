@@ -269,8 +269,98 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
 
 
 def _progress(total: int, enabled: bool, desc: str):
+    """A progress bar on stderr (counts replications or jobs), or None when disabled."""
     if not enabled or total == 0:
         return None
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="rep", mininterval=0.5, file=sys.stderr)
+
+
+# -- independent jobs (calibration refits) -----------------------------------------------------------
+@dataclass(frozen=True)
+class JobTask:
+    """One call ``func(job)`` of a job list, numbered so results return in job order whatever
+    the order the backend finishes them in."""
+
+    func: object
+    index: int
+    job: object
+    store: str | None
+    key: str
+
+
+def run_job(task: JobTask):
+    """Run one job and, with a store, keep its result (JSON, written atomically) so a rerun of
+    the same job list skips it; the function every backend calls."""
+    import json
+
+    from sim.experiments.store import atomic_write_text
+
+    result = plain(task.func(task.job))
+    if task.store is not None:
+        atomic_write_text(Path(task.store) / f"job-{task.index:05d}.json",
+                          json.dumps({"key": task.key, "result": result}))
+    return task.index, result
+
+
+def plain(value):
+    """``value`` as JSON would return it (numpy arrays as lists, numpy numbers as Python ones;
+    floats round-trip exactly), so a kept result and a fresh one are the same objects."""
+    import json
+
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _plain(value):
+    """JSON for numpy scalars and arrays in job results."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def run_jobs(func, jobs: list, *, backend: str = "processes", workers: int | None = None,
+             address: str | None = None, store: str | Path | None = None,
+             progress: bool = False, desc: str = "jobs") -> list:
+    """``[func(job) for job in jobs]`` on a backend (serial, processes, Dask), in job order.
+
+    The unit of work for what is not a replication: the refits of a calibration's bootstrap and
+    leave-one-out. With ``store`` (a directory) every finished result is kept there under a
+    fingerprint of its function and arguments, so an interrupted calibration resumes where it
+    stopped, and a result computed for different arguments is never reused. ``func`` must be a
+    module-level function and results JSON-serialisable (numbers, lists, dicts)."""
+    import json
+
+    check_backend(backend, workers)
+    name = f"{func.__module__}.{func.__qualname__}"
+    results: dict[int, object] = {}
+    tasks = []
+    for index, job in enumerate(jobs):
+        key = fingerprint({"func": name, "job": plain(job)})
+        if store is not None:
+            try:
+                kept = json.loads((Path(store) / f"job-{index:05d}.json").read_text("utf-8"))
+                if kept.get("key") == key:
+                    results[index] = kept["result"]
+                    continue
+            except (OSError, ValueError, AttributeError):
+                pass
+        tasks.append(JobTask(func, index, job, None if store is None else str(store), key))
+    if store is not None and tasks:
+        Path(store).mkdir(parents=True, exist_ok=True)
+    bar = _progress(len(jobs), progress and bool(tasks), desc)
+    if bar is not None:
+        bar.update(len(results))
+    try:
+        for index, result in execute(tasks, backend, workers, address, func=run_job):
+            results[index] = result
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [results[i] for i in range(len(jobs))]
