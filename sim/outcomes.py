@@ -214,13 +214,19 @@ def target_specs(plan: Plan, baseline: Baseline, end_year: int, *,
 
 def replication_outcomes(annual: pd.DataFrame, specs: list[TargetSpec]) -> pd.DataFrame:
     """Per replication and evaluable target: the value in the target year and the first year
-    (within the horizon, after the base year) in which the target level was reached."""
-    rows = []
-    years = annual["year"].to_numpy()
-    reps = annual["replication"].to_numpy()
+    (within the horizon, after the base year) in which the target level was reached.
+
+    Computed on one (replication x year) array per target rather than a pandas pivot each:
+    outcomes are taken for every chunk of every Monte Carlo run and designed experiment."""
+    reps, years, order = _replication_grid(annual)
+    base_year = years.min()
+    later = years > base_year
     # The structural variant of each replication (ODD 7.16), looked up once for all targets.
-    variant = (annual.groupby("replication")["structure_converge"].first()
-               if "structure_converge" in annual.columns else None)
+    variant = None
+    if "structure_converge" in annual.columns:
+        variant = np.where(_as_grid(annual["structure_converge"], order, len(reps))[:, 0] > 0.5,
+                           "converge", "persist")
+    rows = []
     for spec in specs:
         if not spec.simulated:
             continue
@@ -229,23 +235,41 @@ def replication_outcomes(annual: pd.DataFrame, specs: list[TargetSpec]) -> pd.Da
                          for c in spec.members)
         else:
             values = annual[spec.column].to_numpy()
-        frame = pd.DataFrame({"replication": reps, "year": years, "value": values})
-        wide = frame.pivot(index="replication", columns="year", values="value")
-        base_year = wide.columns.min()
-        later = wide.loc[:, wide.columns > base_year]
+        grid = _as_grid(values, order, len(reps))
+        at = np.flatnonzero(years == spec.year)
+        if not at.size:
+            raise KeyError(f"target year {spec.year} of {spec.id} is outside the simulated "
+                           f"years {years.min()}-{years.max()}")
         if spec.threshold is None:
-            first = np.full(len(wide), np.nan)
+            first = np.full(len(reps), np.nan)
         else:
-            reached = later.to_numpy() >= spec.threshold
-            first = np.where(reached.any(axis=1),
-                             later.columns.to_numpy()[reached.argmax(axis=1)], np.nan)
-        frame = pd.DataFrame({
-            "replication": wide.index.to_numpy(), "target": spec.id,
-            "value": wide[spec.year].to_numpy(), "first_met_year": first})
+            reached = grid[:, later] >= spec.threshold
+            first = np.where(reached.any(axis=1), years[later][reached.argmax(axis=1)], np.nan)
+        frame = pd.DataFrame({"replication": reps, "target": spec.id,
+                              "value": grid[:, at[0]], "first_met_year": first})
         if variant is not None:
-            frame["structure"] = np.where(variant.loc[wide.index].to_numpy() > 0.5,
-                                          "converge", "persist")
+            frame["structure"] = variant
         rows.append(frame)
     if not rows:
         return pd.DataFrame(columns=["replication", "target", "value", "first_met_year"])
     return pd.concat(rows, ignore_index=True)
+
+
+def _replication_grid(annual: pd.DataFrame):
+    """The replications (sorted), the simulated years (sorted) and the row order that lays the
+    annual rows out as a (replication x year) grid; every replication must have every year once,
+    as every run of one experiment does."""
+    rep = annual["replication"].to_numpy()
+    year = annual["year"].to_numpy()
+    order = np.lexsort((year, rep))
+    reps = np.unique(rep)
+    years = np.unique(year)
+    if len(rep) != len(reps) * len(years) or not (
+            year[order].reshape(len(reps), len(years)) == years).all():
+        raise ValueError("annual rows do not hold every year exactly once per replication")
+    return reps, years, order
+
+
+def _as_grid(values, order, n_reps: int) -> np.ndarray:
+    values = np.asarray(values, dtype=float)[order]
+    return values.reshape(n_reps, -1)

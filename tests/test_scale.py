@@ -463,3 +463,76 @@ def test_failures_are_the_same_on_the_serial_backend(failing_scenario, failing_r
         [f["replication"] for f in processes.failures]
     assert [f["error"] for f in result.failures] == [f["error"] for f in processes.failures]
     pd.testing.assert_frame_equal(sorted_annual(result), sorted_annual(processes))
+
+
+# -- designed experiments run through the same driver ---------------------------------------------
+DESIGN_FACTORS = {"levers.attraction": (0.5, 3.0), "levers.talent.supply": (0.8, 1.2)}
+
+
+def run_design_with(uncertain_scenario, out: Path, **options) -> pd.DataFrame:
+    from sim.analysis.discovery import latin_hypercube
+    from sim.experiments.design import run_design
+
+    points = latin_hypercube(DESIGN_FACTORS, 12, 5)
+    return run_design(load_scenario(uncertain_scenario), points, out, replications=3, crn=False,
+                      seed=SEED, targets=["sei_output_share_2026"], progress=False, **options)
+
+
+@pytest.fixture(scope="module")
+def serial_design(uncertain_scenario, scale_dir):
+    return run_design_with(uncertain_scenario, scale_dir / "design-serial", backend="serial")
+
+
+def test_design_identical_on_every_backend_and_chunking(uncertain_scenario, scale_dir,
+                                                        serial_design, cluster):
+    """A design's values do not depend on how its points are chunked, on the worker count or on
+    the backend (a real two-worker Dask cluster included)."""
+    assert len(serial_design) == 12 * 3 and serial_design["value"].notna().all()
+    assert serial_design["value"].nunique() > 12  # points and replications really differ
+    runs = {
+        "one point per chunk": dict(backend="serial", points_per_chunk=1),
+        "processes, 2 workers": dict(backend="processes", workers=2, points_per_chunk=5),
+        "dask cluster": dict(backend="dask", address=cluster.scheduler_address,
+                             points_per_chunk=2),
+    }
+    for name, options in runs.items():
+        rows = run_design_with(uncertain_scenario, scale_dir / f"design-{name}", **options)
+        pd.testing.assert_frame_equal(rows, serial_design, obj=name)
+
+
+def test_design_resumes_only_its_missing_chunks(uncertain_scenario, tmp_path, serial_design):
+    out = tmp_path / "design"
+    run_design_with(uncertain_scenario, out, backend="serial", points_per_chunk=4)
+    store = RunStore(out / "replications")
+    assert store.completed_chunks("") == {0, 1, 2}
+    (out / "replications" / "outcomes" / "main" / "chunk-00001.parquet").unlink()
+    stamps = {k: (out / "replications" / "done" / "main" / f"chunk-{k:05d}.json").stat()
+              .st_mtime_ns for k in (0, 2)}
+    rows = run_design_with(uncertain_scenario, out, backend="serial", points_per_chunk=4)
+    pd.testing.assert_frame_equal(rows, serial_design)
+    for k, stamp in stamps.items():  # finished chunks were kept, not recomputed
+        assert (out / "replications" / "done" / "main" / f"chunk-{k:05d}.json").stat() \
+            .st_mtime_ns == stamp
+
+
+def test_solve_spreads_one_evaluation_over_several_chunks(uncertain_scenario, tmp_path):
+    """The required-lever search evaluates one lever value with many replications: they are
+    split into chunks, so the evaluation runs in parallel instead of as one serial task."""
+    from sim.experiments.design import run_design
+
+    points = pd.DataFrame({"levers.attraction": [2.0]})
+    rows = run_design(load_scenario(uncertain_scenario), points, tmp_path / "eval",
+                      replications=250, seed=SEED, targets=["sei_output_share_2026"],
+                      backend="serial", progress=False)
+    assert sorted(rows["replication"]) == list(range(250))
+    assert RunStore(tmp_path / "eval" / "replications").completed_chunks("") == {0, 1, 2}
+
+
+def test_a_design_the_model_cannot_build_fails_before_running(uncertain_scenario, tmp_path):
+    from sim.experiments.design import run_design
+
+    points = pd.DataFrame({"levers.fund.scale": [2.0, 3.0]})  # Fuling's plan declares no fund
+    with pytest.raises(sim.errors.InputError, match="no fund to change"):
+        run_design(load_scenario(uncertain_scenario), points, tmp_path / "d", replications=2,
+                   seed=SEED, backend="serial", progress=False)
+    assert not (tmp_path / "d").exists()

@@ -49,8 +49,9 @@ def run_design(scenario: Scenario, points: pd.DataFrame, run_dir: str | Path, *,
     Carlo run, into ``run_dir/replications``: in parallel on any backend, and a rerun of the same
     design into the same directory computes only the missing chunks."""
     seed = check_seed(scenario.spec.monte_carlo.seed if seed is None else seed)
-    for key in points.columns:  # validate every override key once, before running
-        scenario.with_overrides({key: float(points[key].iloc[0])})
+    if len(points):  # every override key, and a model built at the first point, before running
+        first = {key: float(points[key].iloc[0]) for key in points.columns}
+        scenario.with_overrides(first).model_inputs()
     engine = scenario.spec.monte_carlo.engine
     if points_per_chunk:
         chunk_size = replications * points_per_chunk
