@@ -25,7 +25,8 @@ from sim.errors import InputError, nearest
 from sim.model.baseline import draw_figure_factors, qualified_baselines
 from sim.model.inputs import ModelInputs, compile_inputs
 from sim.model.levers import GrowthShock, Levers
-from sim.model.params import PRIORS, ModelParams, dotted_keys, merge_nested, nested_override
+from sim.model.params import (INDUSTRY_MAPS, PRIORS, ModelParams, dotted_keys, merge_nested,
+                              nested_override)
 from sim.parameter_sets import load_parameter_set
 from sim.paths import SHIPPED_SCENARIOS
 from sim.plans import Plan, load
@@ -294,7 +295,7 @@ class Scenario:
     def _check_industry_entry(self, key: str, path: tuple) -> None:
         """Per-industry parameters (``firms.industry_drift.<id>``) must name a plan industry."""
         parts = key.split(".")
-        if len(parts) >= 2 and parts[-2] in ("industry_drift", "industry_output"):
+        if len(parts) >= 2 and parts[-2] in INDUSTRY_MAPS:
             ids = self.plan.industry_ids
             if parts[-1] not in ids:
                 raise self.error(path, f"unknown industry '{parts[-1]}'{nearest(parts[-1], ids)}")
@@ -430,7 +431,7 @@ def _is_dict_field(model, parts) -> bool:
 def param_path_known(key: str) -> bool:
     """Whether a dotted key names a model parameter (or an entry of a per-industry mapping)."""
     parts = key.split(".")
-    if parts[-2:-1] and parts[-2] in ("industry_drift", "industry_output"):
+    if parts[-2:-1] and parts[-2] in INDUSTRY_MAPS:
         return True
     return parts[-1] in fields_at(ModelParams, tuple(parts[:-1]))
 

@@ -297,14 +297,19 @@ class ModelParams(Section):
 def _merge(base: dict, overrides: dict) -> dict:
     out = dict(base)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in _LEAF_DICTS:
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in KEYED_MAPS:
             out[key] = _merge(out[key], value)
         else:
             out[key] = value
     return out
 
 
-_LEAF_DICTS = {"industry_drift", "industry_output", "figure_factors"}
+#: The one registry of parameters whose value is a mapping keyed by plan ids, with what the keys
+#: name: each is merged and dotted as a single value, and its keys are checked against the plan.
+KEYED_MAPS: dict[str, str] = {"industry_drift": "industry", "industry_output": "industry",
+                              "figure_factors": "figure"}
+#: The keyed maps whose keys are plan industries.
+INDUSTRY_MAPS = frozenset(k for k, what in KEYED_MAPS.items() if what == "industry")
 
 
 #: Parameters the data cannot pin down, drawn per replication from these uniform priors (low,
@@ -334,7 +339,7 @@ def dotted_keys(nested: dict, prefix: str = "") -> list[str]:
     out = []
     for key, value in nested.items():
         name = prefix + str(key)
-        if isinstance(value, dict) and key not in _LEAF_DICTS:
+        if isinstance(value, dict) and key not in KEYED_MAPS:
             out.extend(dotted_keys(value, name + "."))
         else:
             out.append(name)
