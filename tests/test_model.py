@@ -122,8 +122,8 @@ def test_first_row_reproduces_the_baseline(case, seed):
 
 # -- invariants ---------------------------------------------------------------------------------
 
-STRESS = Levers(talent_supply=0.3, attraction=3, fund_scale=3, park_expansion={"all": 0.2},
-                shocks=(GrowthShock(start=2022, end=2022, growth_shift=-0.3),))
+STRESS = Levers(talent={"supply": 0.3}, attraction=3, fund={"scale": 3},
+                parks={"expansion": {"all": 0.2}}, shocks=(GrowthShock(start=2022, end=2022, growth_shift=-0.3),))
 
 
 @pytest.mark.parametrize("levers", [None, STRESS], ids=["status-quo", "stress"])
@@ -265,7 +265,7 @@ ENGINE_CASES = {
                           ("funds.project_failure", 0.3)),
                Levers(attraction=3), 2024),
     "chongqing-000": ("chongqing-000", (("funds.holding_period", 1.0),),
-                      Levers(talent_supply=0.5, shocks=(GrowthShock(start=2021, end=2021,
+                      Levers(talent={"supply": 0.5}, shocks=(GrowthShock(start=2021, end=2021,
                                                                     growth_shift=-0.05),)), 2022),
 }
 
@@ -351,7 +351,7 @@ def lever_effect(case: str, levers: Levers, column: str = "sei_industrial_output
 
 @pytest.mark.parametrize("case", ["fuling-fund", "chongqing-001"])
 def test_a_larger_fund_raises_growth(case):
-    base, arm, (mean, se) = lever_effect(case, Levers(fund_scale=4))
+    base, arm, (mean, se) = lever_effect(case, Levers(fund={"scale": 4}))
     assert mean > MARGIN * se, (mean, se)
     # The increase is raised only in part (funds.raised_fraction): 1 + 3 x 0.47 times the money.
     total = sum(a["fund_invested"].sum() for a in arm) / sum(b["fund_invested"].sum() for b in base)
@@ -362,7 +362,7 @@ def test_a_larger_fund_raises_growth(case):
 def test_talent_shortage_lowers_growth(case):
     # A shortage acts through the R&D firms can staff (ODD 7.3), a small effect at the default
     # R&D premium; a larger premium makes the mechanism's sign visible above the noise.
-    base, arm, (mean, se) = lever_effect(case, Levers(talent_supply=0.5),
+    base, arm, (mean, se) = lever_effect(case, Levers(talent={"supply": 0.5}),
                                          params=(("firms.rd_growth_effect", 0.3),))
     assert mean < -MARGIN * se, (mean, se)
     # Half the inflow still lets the stock grow ~1 %/yr, so slow-growth replications may see no
@@ -420,7 +420,7 @@ def test_recession_lowers_output_in_the_shock_years():
 
 
 def test_fund_allocation_steers_every_deal():
-    inputs = inputs_for("chongqing-001", levers=Levers(fund_allocation={"nev_icv": 1.0}))
+    inputs = inputs_for("chongqing-001", levers=Levers(fund={"allocation": {"nev_icv": 1.0}}))
     target = inputs.baseline.industries.index("nev_icv")
     for seed in range(3):
         firms = sim.run(inputs, seed).firms
@@ -432,7 +432,7 @@ def test_fund_allocation_steers_every_deal():
 def test_follow_on_deals_grow_existing_stakes():
     # A firm already holding a stake can receive further deals (kernel `invest`): a stake is a
     # whole number of tickets, and with a large fund some stakes hold several.
-    inputs = inputs_for("fuling-fund", levers=Levers(fund_scale=4))
+    inputs = inputs_for("fuling-fund", levers=Levers(fund={"scale": 4}))
     ticket = inputs.scalars["ticket"]
     for seed in range(3):
         result = sim.run(inputs, seed)
@@ -462,7 +462,7 @@ def test_only_parks_with_free_land_receive_entrants():
     # Land at 0.3 x target (0.6 x output outside the named parks) is below current use in every
     # Fuling park; expanding lingang by 300 % reopens that one park only.
     params = (("parks.land_headroom", 0.3),)
-    inputs = inputs_for("fuling", params, Levers(park_expansion={"lingang": 3.0}))
+    inputs = inputs_for("fuling", params, Levers(parks={"expansion": {"lingang": 3.0}}))
     b = inputs.baseline
     lingang = b.parks.index("lingang")
     assert inputs.land[lingang] > b.park_output[lingang]
@@ -490,15 +490,15 @@ def test_only_parks_with_free_land_receive_entrants():
     # compile_inputs now names the scenario key path (levers.parks.expansion.<park>,
     # levers.fund.allocation.<industry>) instead of 'park_expansion' / 'fund allocation', so that
     # Scenario.relocate can put the scenario file and line on the error.
-    (lambda: sim.run("fuling", 0, levers=Levers(park_expansion={"lingan": 0.5})),
+    (lambda: sim.run("fuling", 0, levers=Levers(parks={"expansion": {"lingan": 0.5}})),
      ["levers.parks.expansion", "unknown park 'lingan'", "(did you mean 'lingang'?)",
       "model parks: "]),
-    (lambda: sim.run("fuling", 0, levers={"fund_allocation": {"new_material": 1.0}},
+    (lambda: sim.run("fuling", 0, levers={"fund": {"allocation": {"new_material": 1.0}}},
                      params={"funds": {"annual_investment": 4.8, "source": "test"}}),
      ["levers.fund.allocation", "unknown industry 'new_material'",
       "(did you mean 'new_materials'?)"]),
     # No fund figure in the plan and none declared: no fund, and a fund lever says so.
-    (lambda: sim.run("fuling", 0, levers={"fund_scale": 2.0}),
+    (lambda: sim.run("fuling", 0, levers={"fund": {"scale": 2.0}}),
      ["levers.fund", "no fund", "funds.annual_investment", "funds.source"]),
     (lambda: sim.run("fuling", 0, params={"funds": {"annual_investment": 4.8}}),
      ["funds.source", "where the fund size comes from"]),
@@ -588,7 +588,8 @@ def test_gdp_is_the_sum_of_parts_and_starts_at_the_published_figure(region, vers
 
 @pytest.mark.parametrize("case", ["fuling", "chongqing-001"])
 @pytest.mark.parametrize("levers", [{"rd_policy": 1.2}, {"rd_policy": 1.5},
-                                    {"talent_supply": 1.2}, {"talent_supply_growth": 0.12}])
+                                    {"talent": {"supply": 1.2}},
+                                    {"talent": {"supply_growth": 0.12}}])
 def test_more_rd_policy_or_talent_never_lowers_expected_output(case, levers):
     """Sign check (ODD 7.3): neither lever has a sourced mechanism that lowers output, so on
     common random numbers SEI output growth must not fall significantly."""
@@ -624,7 +625,7 @@ def test_crowding_out_shrinks_what_a_larger_fund_adds():
     gains = {}
     for additionality in (1.0, 0.4):
         params = (("funds.additionality", additionality),)
-        _, _, (mean, se) = lever_effect("chongqing-001", Levers(fund_scale=3), params=params)
+        _, _, (mean, se) = lever_effect("chongqing-001", Levers(fund={"scale": 3}), params=params)
         assert mean > 0
         gains[additionality] = mean
     assert gains[0.4] < 0.6 * gains[1.0], gains
@@ -653,7 +654,7 @@ def test_projects_need_park_land():
 def test_deployment_capacity_bounds_a_huge_fund():
     # The largest scale a lever accepts (1000): the funds still close at most their capacity of
     # deals a step (the run ends fast), and the cash they cannot deploy piles up.
-    inputs = inputs_for("fuling-fund", levers=Levers(fund_scale=1000))
+    inputs = inputs_for("fuling-fund", levers=Levers(fund={"scale": 1000}))
     per_year = inputs.fund_max_deals.sum() * inputs.scalars["ticket"] * inputs.steps_per_year
     a = sim.run(inputs, 0).annual
     assert (a["fund_invested"].iloc[1:] <= per_year + 1e-9).all()
@@ -662,7 +663,7 @@ def test_deployment_capacity_bounds_a_huge_fund():
 
 def test_absurd_lever_values_are_refused():
     with pytest.raises(ValueError, match="less than or equal to 1000"):
-        Levers(fund_scale=1e9)
+        Levers(fund={"scale": 1e9})
     with pytest.raises(ValueError, match="less than or equal to 100"):
         Levers(attraction=1e9)
 

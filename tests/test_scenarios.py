@@ -70,7 +70,7 @@ def test_fuling_baseline_fields():
     assert (s.monte_carlo.replications, s.monte_carlo.seed) == (1000, 20250101)
     assert (s.monte_carlo.engine, s.monte_carlo.chunk_size) == ("numba", 100)
     assert s.targets == "all" and s.share_definition == "strict"
-    assert s.levers.to_levers() == Levers()
+    assert s.levers == Levers()
     assert s.uncertainties == {} and s.sweep == {}
     assert sc.source.endswith("scenarios/fuling-baseline.yaml")
     assert "extends" not in sc.resolved
@@ -123,10 +123,11 @@ def test_every_key_of_the_format(in_tmp):
     sc = validate(path)
     s = sc.spec
     assert sc.plan.version == "2022" and s.question == "Does everything parse?"
-    assert s.levers.to_levers() == Levers(
-        fund_scale=1.5, fund_leverage=3.0, fund_allocation={"new_materials": 2, "biomedicine": 1},
-        talent_supply=1.2, talent_supply_growth=0.05, attraction=1.3,
-        park_expansion={"all": 0.1, "lingang": 0.5}, rd_policy=1.1,
+    assert s.levers == Levers(
+        fund={"scale": 1.5, "leverage": 3.0,
+              "allocation": {"new_materials": 2, "biomedicine": 1}},
+        talent={"supply": 1.2, "supply_growth": 0.05}, attraction=1.3,
+        parks={"expansion": {"all": 0.1, "lingang": 0.5}}, rd_policy=1.1,
         shocks=(GrowthShock(start=2023, end=2024, growth_shift=-0.05),))
     params = sc.base_params()
     assert params.firms.drift == 0.09 and params.firms.industry_drift == {"new_materials": 0.01}

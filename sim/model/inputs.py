@@ -141,9 +141,9 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     s["attract_size"], s["attract_alpha"] = ep.attraction_size, ep.attraction_alpha
     s["attract_cap"] = 0.1 * baseline.sei_industrial_output
     s["exit_h0"], s["exit_gamma"] = ep.exit_hazard, ep.exit_size_elasticity
-    growth = tp.supply_growth if levers.talent_supply_growth is None else levers.talent_supply_growth
+    growth = tp.supply_growth if levers.talent.supply_growth is None else levers.talent.supply_growth
     s["talent0"] = baseline.talent
-    s["talent_inflow0"] = (tp.supply_growth + tp.attrition) * baseline.talent * levers.talent_supply
+    s["talent_inflow0"] = (tp.supply_growth + tp.attrition) * baseline.talent * levers.talent.supply
     s["talent_growth"], s["talent_attrition"] = growth, tp.attrition
     s["prod_growth"], s["shortage_penalty"] = tp.productivity_growth, tp.shortage_penalty
     s["ticket"], s["kappa"] = fup.ticket, fup.output_per_investment
@@ -174,7 +174,7 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
                     start)
 
     land = baseline.park_land.copy()
-    expansion = dict(levers.park_expansion)
+    expansion = dict(levers.parks.expansion)
     everywhere = expansion.pop("all", 0.0)
     unknown = [k for k in expansion if k not in baseline.parks]
     if unknown:
@@ -185,17 +185,17 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
     for k, park in enumerate(baseline.parks):
         land[k] *= 1.0 + everywhere + expansion.get(park, 0.0)
 
-    alloc = (baseline.fund_weights if levers.fund_allocation is None else
-             _weights_by_industry(levers.fund_allocation, industries, "levers.fund.allocation"))
+    alloc = (baseline.fund_weights if levers.fund.allocation is None else
+             _weights_by_industry(levers.fund.allocation, industries, "levers.fund.allocation"))
     funds = baseline.funds
-    if not funds and (levers.fund_scale != 1.0 or levers.fund_leverage is not None
-                      or levers.fund_allocation is not None):
+    if not funds and (levers.fund.scale != 1.0 or levers.fund.leverage is not None
+                      or levers.fund.allocation is not None):
         raise InputError(f"the model of {baseline.region} has no fund to change: the plan gives "
                          "no fund figure; declare one with params funds.annual_investment and "
                          "funds.source", key="levers.fund", path=("levers", "fund"))
-    fund_inflow = np.array([fund_inflow_per_year(f, levers.fund_scale, fup.raised_fraction)
+    fund_inflow = np.array([fund_inflow_per_year(f, levers.fund.scale, fup.raised_fraction)
                             for f in funds])
-    fund_leverage = np.array([f.leverage if levers.fund_leverage is None else levers.fund_leverage
+    fund_leverage = np.array([f.leverage if levers.fund.leverage is None else levers.fund.leverage
                               for f in funds])
     fund_alloc_cum = (np.vstack([_cumulative(alloc) for _ in funds]) if funds
                       else np.zeros((0, len(industries))))

@@ -1,7 +1,7 @@
 """Policy levers: what a planner can change, as the model sees it.
 
 Scenario files (``sim.scenarios``) set these; they are also usable directly from Python:
-``sim.run("fuling", levers=Levers(fund_scale=2))``. A lever is a change relative to the calibrated
+``sim.run("fuling", levers=Levers(fund={"scale": 2}))``. A lever is a change relative to the calibrated
 status quo, so the all-defaults ``Levers()`` is the baseline.
 """
 
@@ -32,25 +32,19 @@ class GrowthShock(BaseModel):
         return end
 
 
-class Levers(BaseModel):
+class FundLevers(BaseModel):
+    """The government equity funds (ODD 7.9)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    fund_scale: float = Field(1.0, ge=0, le=1000, description="multiplier on the funds' annual investment")
-    fund_leverage: float | None = Field(None, ge=0, le=100, description="co-investment drawn per fund "
-                                        "yuan; None keeps the plan-derived value")
-    fund_allocation: dict[str, float] | None = Field(None, description="relative weights of "
-                                                     "industries in fund deals; None = by output")
-    talent_supply: float = Field(1.0, ge=0, le=100, description="multiplier on the talent inflow")
-    talent_supply_growth: float | None = Field(None, ge=-0.5, le=1.0, description="growth rate "
-                                               "of talent inflow; None keeps the parameter")
-    attraction: float = Field(1.0, ge=0, le=100, description="multiplier on the rate of attracted "
-                              "projects (招商引资)")
-    park_expansion: dict[str, float] = Field({}, description="extra land per park as a fraction "
-                                             "of its land (0.5 = +50%); key 'all' for every park")
-    rd_policy: float = Field(1.0, gt=0, le=100, description="multiplier on firms' R&D intensity")
-    shocks: tuple[GrowthShock, ...] = ()
+    scale: float = Field(1.0, ge=0, le=1000, description="multiplier on the funds' annual "
+                         "investment")
+    leverage: float | None = Field(None, ge=0, le=100, description="co-investment drawn per fund "
+                                   "yuan; None keeps the plan-derived value")
+    allocation: dict[str, float] | None = Field(None, description="relative weights of "
+                                                "industries in fund deals; None = by output")
 
-    @field_validator("fund_allocation")
+    @field_validator("allocation")
     @classmethod
     def _non_negative_weights(cls, weights):
         if weights is not None:
@@ -61,10 +55,44 @@ class Levers(BaseModel):
                 raise ValueError("weights must not all be zero")
         return weights
 
-    @field_validator("park_expansion")
+
+class TalentLevers(BaseModel):
+    """The talent supply (ODD 7.12)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    supply: float = Field(1.0, ge=0, le=100, description="multiplier on the talent inflow")
+    supply_growth: float | None = Field(None, ge=-0.5, le=1.0, description="growth rate of the "
+                                        "talent inflow; None keeps the parameter")
+
+
+class ParkLevers(BaseModel):
+    """Industrial park land (ODD 5.1 rule 9)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    expansion: dict[str, float] = Field({}, description="extra land per park as a fraction of "
+                                        "its land (0.5 = +50%); key 'all' for every park")
+
+    @field_validator("expansion")
     @classmethod
     def _non_negative_land(cls, expansion):
         for key, value in expansion.items():
             if value < -1:
                 raise ValueError(f"park '{key}' cannot lose more than all its land")
         return expansion
+
+
+class Levers(BaseModel):
+    """Every lever, in the shape a scenario file writes them (``levers.fund.scale``), which is
+    also the dotted key that sweeps, sensitivity factors and the dashboard use."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    fund: FundLevers = FundLevers()
+    talent: TalentLevers = TalentLevers()
+    attraction: float = Field(1.0, ge=0, le=100, description="multiplier on the rate of attracted "
+                              "projects (招商引资)")
+    parks: ParkLevers = ParkLevers()
+    rd_policy: float = Field(1.0, gt=0, le=100, description="multiplier on firms' R&D intensity")
+    shocks: tuple[GrowthShock, ...] = ()
