@@ -14,3 +14,8 @@ from sim.model.params import ModelParams  # noqa: E402
 
 __all__ = ["GrowthShock", "Levers", "ModelParams", "backtest", "compare", "discover", "load_scenario",
            "mesa_model", "monte_carlo", "run", "sensitivity", "solve", "sweep", "__version__"]
+
+# Connectors: one Monte Carlo replication, EMA Workbench and mesa.batch_run (docs/connectors.md).
+from sim.api import replicate  # noqa: E402
+
+__all__ += ["replicate"]

@@ -52,13 +52,29 @@ def mesa_model(target, seed=0, **options):
 def run(target, seed=0, engine: str = "numba", *, record_firms: bool = False, **options):
     """One simulation run.
 
-    ``target`` is a region name (``"fuling"``), a path to a plan file, a :class:`Plan`, or a
-    scenario from :func:`sim.load_scenario`. ``options`` (``version``, ``params``, ``levers``,
-    ``start_year``, ``end_year``) apply to plans. Returns a result whose ``.annual`` is a tidy table,
-    one row per year, starting with the base year (the plan's baseline).
+    ``target`` is a region name (``"fuling"``), a path to a plan file, a :class:`Plan`, compiled
+    :class:`ModelInputs`, or a scenario (a :func:`sim.load_scenario` object, a scenario name such
+    as ``"fuling-baseline"``, or a scenario ``.yaml`` path). Returns a result whose ``.annual`` is a
+    tidy table, one row per year, starting with the base year (the plan's baseline).
+
+    A scenario run with ``seed=s`` is replication 0 of ``sim.monte_carlo(scenario, seed=s)``
+    (:func:`replicate`): its uncertain parameters are drawn as the Monte Carlo draws them, so a
+    loop over seeds samples the same distribution as a Monte Carlo run. A region, plan or inputs
+    run uses the fixed parameters it is given (no draws); ``options`` (``version``, ``params``,
+    ``levers``, ``start_year``, ``end_year``) apply to these only (change a scenario with
+    ``scenario.with_overrides``).
     """
+    from sim.connectors.replication import replicate as _replicate, scenario_target
     from sim.experiments.seeding import check_seed
 
+    scenario = scenario_target(target)
+    if scenario is not None:
+        if options:
+            raise InputError(f"{', '.join(sorted(options))} apply to plans, not to a scenario: "
+                             "use scenario.with_overrides({...}) or a plan")
+        if isinstance(seed, np.random.SeedSequence):
+            raise InputError("a scenario run takes a whole-number seed (the Monte Carlo seed)")
+        return _replicate(scenario, 0, seed, engine, record_firms)
     if not isinstance(seed, np.random.SeedSequence):
         seed = check_seed(seed)
     return run_engine(as_inputs(target, **options), seed, engine, record_firms)
@@ -255,3 +271,19 @@ def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int 
     if out is not None:
         write_backtest(result, out)
     return result
+
+
+# Connectors: the model as other tools run it -----------------------------------------------------
+def replicate(scenario, replication: int = 0, seed: int | None = None, engine: str = "numba", *,
+              record_firms: bool = False):
+    """One replication exactly as inside a Monte Carlo run: replication ``replication`` of
+    ``sim.monte_carlo(scenario, seed=seed)``, parameter draws included, so its ``.annual`` equals
+    that replication's rows of the Monte Carlo's ``annual`` table. ``scenario`` as for
+    :func:`monte_carlo`; ``seed`` defaults to the scenario's ``monte_carlo.seed``. A loop over
+    ``replication`` with one seed reproduces the Monte Carlo run; ``sim.run(scenario, seed=s)`` is
+    ``replicate(scenario, 0, s)``."""
+    from sim.connectors.replication import replicate as _replicate
+
+    sc = as_scenario(scenario)
+    return _replicate(sc, replication, sc.spec.monte_carlo.seed if seed is None else seed, engine,
+                      record_firms)
