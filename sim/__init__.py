@@ -16,6 +16,6 @@ __all__ = ["GrowthShock", "Levers", "ModelParams", "backtest", "compare", "disco
            "mesa_model", "monte_carlo", "run", "sensitivity", "solve", "sweep", "__version__"]
 
 # Connectors: one Monte Carlo replication, EMA Workbench and mesa.batch_run (docs/connectors.md).
-from sim.api import replicate  # noqa: E402
+from sim.api import ema_model, ema_scenarios, replicate  # noqa: E402
 
-__all__ += ["replicate"]
+__all__ += ["ema_model", "ema_scenarios", "replicate"]

@@ -287,3 +287,40 @@ def replicate(scenario, replication: int = 0, seed: int | None = None, engine: s
     sc = as_scenario(scenario)
     return _replicate(sc, replication, sc.spec.monte_carlo.seed if seed is None else seed, engine,
                       record_firms)
+
+
+def ema_model(scenario, replications: int | None = None, seed: int | None = None, *,
+              engine: str = "numba", name: str | None = None):
+    """A ready EMA Workbench ``Model`` of a scenario: outcomes are each simulated target's value
+    (``<target>``) and, for targets with a level, a 0/1 flag (``<target>_met``); levers are the
+    planner's levers around the scenario's setting; uncertainties are the replication index
+    (0 .. ``replications``-1, default the scenario's ``monte_carlo.replications``) and the
+    scenario's uncertain parameters; ``seed`` (default the scenario's) is a constant.
+
+    Two modes. Monte Carlo: design only the replication index,
+    ``perform_experiments(model, scenarios=sim.ema_scenarios(n))``; experiment ``r`` is replication
+    ``r`` of ``sim.monte_carlo(scenario, seed=seed)`` and the share of ``<target>_met`` equals the
+    Monte Carlo's P(met) exactly. Exploratory: let EMA Workbench sample
+    (``scenarios=500``); the uncertain parameters then take the sampled values instead of their
+    draws (the rest of the replication is still drawn from the sampled index), so PRIM or feature
+    scoring can name the parameters behind a missed target. Needs the ``discovery`` extra."""
+    from sim.connectors.ema import ema_model as _ema_model
+    from sim.experiments.seeding import check_seed
+
+    sc = as_scenario(scenario)
+    n = sc.spec.monte_carlo.replications if replications is None else replications
+    from sim.scenarios import MAX_REPLICATIONS
+
+    if isinstance(n, bool) or not float(n).is_integer() or not 1 <= int(n) <= MAX_REPLICATIONS:
+        raise InputError(f"replications must be between 1 and {MAX_REPLICATIONS:,} (got {n})")
+    return _ema_model(sc, int(n), check_seed(sc.spec.monte_carlo.seed if seed is None else seed),
+                      engine, name)
+
+
+def ema_scenarios(replications: int, start: int = 0):
+    """EMA Workbench ``Scenario`` objects setting only the replication index (``start`` ..
+    ``start+replications-1``): designed inputs under which :func:`ema_model` reproduces the Monte
+    Carlo replication by replication."""
+    from sim.connectors.ema import ema_scenarios as _ema_scenarios
+
+    return _ema_scenarios(replications, start)

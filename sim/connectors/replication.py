@@ -32,22 +32,73 @@ def check_replication(replication) -> int:
     return int(replication)
 
 
-def replication_inputs(scenario: Scenario, replication: int, seed: int) -> ModelInputs:
+def replication_inputs(scenario: Scenario, replication: int, seed: int,
+                       params: dict | None = None) -> ModelInputs:
     """The model inputs of replication ``replication`` of a Monte Carlo run with ``seed``: the
-    scenario's parameters with that replication's draws (the fixed inputs if nothing varies)."""
+    scenario's parameters with that replication's draws (the fixed inputs if nothing varies).
+
+    ``params`` (dotted key -> value) replaces drawn or fixed values after the draws, leaving every
+    other draw of the replication as it was: exploratory analyses set some uncertain parameters
+    explicitly while the rest stay sampled as in the Monte Carlo."""
     replication, seed = check_replication(replication), check_seed(seed)
-    if scenario.varies:
-        return scenario.model_inputs(parameter_rng(seed, replication))
-    return scenario.model_inputs()
+    if not params:
+        if scenario.varies:
+            return scenario.model_inputs(parameter_rng(seed, replication))
+        return scenario.model_inputs()
+    from pydantic import ValidationError
+
+    from sim.model.inputs import compile_inputs
+    from sim.model.params import merge_nested, nested_override
+
+    drawn = scenario.draw_params(parameter_rng(seed, replication) if scenario.varies else None)
+    overrides: dict = {}
+    for key, value in params.items():
+        overrides = merge_nested(overrides, nested_override(key, value))
+    try:
+        drawn = drawn.updated(overrides)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        raise InputError(f"parameter {'.'.join(str(p) for p in err['loc'])}: "
+                         f"{err['msg']}") from None
+    h = scenario.spec.horizon
+    return compile_inputs(scenario.plan, drawn, scenario.spec.levers.to_levers(),
+                          start_year=h.start, end_year=h.end)
 
 
 def replicate(scenario: Scenario, replication: int = 0, seed: int = 0, engine: str = "numba",
-              record_firms: bool = False):
+              record_firms: bool = False, params: dict | None = None):
     """Run replication ``replication`` of a Monte Carlo with ``seed``, exactly as the Monte Carlo
-    runner does; returns the engine's RunResult (``.annual``: one row per year)."""
-    inputs = replication_inputs(scenario, replication, seed)
+    runner does; returns the engine's RunResult (``.annual``: one row per year). ``params`` as
+    for :func:`replication_inputs`."""
+    inputs = replication_inputs(scenario, replication, seed, params)
     return run_engine(inputs, replication_seed(check_seed(seed), check_replication(replication)),
                       engine, record_firms)
+
+
+#: Flat lever names (as keyword arguments of a Mesa model or EMA Workbench levers: identifiers)
+#: and the scenario keys they set. Dict-valued levers (fund allocation, park expansion) are set
+#: with their dotted scenario key.
+LEVER_KEYS = {"fund_scale": "levers.fund.scale", "fund_leverage": "levers.fund.leverage",
+              "talent_supply": "levers.talent.supply",
+              "talent_supply_growth": "levers.talent.supply_growth",
+              "attraction": "levers.attraction", "rd_policy": "levers.rd_policy"}
+
+
+def lever_overrides(values: dict) -> dict:
+    """Flat lever names or dotted ``levers.`` keys -> scenario overrides; unknown names get a
+    one-line error with the nearest valid name."""
+    from sim.errors import nearest
+
+    out = {}
+    for name, value in values.items():
+        if name in LEVER_KEYS:
+            out[LEVER_KEYS[name]] = value
+        elif str(name).startswith("levers."):
+            out[name] = value
+        else:
+            raise InputError(f"unknown lever '{name}'{nearest(str(name), LEVER_KEYS)}; levers: "
+                             f"{', '.join(LEVER_KEYS)} or a dotted 'levers.' key")
+    return out
 
 
 def _is_plan_file(path: Path) -> bool:
@@ -83,3 +134,40 @@ def scenario_target(target):
         return None
     found = find_scenario(text)
     return load_scenario(found) if found != text else None
+def scenario_specs(scenario: Scenario):
+    """The scenario's targets and their evaluation rules, as its Monte Carlo evaluates them."""
+    from sim.outcomes import target_specs
+
+    inputs = scenario.model_inputs()
+    try:
+        return target_specs(scenario.plan, inputs.baseline, inputs.end_year,
+                            select=scenario.spec.targets,
+                            share_definition=scenario.spec.share_definition,
+                            source_file=scenario.source)
+    except InputError as err:
+        raise scenario.relocate(err) from None
+
+
+def target_values(annual, specs) -> dict[str, float]:
+    """Each simulated target's value in its year from one run's annual table (NaN for a target
+    year the table does not reach): the column's value, or for a k-of-n target the number of
+    listed units at their class, as :func:`sim.outcomes.replication_outcomes` computes them for a
+    whole Monte Carlo chunk (that pandas reshaping costs more than a run, so one run reads its
+    rows directly; the connector tests compare the two)."""
+    import math
+
+    rows = annual.set_index("year")
+    out = {}
+    for spec in specs:
+        if not spec.simulated:
+            continue
+        if spec.year not in rows.index:
+            out[spec.id] = math.nan
+            continue
+        row = rows.loc[spec.year]
+        if spec.members:
+            out[spec.id] = float(sum(float(row[c] >= spec.member_threshold)
+                                     for c in spec.members))
+        else:
+            out[spec.id] = float(row[spec.column])
+    return out
