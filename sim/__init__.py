@@ -18,4 +18,13 @@ __all__ = ["GrowthShock", "Levers", "ModelParams", "backtest", "compare", "disco
 # Connectors: one Monte Carlo replication, EMA Workbench and mesa.batch_run (docs/connectors.md).
 from sim.api import ema_model, ema_scenarios, replicate  # noqa: E402
 
-__all__ += ["ema_model", "ema_scenarios", "replicate"]
+__all__ += ["SEIRegion", "ema_model", "ema_scenarios", "replicate"]
+
+
+def __getattr__(name: str):
+    # SEIRegion subclasses mesa.Model: imported on first use, so `import sim` does not load Mesa.
+    if name == "SEIRegion":
+        from sim.connectors.mesa_batch import SEIRegion
+
+        return SEIRegion
+    raise AttributeError(f"module 'sim' has no attribute '{name}'")

@@ -41,9 +41,21 @@ def as_inputs(target, *, version: str | None = None, params: ModelParams | dict 
 
 
 def mesa_model(target, seed=0, **options):
-    """A Mesa :class:`~sim.engines.mesa_engine.RegionModel` to step and inspect in a notebook
-    (``model.step()``, ``model.agents_by_type``, ``model.datacollector``). ``target`` and
-    ``options`` as for :func:`run`."""
+    """A Mesa model to step and inspect in a notebook (``model.step()``, ``model.agents_by_type``,
+    ``model.datacollector``). ``target`` and ``options`` as for :func:`run`.
+
+    For a scenario: a :class:`sim.SEIRegion` (one step = one year, ready for ``mesa.batch_run``),
+    replication ``options.get("replication", 0)`` of the Monte Carlo with ``seed``, as
+    :func:`run` runs it; other ``options`` are its keyword arguments (levers). For a region, plan
+    or inputs: the engine's :class:`~sim.engines.mesa_engine.RegionModel` (one step = one
+    sub-year step) on the fixed parameters, as before."""
+    from sim.connectors.replication import scenario_target
+
+    scenario = scenario_target(target)
+    if scenario is not None:
+        from sim.connectors.mesa_batch import SEIRegion
+
+        return SEIRegion(scenario, seed=seed, **options)
     from sim.engines.mesa_engine import RegionModel
 
     return RegionModel(as_inputs(target, **options), seed)

@@ -141,8 +141,7 @@ def ema_scenarios(replications: int, start: int = 0):
     """EMA Workbench scenarios that set only the replication index, ``start`` .. ``start +
     replications - 1``: with them an EMA model reproduces the Monte Carlo replication by
     replication."""
-    from sim.compat import optional_import
+    from sim.compat import ema_scenario
 
-    ema = optional_import("ema_workbench", "discovery", "sim.ema_scenarios")
-    return [ema.Scenario(f"replication_{r}", replication=r)
+    return [ema_scenario(f"replication_{r}", replication=r)
             for r in range(int(start), int(start) + int(replications))]
