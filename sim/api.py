@@ -287,18 +287,20 @@ def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int 
 
 # Connectors: the model as other tools run it -----------------------------------------------------
 def replicate(scenario, replication: int = 0, seed: int | None = None, engine: str = "numba", *,
-              record_firms: bool = False):
+              record_firms: bool = False, params: dict | None = None):
     """One replication exactly as inside a Monte Carlo run: replication ``replication`` of
     ``sim.monte_carlo(scenario, seed=seed)``, parameter draws included, so its ``.annual`` equals
     that replication's rows of the Monte Carlo's ``annual`` table. ``scenario`` as for
     :func:`monte_carlo`; ``seed`` defaults to the scenario's ``monte_carlo.seed``. A loop over
     ``replication`` with one seed reproduces the Monte Carlo run; ``sim.run(scenario, seed=s)`` is
-    ``replicate(scenario, 0, s)``."""
+    ``replicate(scenario, 0, s)``. ``params`` (dotted key -> value, e.g. ``{"funds.leverage":
+    3.0}``) fixes parameters after the draws, every other draw unchanged (what
+    :func:`ema_model`'s exploratory mode does)."""
     from sim.connectors.replication import replicate as _replicate
 
     sc = as_scenario(scenario)
     return _replicate(sc, replication, sc.spec.monte_carlo.seed if seed is None else seed, engine,
-                      record_firms)
+                      record_firms, params)
 
 
 def ema_model(scenario, replications: int | None = None, seed: int | None = None, *,
