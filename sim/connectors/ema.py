@@ -89,12 +89,25 @@ class ScenarioFunction:
         self.parameter_names = parameter_names  # EMA name -> dotted parameter key
         self.specs = [s for s in scenario_specs(scenario) if s.simulated]
         self.outcome_names = {s.id: identifier(s.id) for s in self.specs}
+        self._with_levers: dict[tuple, Scenario] = {}
+
+    #: Scenarios with lever settings kept for reuse: a factorial design runs every policy on
+    #: every scenario, and validating a scenario costs several runs' time.
+    CACHED_POLICIES = 64
+
+    def _scenario_with(self, levers: dict) -> Scenario:
+        key = tuple(sorted(levers.items()))
+        if key not in self._with_levers:
+            if len(self._with_levers) >= self.CACHED_POLICIES:
+                self._with_levers.pop(next(iter(self._with_levers)))
+            self._with_levers[key] = self.scenario.with_overrides(lever_overrides(levers))
+        return self._with_levers[key]
 
     def __call__(self, replication: int = 0, seed: int = 0, **values) -> dict[str, float]:
         sc = self.scenario
         levers = {k: float(v) for k, v in values.items() if k not in self.parameter_names}
         if levers:
-            sc = sc.with_overrides(lever_overrides(levers))
+            sc = self._scenario_with(levers)
         params = {self.parameter_names[k]: float(v) for k, v in values.items()
                   if k in self.parameter_names}
         annual = replicate(sc, int(replication), int(seed), self.engine, params=params).annual
