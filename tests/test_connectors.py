@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.connectors.replication import scenario_specs, target_values
+from sim.connectors.replication import LEVER_KEYS, scenario_specs, target_values
 from sim.engines import run_engine
 from sim.errors import InputError
 
@@ -169,6 +169,25 @@ def test_ema_explicit_parameters_and_levers_replace_their_draws(fund):
             assert explicit[spec.id] == target_values(annual, [spec])[spec.id]
     drawn = model.function(replication=2, seed=SEED)
     assert drawn["sei_output_2026"] != explicit["sei_output_2026"]
+
+
+def test_ema_sampled_experiments_are_replications_with_those_values(fund):
+    """Exploratory mode: EMA Workbench samples parameters and levers; each experiment is the
+    replication it sampled, with the sampled values in place of their draws."""
+    from ema_workbench import SequentialEvaluator, perform_experiments
+
+    model = sim.ema_model(fund, replications=R, seed=SEED)
+    experiments, outcomes = perform_experiments(model, scenarios=3, policies=2,
+                                                evaluator=SequentialEvaluator(model))
+    assert len(experiments) == 6
+    params = [u.name for u in model.uncertainties if u.name != "replication"]
+    levers = [lv.name for lv in model.levers]
+    row = experiments.iloc[4]
+    moved = fund.with_overrides({LEVER_KEYS[k]: float(row[k]) for k in levers})
+    annual = sim.replicate(moved, int(row["replication"]), SEED,
+                           params={k.replace("_", ".", 1): float(row[k]) for k in params}).annual
+    got = target_values(annual, scenario_specs(fund))["sei_output_share_2026"]
+    assert outcomes["sei_output_share_2026"][4] == got
 
 
 def test_ema_model_input_errors(fund):
