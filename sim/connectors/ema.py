@@ -50,7 +50,8 @@ def uncertainty_ranges(scenario: Scenario) -> dict[str, tuple[float, float]]:
             low = low if dist.low is None else max(low, dist.low)
             high = high if dist.high is None else min(high, dist.high)
         else:
-            low, high = dist.median * math.exp(-2 * dist.sigma), dist.median * math.exp(2 * dist.sigma)
+            spread = math.exp(2 * dist.sigma)
+            low, high = dist.median / spread, dist.median * spread
         out[key] = (float(low), float(high))
     if _has_funds(scenario):
         for key in scenario.prior_keys(scenario.parameter_set):
@@ -125,8 +126,8 @@ class ScenarioFunction:
 def ema_model(scenario: Scenario, replications: int, seed: int, engine: str = "numba",
               name: str | None = None):
     """An ``ema_workbench.Model`` of ``scenario`` (see the module docstring for the two ways to use
-    it). ``replications`` bounds the ``replication`` uncertainty (0 .. replications-1); ``seed`` is a
-    model constant (the Monte Carlo seed)."""
+    it). ``replications`` bounds the ``replication`` uncertainty (0 .. replications-1); ``seed``
+    is a model constant (the Monte Carlo seed)."""
     from sim.compat import optional_import
 
     ema = optional_import("ema_workbench", "discovery", "sim.ema_model")

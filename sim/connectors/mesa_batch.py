@@ -46,8 +46,8 @@ def _scenario(scenario):
 
     found = scenario_target(scenario)
     if found is None:
-        raise InputError(f"SEIRegion needs a scenario (a name such as 'fuling-baseline', a scenario "
-                         f"file or a Scenario), got {scenario!r}")
+        raise InputError(f"SEIRegion needs a scenario (a name such as 'fuling-baseline', a "
+                         f"scenario file or a Scenario), got {scenario!r}")
     return found
 
 

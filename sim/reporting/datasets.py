@@ -17,8 +17,9 @@ from sim.plans.indicators import INDICATORS
 #: registry's vocabulary ("亿元" = 100 million yuan); "1" marks a dimensionless number.
 ANNUAL_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "sei_industrial_output": ("亿元", "output of above-scale SEI industrial firms (year total)"),
-    "nonsei_output_comparable": ("亿元", "non-SEI above-scale industrial output on the comparable "
-                                         "(same-sample) basis of published growth rates"),
+    "nonsei_output_comparable": ("亿元", "non-SEI above-scale industrial output on the "
+                                         "comparable (same-sample) basis of published growth "
+                                         "rates"),
     "sei_services_output": ("亿元", "SEI services output (year total)"),
     "gdp_rest": ("亿元", "GDP outside industry"),
     "firms_over_10": ("firms", "SEI firms with output of 10 亿元 or more (year end)"),
