@@ -297,3 +297,11 @@ def test_comparison_to_xarray_stacks_scenarios(tmp_path):
         np.testing.assert_array_equal(ds["fund_invested"].sel(scenario=label).values,
                                       wide.to_numpy())
     assert ds["fund_invested"].attrs["units"] == "亿元"
+
+
+def test_to_xarray_without_xarray_names_the_extra(mc, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xarray", None)  # as if not installed
+    with pytest.raises(InputError, match=r"seisim\[xarray\]"):
+        mc.to_xarray()
