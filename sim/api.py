@@ -41,9 +41,21 @@ def as_inputs(target, *, version: str | None = None, params: ModelParams | dict 
 
 
 def mesa_model(target, seed=0, **options):
-    """A Mesa :class:`~sim.engines.mesa_engine.RegionModel` to step and inspect in a notebook
-    (``model.step()``, ``model.agents_by_type``, ``model.datacollector``). ``target`` and
-    ``options`` as for :func:`run`."""
+    """A Mesa model to step and inspect in a notebook (``model.step()``, ``model.agents_by_type``,
+    ``model.datacollector``). ``target`` and ``options`` as for :func:`run`.
+
+    For a scenario: a :class:`sim.SEIRegion` (one step = one year, ready for ``mesa.batch_run``),
+    replication ``options.get("replication", 0)`` of the Monte Carlo with ``seed``, as
+    :func:`run` runs it; other ``options`` are its keyword arguments (levers). For a region, plan
+    or inputs: the engine's :class:`~sim.engines.mesa_engine.RegionModel` (one step = one
+    sub-year step) on the fixed parameters, as before."""
+    from sim.connectors.replication import scenario_target
+
+    scenario = scenario_target(target)
+    if scenario is not None:
+        from sim.connectors.mesa_batch import SEIRegion
+
+        return SEIRegion(scenario, seed=seed, **options)
     from sim.engines.mesa_engine import RegionModel
 
     return RegionModel(as_inputs(target, **options), seed)
@@ -52,13 +64,29 @@ def mesa_model(target, seed=0, **options):
 def run(target, seed=0, engine: str = "numba", *, record_firms: bool = False, **options):
     """One simulation run.
 
-    ``target`` is a region name (``"fuling"``), a path to a plan file, a :class:`Plan`, or a
-    scenario from :func:`sim.load_scenario`. ``options`` (``version``, ``params``, ``levers``,
-    ``start_year``, ``end_year``) apply to plans. Returns a result whose ``.annual`` is a tidy table,
-    one row per year, starting with the base year (the plan's baseline).
+    ``target`` is a region name (``"fuling"``), a path to a plan file, a :class:`Plan`, compiled
+    :class:`ModelInputs`, or a scenario (a :func:`sim.load_scenario` object, a scenario name such
+    as ``"fuling-baseline"``, or a scenario ``.yaml`` path). Returns a result whose ``.annual`` is a
+    tidy table, one row per year, starting with the base year (the plan's baseline).
+
+    A scenario run with ``seed=s`` is replication 0 of ``sim.monte_carlo(scenario, seed=s)``
+    (:func:`replicate`): its uncertain parameters are drawn as the Monte Carlo draws them, so a
+    loop over seeds samples the same distribution as a Monte Carlo run. A region, plan or inputs
+    run uses the fixed parameters it is given (no draws); ``options`` (``version``, ``params``,
+    ``levers``, ``start_year``, ``end_year``) apply to these only (change a scenario with
+    ``scenario.with_overrides``).
     """
+    from sim.connectors.replication import replicate as _replicate, scenario_target
     from sim.experiments.seeding import check_seed
 
+    scenario = scenario_target(target)
+    if scenario is not None:
+        if options:
+            raise InputError(f"{', '.join(sorted(options))} apply to plans, not to a scenario: "
+                             "use scenario.with_overrides({...}) or a plan")
+        if isinstance(seed, np.random.SeedSequence):
+            raise InputError("a scenario run takes a whole-number seed (the Monte Carlo seed)")
+        return _replicate(scenario, 0, seed, engine, record_firms)
     if not isinstance(seed, np.random.SeedSequence):
         seed = check_seed(seed)
     return run_engine(as_inputs(target, **options), seed, engine, record_firms)
@@ -256,3 +284,58 @@ def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int 
     if out is not None:
         write_backtest(result, out)
     return result
+
+
+# Connectors: the model as other tools run it -----------------------------------------------------
+def replicate(scenario, replication: int = 0, seed: int | None = None, engine: str = "numba", *,
+              record_firms: bool = False, params: dict | None = None):
+    """One replication exactly as inside a Monte Carlo run: replication ``replication`` of
+    ``sim.monte_carlo(scenario, seed=seed)``, parameter draws included, so its ``.annual`` equals
+    that replication's rows of the Monte Carlo's ``annual`` table. ``scenario`` as for
+    :func:`monte_carlo`; ``seed`` defaults to the scenario's ``monte_carlo.seed``. A loop over
+    ``replication`` with one seed reproduces the Monte Carlo run; ``sim.run(scenario, seed=s)`` is
+    ``replicate(scenario, 0, s)``. ``params`` (dotted key -> value, e.g. ``{"funds.leverage":
+    3.0}``) fixes parameters after the draws, every other draw unchanged (what
+    :func:`ema_model`'s exploratory mode does)."""
+    from sim.connectors.replication import replicate as _replicate
+
+    sc = as_scenario(scenario)
+    return _replicate(sc, replication, sc.spec.monte_carlo.seed if seed is None else seed, engine,
+                      record_firms, params)
+
+
+def ema_model(scenario, replications: int | None = None, seed: int | None = None, *,
+              engine: str = "numba", name: str | None = None):
+    """A ready EMA Workbench ``Model`` of a scenario: outcomes are each simulated target's value
+    (``<target>``) and, for targets with a level, a 0/1 flag (``<target>_met``); levers are the
+    planner's levers around the scenario's setting; uncertainties are the replication index
+    (0 .. ``replications``-1, default the scenario's ``monte_carlo.replications``) and the
+    scenario's uncertain parameters; ``seed`` (default the scenario's) is a constant.
+
+    Two modes. Monte Carlo: design only the replication index,
+    ``perform_experiments(model, scenarios=sim.ema_scenarios(n))``; experiment ``r`` is replication
+    ``r`` of ``sim.monte_carlo(scenario, seed=seed)`` and the share of ``<target>_met`` equals the
+    Monte Carlo's P(met) exactly. Exploratory: let EMA Workbench sample
+    (``scenarios=500``); the uncertain parameters then take the sampled values instead of their
+    draws (the rest of the replication is still drawn from the sampled index), so PRIM or feature
+    scoring can name the parameters behind a missed target. Needs the ``discovery`` extra."""
+    from sim.connectors.ema import ema_model as _ema_model
+    from sim.experiments.seeding import check_seed
+
+    sc = as_scenario(scenario)
+    n = sc.spec.monte_carlo.replications if replications is None else replications
+    from sim.scenarios import MAX_REPLICATIONS
+
+    if isinstance(n, bool) or not float(n).is_integer() or not 1 <= int(n) <= MAX_REPLICATIONS:
+        raise InputError(f"replications must be between 1 and {MAX_REPLICATIONS:,} (got {n})")
+    return _ema_model(sc, int(n), check_seed(sc.spec.monte_carlo.seed if seed is None else seed),
+                      engine, name)
+
+
+def ema_scenarios(replications: int, start: int = 0):
+    """EMA Workbench ``Scenario`` objects setting only the replication index (``start`` ..
+    ``start+replications-1``): designed inputs under which :func:`ema_model` reproduces the Monte
+    Carlo replication by replication."""
+    from sim.connectors.ema import ema_scenarios as _ema_scenarios
+
+    return _ema_scenarios(replications, start)

@@ -43,3 +43,22 @@ def prim_finder(x, y, *, threshold: float, mass_min: float, peel_alpha: float):
     if "threshold" in inspect.signature(prim.Prim.__init__).parameters:
         kwargs["threshold"] = threshold
     return prim.Prim(x, y, **kwargs)
+
+
+def batch_run_kwargs(parameters: dict, seed: int) -> dict:
+    """Keyword arguments for ``mesa.batch_run`` that hand the Monte Carlo ``seed`` to the model's
+    ``seed`` argument on either Mesa generation: Mesa 3.4 and newer pass their ``rng`` values as
+    ``seed`` (and overwrite one given in ``parameters``), Mesa 3.3 passes ``parameters`` only."""
+    import mesa
+
+    if "rng" in inspect.signature(mesa.batch_run).parameters:
+        return {"parameters": dict(parameters), "rng": [seed]}
+    return {"parameters": {**parameters, "seed": seed}, "iterations": 1}
+
+
+def ema_scenario(name: str, **values):
+    """A designed EMA Workbench scenario (a point in uncertainty space): 2.x calls the class
+    ``Scenario``, 3.x ``Sample``."""
+    ema = optional_import("ema_workbench", "discovery", "sim.ema_scenarios")
+    point = getattr(ema, "Scenario", None) or ema.Sample
+    return point(name, **values)

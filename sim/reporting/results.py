@@ -169,6 +169,16 @@ class MonteCarloResult:
         return outcomes_chart(self.outcomes, self.targets(), scope_kind=scope_kind,
                               title=f"{self.name}: {scope_kind} outcomes vs targets")
 
+    def to_xarray(self):
+        """The annual table and target outcomes as an ``xarray.Dataset``: every annual column a
+        variable on (replication, year) with ``units`` and ``long_name``; ``target_value`` and
+        ``target_met`` on (target, replication). Needs the ``xarray`` extra."""
+        from sim.reporting.datasets import annual_dataset
+
+        ds = annual_dataset(self.annual, self.outcomes, self.specs)
+        ds.attrs.update(scenario=self.name, seed=int(self.settings["seed"]))
+        return ds
+
 
 class ComparisonResult:
     """Several scenarios run on common random numbers (same seed, same replications)."""
@@ -203,6 +213,16 @@ class ComparisonResult:
             d = paired_differences(base.outcomes, r.outcomes, base.specs)
             frames.append(d.assign(scenario=label, reference=reference))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def to_xarray(self):
+        """Every scenario's :meth:`MonteCarloResult.to_xarray` stacked along a ``scenario``
+        dimension (scenario, replication, year); replications are paired across scenarios (common
+        random numbers), so differences along ``scenario`` are paired differences."""
+        from sim.reporting.datasets import comparison_dataset
+
+        ds = comparison_dataset({label: r.to_xarray() for label, r in self.results.items()})
+        ds.attrs.pop("scenario", None)
+        return ds
 
 
 def write_outputs(result: MonteCarloResult, out: Path, plots: bool = True) -> list[Path]:
