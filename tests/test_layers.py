@@ -20,7 +20,7 @@ LAYERS = {
     "sim.experiments": 5,                             # the driver, backends, run store
     "sim.calibration": 6, "sim.analysis": 6,          # fitting and policy analysis
     "sim.reporting": 7,                               # tables, plots, reports
-    "sim.api": 8, "sim": 8,                           # the public API (sim/__init__.py)
+    "sim.api": 8, "sim": 8, "sim.connectors": 8,      # the public API, EMA and Mesa connectors
     "sim.cli": 9, "sim.app": 9, "sim.__main__": 9,    # command line and dashboard
 }
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from sim.engines import run_engine
 from sim.errors import InputError
+from sim.experiments.runner import monte_carlo_inputs
 from sim.experiments.seeding import check_seed, parameter_rng, replication_seed
 from sim.model.inputs import ModelInputs
+from sim.model.levers import scalar_lever_keys
 from sim.scenarios import MAX_REPLICATIONS, Scenario
 
 
@@ -42,9 +44,7 @@ def replication_inputs(scenario: Scenario, replication: int, seed: int,
     explicitly while the rest stay sampled as in the Monte Carlo."""
     replication, seed = check_replication(replication), check_seed(seed)
     if not params:
-        if scenario.varies:
-            return scenario.model_inputs(parameter_rng(seed, replication))
-        return scenario.model_inputs()
+        return monte_carlo_inputs(scenario, seed, replication)
     from pydantic import ValidationError
 
     from sim.model.inputs import compile_inputs
@@ -61,7 +61,7 @@ def replication_inputs(scenario: Scenario, replication: int, seed: int,
         raise InputError(f"parameter {'.'.join(str(p) for p in err['loc'])}: "
                          f"{err['msg']}") from None
     h = scenario.spec.horizon
-    return compile_inputs(scenario.plan, drawn, scenario.spec.levers.to_levers(),
+    return compile_inputs(scenario.plan, drawn, scenario.spec.levers,
                           start_year=h.start, end_year=h.end)
 
 
@@ -75,13 +75,10 @@ def replicate(scenario: Scenario, replication: int = 0, seed: int = 0, engine: s
                       engine, record_firms)
 
 
-#: Flat lever names (as keyword arguments of a Mesa model or EMA Workbench levers: identifiers)
-#: and the scenario keys they set. Dict-valued levers (fund allocation, park expansion) are set
-#: with their dotted scenario key.
-LEVER_KEYS = {"fund_scale": "levers.fund.scale", "fund_leverage": "levers.fund.leverage",
-              "talent_supply": "levers.talent.supply",
-              "talent_supply_growth": "levers.talent.supply_growth",
-              "attraction": "levers.attraction", "rd_policy": "levers.rd_policy"}
+#: Identifier lever names (keyword arguments of a Mesa model, EMA Workbench lever names) and the
+#: scenario keys they set, derived from the one lever model. Dict-valued levers (fund
+#: allocation, park expansion) are set with their dotted scenario key.
+LEVER_KEYS = scalar_lever_keys()
 
 
 def lever_overrides(values: dict) -> dict:
@@ -136,16 +133,9 @@ def scenario_target(target):
     return load_scenario(found) if found != text else None
 def scenario_specs(scenario: Scenario):
     """The scenario's targets and their evaluation rules, as its Monte Carlo evaluates them."""
-    from sim.outcomes import target_specs
+    from sim.experiments.driver import Experiment
 
-    inputs = scenario.model_inputs()
-    try:
-        return target_specs(scenario.plan, inputs.baseline, inputs.end_year,
-                            select=scenario.spec.targets,
-                            share_definition=scenario.spec.share_definition,
-                            source_file=scenario.source)
-    except InputError as err:
-        raise scenario.relocate(err) from None
+    return Experiment({"": scenario}, 1, 0).specs()[""]
 
 
 def target_values(annual, specs) -> dict[str, float]:

@@ -80,9 +80,9 @@ def run_replications(scenario: Scenario, replications, seed: int, engine: str = 
     for r in replications:
         try:
             if varies:
-                inputs = scenario.model_inputs(parameter_rng(seed, r))
+                inputs = monte_carlo_inputs(scenario, seed, r)
             else:
-                fixed_inputs = fixed_inputs or scenario.model_inputs()
+                fixed_inputs = fixed_inputs or monte_carlo_inputs(scenario, seed, r)
                 inputs = fixed_inputs
             result = run_engine(inputs, replication_seed(seed, r), engine)
             runs.append((inputs, result.raw, result.by_industry, result.by_park,
@@ -92,6 +92,15 @@ def run_replications(scenario: Scenario, replications, seed: int, engine: str = 
             failures.append(failure_record(r, seed, exc))
     annual = annual_table(runs, done) if runs else pd.DataFrame()
     return annual, failures
+
+
+def monte_carlo_inputs(scenario: Scenario, seed: int, replication: int):
+    """The model inputs of replication ``replication`` of a Monte Carlo run with ``seed``: the
+    scenario's parameters drawn from that replication's own parameter stream, or the fixed inputs
+    when nothing varies. Every driver and connector that runs a replication uses this."""
+    if scenario.varies:
+        return scenario.model_inputs(parameter_rng(seed, replication))
+    return scenario.model_inputs()
 
 
 def failure_record(replication: int, seed: int, exc: BaseException, **where) -> dict:

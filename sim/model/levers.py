@@ -96,3 +96,22 @@ class Levers(BaseModel):
     parks: ParkLevers = ParkLevers()
     rd_policy: float = Field(1.0, gt=0, le=100, description="multiplier on firms' R&D intensity")
     shocks: tuple[GrowthShock, ...] = ()
+
+
+def scalar_lever_keys() -> dict[str, str]:
+    """Identifier -> dotted scenario key of every number-valued lever (``fund_scale`` ->
+    ``levers.fund.scale``), derived from :class:`Levers`: the names connectors need where dots
+    cannot go (Mesa model keyword arguments, EMA Workbench lever names). Mapping-valued levers
+    (fund allocation, park expansion) are set through their dotted keys."""
+    out = {}
+
+    def walk(model, path):
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, path + (name,))
+            elif annotation in (float, float | None):
+                out["_".join(path + (name,))] = "levers." + ".".join(path + (name,))
+
+    walk(Levers, ())
+    return out
