@@ -416,6 +416,7 @@ def _calibration_work(args):
 
     if not args.work:
         return None
+    args.resolved_out, args.out_option = Path(args.work), "--work"  # named after Ctrl-C
     return claim_directory(Path(args.work), "calibration", {"spec": Path(args.spec).stem})
 
 
@@ -757,6 +758,21 @@ def _resume_command(argv: list[str], out) -> str:
     return "seisim " + " ".join(shlex.quote(a) for a in kept + ["--resume", "--out", str(out)])
 
 
+def _rerun_command(argv: list[str], out, option: str = "--out") -> str:
+    """The same command line with ``option`` naming the directory that holds finished work."""
+    import shlex
+
+    kept, skip = [], False
+    for arg in map(str, argv):
+        if skip:
+            skip = False
+        elif arg == option:
+            skip = True
+        elif not arg.startswith(option + "="):
+            kept.append(arg)
+    return "seisim " + " ".join(shlex.quote(a) for a in kept + [option, str(out)])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 bad input or usage)."""
     parser = build_parser()
@@ -770,10 +786,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(str(exc))
         return 2
     except KeyboardInterrupt:
+        from sim.experiments.store import ANALYSIS_MARKER
+
         out = getattr(args, "resolved_out", None)
+        command = sys.argv[1:] if argv is None else list(argv)
         if out is not None and (Path(out) / "manifest.json").is_file():
             print(f"seisim: interrupted; finished chunks are kept in {out}; continue with: "
-                  f"{_resume_command(sys.argv[1:] if argv is None else list(argv), out)}",
+                  f"{_resume_command(command, out)}", file=sys.stderr)
+        elif out is not None and (Path(out) / ANALYSIS_MARKER).is_file():
+            # Analyses and calibrations reuse their finished work when rerun into the same
+            # directory: the same command with that directory continues.
+            print(f"seisim: interrupted; finished work is kept in {out}; continue with: "
+                  f"{_rerun_command(command, out, getattr(args, 'out_option', '--out'))}",
                   file=sys.stderr)
         else:
             print("seisim: interrupted", file=sys.stderr)

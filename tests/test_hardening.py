@@ -314,6 +314,35 @@ def test_ctrl_c_keeps_finished_chunks_and_prints_the_resume_command(tmp_path):
     assert list((run / "done").rglob("chunk-*.json"))  # finished work is still there
 
 
+def test_ctrl_c_in_an_analysis_names_the_command_that_continues_it(tmp_path):
+    """An interrupted sensitivity analysis keeps its finished chunks; rerunning the same command
+    into the same directory reuses them, and the message says exactly that command."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sens"
+    args = ["sensitivity", str(ROOT / "scenarios" / "chongqing-baseline.yaml"), "--samples", "64",
+            "--replications", "16", "--backend", "serial", "--out", str(out)]
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from sim.cli import main; sys.exit(main(sys.argv[1:]))")
+    driver = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and not list((out / "replications" / "done").rglob("*.json")):
+        time.sleep(0.2)
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=60)
+    assert driver.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err
+    assert last.startswith(f"seisim: interrupted; finished work is kept in {out}; continue "
+                           "with: seisim sensitivity ")
+    assert last.endswith(f"--out {out}") and "--resume" not in last
+    assert list((out / "replications" / "done").rglob("chunk-*.json"))
+
+
 @pytest.mark.parametrize("key", ["steps_per_year", "funds.recycle"])
 def test_discrete_parameters_take_no_distribution(tmp_path, capsys, key):
     scenario = tmp_path / "s.yaml"
