@@ -369,6 +369,12 @@ class PlanFile(StrictModel):
         return self.default_version or next(iter(self.versions))
 
 
+#: Figures grouped by indicator, per figures tuple (see :meth:`Plan._by_indicator`); bounded,
+#: oldest entries dropped first. A module-level cache rather than a private attribute, because a
+#: model's private attributes take part in its equality.
+_FIGURE_INDEX: dict[int, tuple] = {}
+
+
 class Plan(BaseModel):
     """One version of a region's plan: what the model, the audit and target evaluation read."""
 
@@ -421,10 +427,26 @@ class Plan(BaseModel):
     def find(self, indicator: str, *, scope: str | None = "region", year: int | None = None,
              role: str | None = None, threshold: float | None = None) -> list[Figure]:
         """Figures of ``indicator`` matching the filters (``scope=None`` matches any scope)."""
-        return [f for f in self.figures
-                if f.indicator == indicator and (scope is None or f.scope == scope)
+        return [f for f in self._by_indicator().get(indicator, ())
+                if (scope is None or f.scope == scope)
                 and (year is None or f.year == year) and (role is None or f.role == role)
                 and (threshold is None or f.threshold == threshold)]
+
+    def _by_indicator(self) -> dict[str, list[Figure]]:
+        """The figures grouped by indicator, in plan order: built once per figures tuple (the
+        model looks figures up dozens of times per compilation, once per parameter draw). A copy
+        with other figures (``as_of``, ``with_factors``) holds another tuple, so it rebuilds."""
+        figures = self.figures
+        cached = _FIGURE_INDEX.get(id(figures))
+        if cached is None or cached[0] is not figures:
+            index: dict[str, list[Figure]] = {}
+            for f in figures:
+                index.setdefault(f.indicator, []).append(f)
+            cached = (figures, index)  # holding the tuple keeps its id from being reused
+            if len(_FIGURE_INDEX) >= 256:
+                _FIGURE_INDEX.pop(next(iter(_FIGURE_INDEX)))
+            _FIGURE_INDEX[id(figures)] = cached
+        return cached[1]
 
     def value(self, indicator: str, *, scope: str = "region", year: int,
               threshold: float | None = None) -> float | None:
