@@ -127,7 +127,7 @@ def grouped_probability_chart(targets: pd.DataFrame, *, title: str = "", ax=None
     ax.set_xlabel("P(target met), 95% interval")
     ax.set_title(title or "Probability each target is met, by scenario")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 

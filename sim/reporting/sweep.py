@@ -165,11 +165,15 @@ class SweepResult:
         for ax, name in zip(axes.flat, names):
             sweep_chart(t[t["target"] == name], **options, title=name, ax=ax, legend=False)
             ax.title.set_fontsize(9)
+            ax.set(xlabel="", ylabel="")
+            ax.tick_params(labelbottom=True)
         for ax in axes.flat[len(names):]:
             ax.set_visible(False)
-        fig.suptitle(f"P(target met) against {lever}; dashed: status quo; bars: 95% interval",
-                     fontsize=10)
-        fig.tight_layout()
+        fig.suptitle(f"P(target met) against {lever}"
+                     + (" (log scale)" if options["log_x"] else "")
+                     + "; dashed: status quo; bars: 95% interval", fontsize=11)
+        fig.supylabel("P(target met)")
+        fig.tight_layout(rect=(0, 0, 1, 0.98))
         return fig
 
 
@@ -178,30 +182,33 @@ def _pct(x: float) -> str:
 
 
 def sweep_markdown(result: SweepResult) -> list[str]:
-    """One table: a row per point, a column per target with P(met) and the change from the
-    status quo (percentage points, paired)."""
+    """One table: a row per target, a column per point (along the lever) with P(met) and the
+    paired change from the status quo in percentage points, in bold when its 95% interval
+    excludes zero."""
     t = result.table()
-    targets = list(dict.fromkeys(t["target"]))
-    head = [*[k.split(".", 1)[-1] for k in result.keys], *targets]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for label in dict.fromkeys(t["label"]):  # along the lever, as in the table
-        rows = t[t["label"] == label].set_index("target")
-        if not len(rows):
-            continue
-        setting = [_value(result.grid.loc[label, k]) for k in result.keys]
-        if result.grid.loc[label, "status_quo"]:
-            setting[0] = f"**{setting[0]}** (status quo)"
+    labels = list(dict.fromkeys(t["label"]))  # along the lever, as in the table
+    heads = []
+    for label in labels:
+        setting = ", ".join(f"{k.split('.')[-1]}={_value(result.grid.loc[label, k])}"
+                            for k in result.keys)
+        heads.append(setting + (" (status quo)" if label == result.status_quo else ""))
+    lines = ["| target | year | " + " | ".join(heads) + " |",
+             "|---|---|" + "---|" * len(heads)]
+    for target, block in t.groupby("target", sort=False):
+        rows = block.set_index("label")
         cells = []
-        for target in targets:
-            if target not in rows.index:
+        for label in labels:
+            if label not in rows.index:
                 cells.append("")
                 continue
-            r = rows.loc[target]
-            change = ("" if r["status_quo"] else
-                      f" ({100 * r['p_met_diff']:+.1f} pp, {100 * r['p_met_diff_low']:+.1f} to "
-                      f"{100 * r['p_met_diff_high']:+.1f})")
-            cells.append(_pct(r["p_met"]) + change)
-        lines.append("| " + " | ".join(setting + cells) + " |")
+            r = rows.loc[label]
+            cell = _pct(r["p_met"])
+            if label != result.status_quo and not math.isnan(r["p_met_diff"]):
+                change = f"{100 * r['p_met_diff']:+.1f} pp"
+                clear = r["p_met_diff_low"] > 0 or r["p_met_diff_high"] < 0
+                cell += f" ({'**' + change + '**' if clear else change})"
+            cells.append(cell)
+        lines.append(f"| {target} | {int(block['year'].iloc[0])} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -240,7 +247,8 @@ def write_sweep_report(result: SweepResult, plots: bool = True) -> Path:
              f"- status quo: {sq} (the scenario's own setting"
              + (", run as an extra point" if result.status_quo_extra else "") + ")",
              "- cells: P(target met); in brackets the change from the status quo in percentage "
-             "points with its 95% interval, paired by replication", "",
+             "points, paired by replication, **bold** when its 95% interval excludes zero "
+             "(intervals in `sweep.csv`)", "",
              *sweep_markdown(result), "",
              "Tables: [sweep.csv](sweep.csv) (with intervals and value changes), "
              "[differences.csv](differences.csv); per point `<label>/targets.csv`; the resolved "
