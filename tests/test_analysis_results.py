@@ -206,9 +206,12 @@ def test_sobol_warnings_quiet_on_a_well_sized_case():
     good = _sobol([("a", 0.55, 0.04, 0.60, 0.05), ("b", 0.20, 0.03, 0.25, 0.04),
                    ("c", 0.00, 0.01, 0.01, 0.01), ("d", 0.03, 0.02, 0.02, 0.01)])
     assert sensitivity_warnings(good, "sobol", 512, 16) == []
-    # a constant outcome has no indices to doubt
+    # a constant outcome has no indices to doubt, however few replications it rests on
     constant = _sobol([("a", np.nan, np.nan, np.nan, np.nan)], "t:p_met")
-    assert sensitivity_warnings(pd.concat([good, constant]), "sobol", 512, 16) == []
+    assert sensitivity_warnings(pd.concat([good, constant]), "sobol", 512, 2) == []
+    coarse = _sobol([("a", 0.5, 0.05, 0.6, 0.05)], "t:p_met")
+    found = sensitivity_warnings(pd.concat([good, coarse]), "sobol", 512, 2)
+    assert len(found) == 1 and "rests on 2 replication(s)" in found[0]
 
 
 def test_morris_warning_on_an_unsettled_ranking():
@@ -269,3 +272,21 @@ def test_solve_result_summary_and_plot():
     for r in curve.itertuples():
         assert f"{r.lever:>10.4g}  {r.p_met:>7.1%}" in text
     assert res.plot().axes[0].get_xscale() == "log"
+
+
+def test_cli_prints_and_reports_the_warnings_once(tmp_path, capsys):
+    from sim.cli import main
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(["sensitivity", str(FUND), "--target", "sei_output_share_2026", "--factor",
+                     "levers.fund.scale=0.5:4", "--samples", "4", "--replications", "2",
+                     "--backend", "serial", "--out", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert code == 0
+    # shown with the results and in the report, not a second time by Python's warning display
+    assert not [w for w in caught if issubclass(w.category, AnalysisWarning)]
+    printed = [line[len("warning: "):] for line in out.splitlines() if line.startswith("warning: ")]
+    assert printed and any("too few samples" in w for w in printed)
+    report = (tmp_path / "s" / "report.md").read_text(encoding="utf-8")
+    assert all(f"**Warning:** {w}" in report for w in printed)

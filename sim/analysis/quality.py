@@ -68,7 +68,8 @@ def sensitivity_warnings(indices: pd.DataFrame, method: str, samples: int,
                 out.append(f"{outcome}: the 95% interval of the top factor's mu* "
                            f"({top['factor']}: {top['mu_star']:.3g} +- {top['mu_star_conf']:.3g}) "
                            f"is wider than mu* itself: the ranking is not established; {more}")
-    if any(o.endswith(":p_met") for o in indices["outcome"]) and replications < 8:
+    p_met = indices[indices["outcome"].str.endswith(":p_met")]
+    if replications < 8 and p_met.drop(columns=["factor", "outcome"]).notna().any().any():
         out.append(f"P(met) at each design point rests on {replications} replication(s), so it "
                    f"moves in steps of {1 / replications:.2g}: use --replications 8 or more for "
                    "the p_met indices")

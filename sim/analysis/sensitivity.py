@@ -138,7 +138,7 @@ class SensitivityResult:
         lines = [f"{'Sobol' if self.method == 'sobol' else 'Morris'} sensitivity of {s.id} "
                  f"({s.year}, threshold {s.threshold:g} {s.unit}): {len(self.points)} design "
                  f"points x {self.replications} replications (common random numbers), "
-                 f"{self.samples} base samples"]
+                 f"{self.samples} {'base samples' if self.method == 'sobol' else 'trajectories'}"]
         for outcome, t in self.table().groupby("outcome", sort=False):
             lines.append(f"  {outcome}"
                          + ("  constant: no variance to apportion"
