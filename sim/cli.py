@@ -318,6 +318,7 @@ def cmd_report(args) -> int:
     import yaml
 
     from sim.reporting.results import load_result, write_report
+    from sim.reporting.sweep import SWEEP_FILE, SweepResult, write_sweep_report
     from sim.scenarios import scenario_from_dict
 
     _use_agg()
@@ -331,8 +332,12 @@ def cmd_report(args) -> int:
     labels = [""] if not hasattr(result, "results") else result.labels
     scenarios = ({"": scenario_from_dict(docs)} if labels == [""] else
                  {label: scenario_from_dict(docs[label]) for label in labels})
-    report = write_report(run_dir, scenarios, plots=not args.no_plots)
-    print(result.summary() if labels == [""] else result.targets().to_string())
+    if (run_dir / SWEEP_FILE).is_file():  # a sweep keeps its one-table report
+        result = SweepResult.open(run_dir, scenarios)
+        report = write_sweep_report(result, plots=not args.no_plots)
+    else:
+        report = write_report(run_dir, scenarios, plots=not args.no_plots)
+    print(result.summary())
     print(f"report: {report}")
     return 0
 

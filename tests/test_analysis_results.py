@@ -146,6 +146,17 @@ def test_differences_are_measured_from_the_status_quo(swept):
     assert top["mean_diff"].iloc[0] > 0
 
 
+def test_status_quo_setting_of_levers_and_parameters():
+    from sim.analysis.sweep import own_setting
+
+    scenario = sim.load_scenario(FUND)
+    assert own_setting(scenario, "levers.fund.scale") == 1.0
+    assert own_setting(scenario, "params.funds.annual_investment") == 4.8  # set by the scenario
+    drift = own_setting(scenario, "params.firms.drift")  # from its parameter set
+    assert drift == scenario.draw_params(None).firms.drift
+    assert own_setting(scenario, "levers.parks.expansion.all") == 0.0  # unlisted: no extra land
+
+
 def test_geometric_grid_gets_a_log_axis():
     assert is_geometric([0.5, 1.0, 2.0, 4.0, 8.0]) and is_geometric([1, 3, 10, 30, 100])
     assert not is_geometric([0.5, 1.0, 1.5, 2.0]) and not is_geometric([0, 1, 2, 4])

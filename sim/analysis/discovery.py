@@ -110,7 +110,7 @@ def discover(scenario: Scenario, factors: dict, target: str, run_dir: str | Path
     return result
 
 
-@dataclass
+@dataclass(eq=False)  # tables inside: compare results by identity
 class DiscoveryResult:
     """A PRIM scenario discovery: the cases, the peeling trajectory (coverage/density trade-off)
     and the chosen box's restrictions. Item access (``result["restrictions"]``) works as for the

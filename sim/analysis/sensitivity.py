@@ -94,7 +94,7 @@ def sensitivity(scenario: Scenario, factors: dict[str, tuple[float, float]], tar
     return result
 
 
-@dataclass
+@dataclass(eq=False)  # tables inside: compare results by identity
 class SensitivityResult:
     """Sobol or Morris indices of the factors on a target's value and P(met).
 

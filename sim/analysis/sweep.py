@@ -23,11 +23,20 @@ SWEEP_COLUMNS = ["label", "status_quo", "target", "year", "threshold", "unit", "
                  "p_met_diff_high", "mean_diff", "mean_diff_low", "mean_diff_high"]
 
 
+#: Mapping-valued levers whose unlisted entries have a known value: a park not listed under
+#: ``levers.parks.expansion`` gets no extra land.
+UNLISTED_ENTRY = {"expansion": 0.0}
+
+
 def own_setting(scenario: Scenario, key: str):
-    """The scenario's own value of a dotted lever or parameter key (None when it has none)."""
+    """The scenario's own value of a dotted lever or parameter key (None when it has none, e.g.
+    an unlisted allocation weight: then the status quo has no place on the lever axis)."""
     node = scenario.resolved
-    for part in key.split("."):
+    parts = key.split(".")
+    for part in parts:
         node = node.get(part) if isinstance(node, dict) else None
+    if node is None and key.startswith("levers.") and len(parts) > 2:
+        node = UNLISTED_ENTRY.get(parts[-2])
     if node is None and key.startswith("params."):
         node = scenario.draw_params(None).model_dump()
         for part in key.split(".")[1:]:

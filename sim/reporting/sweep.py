@@ -7,6 +7,7 @@ as a curve along the swept key(s), with paired differences from the status quo (
 
 from __future__ import annotations
 
+import json
 import math
 from functools import cached_property
 from pathlib import Path
@@ -16,6 +17,9 @@ import pandas as pd
 from sim.analysis.sweep import is_geometric, sweep_table
 from sim.reporting.results import ComparisonResult, MonteCarloResult
 
+
+#: The file in a sweep's run directory that marks it as a sweep and records its grid.
+SWEEP_FILE = "sweep.json"
 
 #: More targets than this are drawn as small multiples, one axis each.
 MAX_LINES = 6
@@ -41,6 +45,27 @@ class SweepResult:
         self.keys = list(grid.attrs.get("keys", [c for c in grid.columns if c != "status_quo"]))
         self.grid_values = grid_values or grid.attrs.get("grid_values") or {
             k: list(grid.loc[~grid["status_quo"], k]) for k in self.keys}
+
+    @classmethod
+    def open(cls, run_dir: str | Path, scenarios: dict | None = None) -> SweepResult:
+        """A sweep's run directory again, from the ``sweep.json`` its report wrote."""
+        doc = json.loads((Path(run_dir) / SWEEP_FILE).read_text(encoding="utf-8"))
+        grid = pd.DataFrame.from_dict(doc["grid"], orient="index")
+        grid.index.name = "label"
+        grid.attrs.update(keys=doc["keys"], grid_values=doc["grid_values"],
+                          status_quo_extra=doc["status_quo_extra"])
+        return cls(run_dir, scenarios or {}, grid, doc["status_quo"])
+
+    def save_design(self) -> Path:
+        """Write ``sweep.json`` (swept keys, grid, status quo), which :meth:`open` reads."""
+        path = self.run_dir / SWEEP_FILE
+        grid = {label: {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                for label, row in self.grid.to_dict(orient="index").items()}
+        path.write_text(json.dumps({"keys": self.keys, "status_quo": self.status_quo,
+                                    "status_quo_extra": self.status_quo_extra,
+                                    "grid_values": self.grid_values, "grid": grid}, indent=1),
+                        encoding="utf-8")
+        return path
 
     # the comparison underneath ---------------------------------------------------------------
     @property
@@ -213,13 +238,14 @@ def sweep_markdown(result: SweepResult) -> list[str]:
 
 
 def write_sweep_report(result: SweepResult, plots: bool = True) -> Path:
-    """Per-point target tables, ``sweep.csv``, ``differences.csv`` (vs the status quo), the curve
-    chart(s) and a one-table ``report.md``; returns the report's path."""
+    """``sweep.json``, per-point target tables, ``sweep.csv``, ``differences.csv`` (vs the status
+    quo), the curve chart(s) and a one-table ``report.md``; returns the report's path."""
     import matplotlib.pyplot as plt
 
     from sim.reporting.results import write_outputs
 
     out = result.run_dir
+    result.save_design()
     for label, r in result.results.items():
         write_outputs(r, out / label, plots=False)
     result.table().to_csv(out / "sweep.csv", index=False)
