@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis.sweep import is_geometric, sweep_table
-from sim.reporting.results import ComparisonResult, MonteCarloResult
+from sim.reporting.results import ComparisonResult, MonteCarloResult, write_outputs
 
 
 #: The file in a sweep's run directory that marks it as a sweep and records its grid.
@@ -43,8 +43,9 @@ class SweepResult:
         #: whether the status quo is not a grid point and was run as an extra one
         self.status_quo_extra = bool(grid.attrs.get("status_quo_extra", False))
         self.keys = list(grid.attrs.get("keys", [c for c in grid.columns if c != "status_quo"]))
+        on_grid = grid.drop(index=status_quo) if self.status_quo_extra else grid
         self.grid_values = grid_values or grid.attrs.get("grid_values") or {
-            k: list(grid.loc[~grid["status_quo"], k]) for k in self.keys}
+            k: list(on_grid[k]) for k in self.keys}
 
     @classmethod
     def open(cls, run_dir: str | Path, scenarios: dict | None = None) -> SweepResult:
@@ -241,8 +242,6 @@ def write_sweep_report(result: SweepResult, plots: bool = True) -> Path:
     """``sweep.json``, per-point target tables, ``sweep.csv``, ``differences.csv`` (vs the status
     quo), the curve chart(s) and a one-table ``report.md``; returns the report's path."""
     import matplotlib.pyplot as plt
-
-    from sim.reporting.results import write_outputs
 
     out = result.run_dir
     result.save_design()
