@@ -202,9 +202,19 @@ def compare(scenarios, replications: int | None = None, seed: int | None = None,
 
 
 def sweep(scenario, replications: int | None = None, seed: int | None = None, **options):
-    """Run every point of a scenario's ``sweep:`` grid on common random numbers."""
+    """Run every point of a scenario's ``sweep:`` grid on common random numbers; returns a
+    :class:`~sim.reporting.sweep.SweepResult` (P(met) against the lever, differences from the
+    status quo: the scenario's own setting, run as an extra point when it is not on the grid).
+    ``options`` as for :func:`compare`."""
+    from sim.analysis.sweep import sweep_design
+    from sim.reporting.sweep import SweepResult
+
     sc = as_scenario(scenario)
-    return compare([point for _, point in sc.sweep_points()], replications, seed, **options)
+    if not sc.spec.sweep:
+        raise InputError("the scenario has no 'sweep:' grid", file=sc.source, key="sweep")
+    labelled, grid, status_quo = sweep_design(sc)
+    comparison = compare(list(labelled.values()), replications, seed, **options)
+    return SweepResult(comparison.store.path, labelled, grid, status_quo)
 
 
 # Policy analysis ----------------------------------------------------------------------------------
@@ -219,11 +229,13 @@ def _target_id(sc, target):
 def sensitivity(scenario, target: str | None = None, factors=None, *, method: str = "sobol",
                 samples: int = 64, replications: int = 8, seed: int | None = None, out=None,
                 backend: str = "processes", workers: int | None = None,
-                address: str | None = None) -> dict:
+                address: str | None = None):
     """Sobol (or Morris) indices of the levers/uncertainties on a target's value and P(met).
 
     ``factors`` maps dotted keys to (low, high); default: the planner's levers around the
     scenario's setting plus its declared uncertainties. Writes the design and indices to ``out``.
+    Returns a :class:`~sim.analysis.sensitivity.SensitivityResult` (``.summary()``, ``.plot()``,
+    ``.warnings``).
     """
     from sim.analysis.factors import parse_factors
     from sim.analysis.sensitivity import sensitivity as _sensitivity
@@ -238,8 +250,10 @@ def sensitivity(scenario, target: str | None = None, factors=None, *, method: st
 def discover(scenario, target: str | None = None, factors=None, *, samples: int = 400,
              mode: str = "missed", density: float = 0.8, seed: int | None = None, out=None,
              backend: str = "processes", workers: int | None = None,
-             address: str | None = None) -> dict:
-    """PRIM scenario discovery: boxes of factor space where ``target`` is missed (or met)."""
+             address: str | None = None):
+    """PRIM scenario discovery: boxes of factor space where ``target`` is missed (or met).
+    Returns a :class:`~sim.analysis.discovery.DiscoveryResult` (``.summary()``, ``.plot()``,
+    ``.warnings``)."""
     from sim.analysis.discovery import discover as _discover
     from sim.analysis.factors import parse_factors
 

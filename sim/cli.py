@@ -304,6 +304,7 @@ def cmd_compare(args) -> int:
 
 def cmd_sweep(args) -> int:
     import sim
+    from sim.reporting.sweep import write_sweep_report
 
     _use_agg()
     scenario = sim.api.as_scenario(args.scenario)
@@ -311,8 +312,9 @@ def cmd_sweep(args) -> int:
         raise InputError("the scenario has no 'sweep:' grid", file=scenario.source, key="sweep")
     out = _default_out(args, scenario.name + "-sweep")
     result = sim.sweep(scenario, args.replications, args.seed, out=out, **_experiment_options(args))
-    _comparison_output(result, out, {k: r.scenario for k, r in result.results.items()},
-                       not args.no_plots)
+    report = write_sweep_report(result, plots=not args.no_plots)
+    print(result.summary())
+    print(f"run directory: {out}\nreport: {report}")
     return 0
 
 
@@ -320,6 +322,7 @@ def cmd_report(args) -> int:
     import yaml
 
     from sim.reporting.results import load_result, write_report
+    from sim.reporting.sweep import SWEEP_FILE, SweepResult, write_sweep_report
     from sim.scenarios import scenario_from_dict
 
     _use_agg()
@@ -333,8 +336,12 @@ def cmd_report(args) -> int:
     labels = [""] if not hasattr(result, "results") else result.labels
     scenarios = ({"": scenario_from_dict(docs)} if labels == [""] else
                  {label: scenario_from_dict(docs[label]) for label in labels})
-    report = write_report(run_dir, scenarios, plots=not args.no_plots)
-    print(result.summary() if labels == [""] else result.targets().to_string())
+    if (run_dir / SWEEP_FILE).is_file():  # a sweep keeps its one-table report
+        result = SweepResult.open(run_dir, scenarios)
+        report = write_sweep_report(result, plots=not args.no_plots)
+    else:
+        report = write_report(run_dir, scenarios, plots=not args.no_plots)
+    print(result.summary())
     print(f"report: {report}")
     return 0
 
@@ -473,6 +480,25 @@ def _backend(args) -> dict:
     return {"backend": args.backend, "workers": args.workers, "address": args.address}
 
 
+def _quietly(analysis, *args, **kwargs):
+    """Run an analysis without Python's warning display: its warnings (``.warnings``) are
+    printed with the results and written to the report instead."""
+    import warnings
+
+    from sim.errors import AnalysisWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AnalysisWarning)
+        return analysis(*args, **kwargs)
+
+
+def _warning_lines(result) -> list[str]:
+    """The result's warnings, printed now; returns them as report lines."""
+    for w in result.warnings:
+        print(f"warning: {w}")
+    return [f"**Warning:** {w}" for w in result.warnings] + ([""] if result.warnings else [])
+
+
 def _write_md(path, lines) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -484,15 +510,16 @@ def cmd_sensitivity(args) -> int:
     _use_agg()
     scenario = sim.api.as_scenario(args.scenario)
     out = _default_out(args, f"{scenario.name}-sensitivity")
-    res = sim.sensitivity(scenario, args.target, args.factor, method=args.method,
-                          samples=args.samples, replications=args.replications, seed=args.seed,
-                          out=out, **_backend(args))
+    res = _quietly(sim.sensitivity, scenario, args.target, args.factor, method=args.method,
+                   samples=args.samples, replications=args.replications, seed=args.seed,
+                   out=out, **_backend(args))
     idx = res["indices"]
     idx.to_csv(out / "indices.csv", index=False)
     res["points"].to_csv(out / "points.csv", index_label="point")
     fig = plot_indices(idx, res["method"])
     fig.savefig(out / "indices.png", dpi=110)
     print(idx.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    warned = _warning_lines(res)
     constant = idx.attrs.get("constant_outcomes", [])
     _write_md(out / "report.md", [
         f"# Sensitivity ({res['method']}): {scenario.name}", "",
@@ -503,6 +530,7 @@ def cmd_sensitivity(args) -> int:
         "replications meeting the target.", "",
         *(["Constant outcome(s) (indices meaningless): " + ", ".join(constant), ""]
           if constant else []),
+        *warned,
         "Tables: [indices.csv](indices.csv), [points.csv](points.csv)", "",
         "![indices](indices.png)"])
     print(f"run directory: {out}")
@@ -516,8 +544,9 @@ def cmd_discover(args) -> int:
     _use_agg()
     scenario = sim.api.as_scenario(args.scenario)
     out = _default_out(args, f"{scenario.name}-discover")
-    res = sim.discover(scenario, args.target, args.factor, samples=args.samples, mode=args.mode,
-                       density=args.density, seed=args.seed, out=out, **_backend(args))
+    res = _quietly(sim.discover, scenario, args.target, args.factor, samples=args.samples,
+                   mode=args.mode, density=args.density, seed=args.seed, out=out,
+                   **_backend(args))
     traj, step, box = res["trajectory"], res["step"], res["restrictions"]
     traj.to_csv(out / "trajectory.csv", index_label="step")
     box.to_csv(out / "box.csv", index=False)
@@ -531,11 +560,12 @@ def cmd_discover(args) -> int:
     print(res["message"])
     if len(box):
         print(box.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    warned = _warning_lines(res)
     _write_md(out / "report.md", [
         f"# Scenario discovery (PRIM): {scenario.name}", "",
         f"Cases where `{res['spec'].id}` is **{res['mode']}**: {res['share_of_interest']:.1%} of "
         f"{len(res['cases'])} Latin-hypercube samples (one independent replication each).", "",
-        res["message"] + ".", "",
+        res["message"] + ".", "", *warned,
         "| factor | box low | box high | sampled range |", "|---|---|---|---|",
         *[f"| {r.factor} | {r.box_low:.4g} | {r.box_high:.4g} | {r.range_low:.4g}-"
           f"{r.range_high:.4g} |" for r in box.itertuples()], "",

@@ -45,6 +45,13 @@ class ReplicationError(RuntimeError):
                          f"{spawn_key}) failed: {error}")
 
 
+class AnalysisWarning(UserWarning):
+    """An analysis ran but is too small to trust (wide Sobol intervals, a PRIM box that hardly
+    beats the base rate...). A warning, not an error: the numbers exist, but the message says how
+    to get ones worth acting on. Filter it with ``warnings.simplefilter("ignore",
+    sim.errors.AnalysisWarning)``."""
+
+
 def nearest(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' hint for a misspelt key, or '' if nothing is close."""
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)

@@ -306,6 +306,10 @@ def test_compare_prints_paired_differences(tmp_path, capsys):
         (out_dir / "report.md").read_text(encoding="utf-8")
     for link in report_links(out_dir):
         assert (out_dir / link).is_file(), link
+    # the scenarios are charted together, one chart of each kind, not one per scenario
+    links = report_links(out_dir)
+    assert "comparison_fans.png" in links and "comparison_probabilities.png" in links
+    assert not list(out_dir.glob("*/*.png"))
 
 
 def test_common_random_numbers_shrink_the_standard_error(tmp_path):
@@ -342,24 +346,48 @@ def test_results_do_not_depend_on_chunking(tmp_path):
 # seisim sweep -------------------------------------------------------------------------------------
 def test_sweep(tmp_path, capsys):
     out_dir = tmp_path / "sweep"
-    code, out, err = cli(capsys, "sweep", SWEEP, "-n", "10", *FAST, "--no-plots",
-                         "--out", out_dir)
+    code, out, err = cli(capsys, "sweep", SWEEP, "-n", "10", *FAST, "--out", out_dir)
     assert code == 0, err
-    labels = [f"fuling-fund-sweep[scale={v}]" for v in (0.5, 1.0, 2.0, 4.0, 8.0)]
+    values = (0.5, 1.0, 2.0, 4.0, 8.0)
+    labels = [f"fuling-fund-sweep[scale={v}]" for v in values]
     manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    # the scenario's own fund scale (1) is on the grid: no extra status quo point
     assert manifest["settings"]["labels"] == labels
     assert manifest["settings"]["replications"] == 10 and manifest["status"] == "complete"
     for label in labels:
-        assert label in out
         t = pd.read_csv(out_dir / label / "targets.csv")
         assert t.loc[t["p_met"].notna(), "replications"].eq(10).all()
-    assert f"Differences vs {labels[0]} (paired, common random numbers):" in out
+    assert "vs the status quo (levers.fund.scale=1)" in out
     diffs = pd.read_csv(out_dir / "differences.csv")
-    assert list(diffs["scenario"].unique()) == labels[1:]
+    assert set(diffs["reference"]) == {labels[1]}
+    assert list(diffs["scenario"].unique()) == [labels[0], *labels[2:]]
     total = diffs[diffs["target"] == "sei_output_2026"].set_index("scenario")["mean_diff"]
-    assert total[labels[-1]] > 0  # 16 times the fund of the reference point
+    assert total[labels[-1]] > 0  # 8 times the fund of the status quo
+
+    curve = pd.read_csv(out_dir / "sweep.csv")
+    share = curve[curve["target"] == "sei_output_share_2026"]
+    assert list(share["levers.fund.scale"]) == list(values)
+    assert share.set_index("label").loc[labels[1], "p_met_diff"] == 0
+    # one curve chart and one table instead of plots and sections per point
+    assert sorted(p.name for p in out_dir.rglob("*.png")) == ["sweep.png"]
+    report = (out_dir / "report.md").read_text(encoding="utf-8")
+    assert "| target | year | scale=0.5 | scale=1 (status quo) | scale=2 | scale=4 | scale=8 |" \
+        in report
+    row = next(line for line in report.splitlines() if line.startswith("| sei_output_share_2026 |"))
+    cells = row.strip("| ").split(" | ")[2:]
+    assert [float(c.split("%")[0]) / 100 for c in cells] == pytest.approx(list(share["p_met"]))
+    targets = curve["target"].nunique()
+    assert sum(line.startswith("| ") for line in report.splitlines()) == targets + 1  # + header
+    assert len(report.splitlines()) < targets + 20  # not a section per point
     for link in report_links(out_dir):
         assert (out_dir / link).is_file(), link
+
+    # `seisim report` rewrites the same sweep report, not a comparison's
+    (out_dir / "report.md").unlink()
+    code, again, err = cli(capsys, "report", out_dir)
+    assert code == 0, err
+    assert (out_dir / "report.md").read_text(encoding="utf-8") == report
+    assert again.splitlines()[:-1] == out.splitlines()[:-2]  # the same summary
 
 
 def test_sweep_needs_a_grid(tmp_path, capsys):

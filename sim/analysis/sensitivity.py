@@ -9,11 +9,13 @@ numbers), so simulation noise does not masquerade as sensitivity.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from sim.analysis.quality import emit, sensitivity_warnings
 from sim.errors import InputError
 from sim.experiments.design import run_design
 from sim.experiments.seeding import check_seed
@@ -37,8 +39,10 @@ def point_outcomes(rows: pd.DataFrame, target: str, threshold: float) -> pd.Data
 
 def sensitivity(scenario: Scenario, factors: dict[str, tuple[float, float]], target: str,
                 run_dir: str | Path, *, method: str = "sobol", samples: int = 64,
-                replications: int = 8, seed: int | None = None, **backend) -> dict:
-    """Run the design and the SALib analysis; returns {"indices": DataFrame, "points": ...}."""
+                replications: int = 8, seed: int | None = None,
+                **backend) -> SensitivityResult:
+    """Run the design and the SALib analysis; returns a :class:`SensitivityResult` and warns
+    (:class:`~sim.errors.AnalysisWarning`) when it is too small to trust."""
     from SALib.analyze import morris as morris_analyze
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import morris as morris_sample
@@ -83,8 +87,77 @@ def sensitivity(scenario: Scenario, factors: dict[str, tuple[float, float]], tar
     indices = pd.concat(tables, ignore_index=True)
     indices.attrs["constant_outcomes"] = [o for o in ("value", "p_met")
                                           if per_point[o].nunique() <= 1]
-    return {"indices": indices, "points": points.join(per_point), "spec": spec,
-            "method": method, "problem": problem}
+    result = SensitivityResult(indices, points.join(per_point), spec, method, problem, samples,
+                               replications,
+                               sensitivity_warnings(indices, method, samples, replications))
+    emit(result.warnings)
+    return result
+
+
+@dataclass(eq=False)  # tables inside: compare results by identity
+class SensitivityResult:
+    """Sobol or Morris indices of the factors on a target's value and P(met).
+
+    ``indices`` is tidy (factor, outcome, then S1/S1_conf/ST/ST_conf or mu_star/mu_star_conf/mu/
+    sigma); ``points`` the design with each point's mean value and P(met). Item access
+    (``result["indices"]``) works as for the plain mapping earlier versions returned."""
+
+    indices: pd.DataFrame
+    points: pd.DataFrame
+    spec: object
+    method: str
+    problem: dict
+    samples: int
+    replications: int
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def __repr__(self) -> str:
+        return (f"SensitivityResult({self.method}, target={self.spec.id!r}, "
+                f"factors={len(self.problem['names'])}, points={len(self.points)}, "
+                f"replications={self.replications}, warnings={len(self.warnings)})")
+
+    @property
+    def constant_outcomes(self) -> list[str]:
+        return list(self.indices.attrs.get("constant_outcomes", []))
+
+    def table(self) -> pd.DataFrame:
+        """The indices, one row per outcome and factor, strongest factor first."""
+        key = "ST" if self.method == "sobol" else "mu_star"
+        order = {o: k for k, o in enumerate(dict.fromkeys(self.indices["outcome"]))}
+        return (self.indices.assign(_o=self.indices["outcome"].map(order))
+                .sort_values(["_o", key], ascending=[True, False], na_position="last")
+                .drop(columns="_o").reset_index(drop=True))
+
+    def summary(self) -> str:
+        """Plain text: the design, each outcome's factors ranked with their intervals, and the
+        warnings."""
+        s = self.spec
+        lines = [f"{'Sobol' if self.method == 'sobol' else 'Morris'} sensitivity of {s.id} "
+                 f"({s.year}, threshold {s.threshold:g} {s.unit}): {len(self.points)} design "
+                 f"points x {self.replications} replications (common random numbers), "
+                 f"{self.samples} {'base samples' if self.method == 'sobol' else 'trajectories'}"]
+        for outcome, t in self.table().groupby("outcome", sort=False):
+            lines.append(f"  {outcome}"
+                         + ("  constant: no variance to apportion"
+                            if outcome.split(":")[-1] in self.constant_outcomes else ""))
+            if outcome.split(":")[-1] in self.constant_outcomes:
+                continue
+            for r in t.itertuples():
+                if self.method == "sobol":
+                    lines.append(f"    {r.factor:<36} ST {r.ST:6.3f} +- {r.ST_conf:.3f}   "
+                                 f"S1 {r.S1:6.3f} +- {r.S1_conf:.3f}")
+                else:
+                    lines.append(f"    {r.factor:<36} mu* {r.mu_star:10.4g} +- "
+                                 f"{r.mu_star_conf:.4g}   sigma {r.sigma:.4g}")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def plot(self):
+        """Bars of the indices with their 95% intervals, one panel per outcome."""
+        return plot_indices(self.indices, self.method)
 
 
 def plot_indices(indices: pd.DataFrame, method: str):

@@ -26,6 +26,10 @@ from sim.scenarios import Scenario
 
 @dataclass
 class SolveResult:
+    """The smallest lever value meeting a probability, the P(met) curve it was read from, and a
+    one-line ``message``; ``extra`` holds the target spec, the number of evaluations and (for the
+    fund lever) the investment check."""
+
     lever: str
     prob: float
     target: str
@@ -35,6 +39,27 @@ class SolveResult:
     curve: pd.DataFrame                   # lever, p_met, ci_low, ci_high, n
     message: str
     extra: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        answer = f"value={self.value:.4g}" if self.reachable else "not reachable"
+        return (f"SolveResult({self.lever} for P({self.target} met) >= {self.prob:.0%}: "
+                f"{answer}, interval=({_fmt(self.interval[0])}, {_fmt(self.interval[1])}), "
+                f"evaluations={len(self.curve)})")
+
+    def summary(self) -> str:
+        """Plain text: the answer and every lever value tried with P(met) and its interval."""
+        lines = [f"Smallest {self.lever} with P({self.target} met) >= {self.prob:.0%}",
+                 f"  {self.message}",
+                 f"  {'lever':>10}  {'P(met)':>7}  95% interval   n"]
+        for r in self.curve.itertuples():
+            lines.append(f"  {r.lever:>10.4g}  {r.p_met:>7.1%}  {r.ci_low:5.1%}-{r.ci_high:5.1%}"
+                         f"  {r.n}")
+        return "\n".join(lines)
+
+    def plot(self):
+        """P(met) against the lever with 95% Wilson intervals, the probability asked for and the
+        answer."""
+        return plot_curve(self)
 
 
 def solve_monotone(estimate: Callable[[float], tuple[int, int]], low: float, high: float,
@@ -198,6 +223,9 @@ def plot_curve(result: SolveResult):
     ax.axhline(result.prob, color="C3", ls="--", label=f"P = {result.prob:.0%}")
     if result.value is not None:
         ax.axvline(result.value, color="C2", ls=":", label=f"answer {result.value:.3g}")
+    c_pos = c["lever"][c["lever"] > 0]
+    if len(c_pos) == len(c) and len(c) > 2 and c_pos.max() / c_pos.min() >= 8:
+        ax.set_xscale("log")  # a lever searched over a wide positive range: equal ratios
     ax.set_xlabel(result.lever)
     ax.set_ylabel(f"P({result.target} met)")
     ax.set_ylim(-0.02, 1.02)

@@ -73,3 +73,90 @@ def outcomes_chart(outcomes: pd.DataFrame, targets: pd.DataFrame, *, scope_kind:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def overlaid_fan_chart(quantiles: dict[str, pd.DataFrame], *,
+                       targets: list[tuple[int, float, str]] = (), title: str = "",
+                       ylabel: str = "", ax=None):
+    """Several scenarios' fans on one axis, one colour each: the median as a line, the middle
+    50% of runs as a band and the 5%/95% quantiles as thin dotted lines, with target markers
+    (year, level, label). One shared axis is the point: scenarios are compared by eye."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 4.6))
+    years = []
+    for k, (label, q) in enumerate(quantiles.items()):
+        colour = f"C{k % 10}"
+        ax.fill_between(q["year"], q["q25"], q["q75"], alpha=0.2, color=colour, lw=0)
+        ax.plot(q["year"], q["q05"], color=colour, lw=0.8, ls=":")
+        ax.plot(q["year"], q["q95"], color=colour, lw=0.8, ls=":")
+        ax.plot(q["year"], q["q50"], color=colour, lw=2, label=f"{label}")
+        years += list(q["year"])
+    for year, level, label in targets:
+        ax.plot([year], [level], marker="D", color="k", ls="none")
+        ax.annotate(f"{label}: {level:g}", (year, level), textcoords="offset points",
+                    xytext=(-6, 6), ha="right", fontsize=8)
+    ax.set_xticks(sorted(set(years)))
+    ax.set_title(title + ("\n" if title else "")
+                 + "line: median; band: middle 50% of runs; dotted: 5% and 95%", fontsize=10)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_probability_chart(targets: pd.DataFrame, *, title: str = "", ax=None):
+    """P(met) of each evaluable target, one bar per scenario side by side (tidy ``targets`` with
+    a ``scenario`` column), with 95% Wilson intervals."""
+    t = targets.dropna(subset=["p_met"])
+    scenarios = list(dict.fromkeys(t["scenario"]))
+    rows = list(dict.fromkeys(zip(t["target"], t["year"])))[::-1]
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(
+        figsize=(8, 0.3 * max(len(rows), 2) * max(len(scenarios), 1) + 1.6))
+    height = 0.8 / max(len(scenarios), 1)
+    index = {key: k for k, key in enumerate(rows)}
+    for j, label in enumerate(scenarios):
+        sub = t[t["scenario"] == label]
+        y = np.array([index[(r.target, r.year)] for r in sub.itertuples()], dtype=float)
+        y = y + 0.4 - height * (j + 0.5)
+        ax.barh(y, sub["p_met"], height, color=f"C{j % 10}", alpha=0.85, label=label)
+        xerr = np.clip([sub["p_met"] - sub["ci_low"], sub["ci_high"] - sub["p_met"]], 0, None)
+        ax.errorbar(sub["p_met"], y, xerr=xerr, fmt="none", ecolor="k", capsize=2, lw=0.8)
+    ax.set_yticks(range(len(rows)), [f"{target} ({int(year)})" for target, year in rows],
+                  fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("P(target met), 95% interval")
+    ax.set_title(title or "Probability each target is met, by scenario")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_chart(table: pd.DataFrame, *, lever: str, log_x: bool = False,
+                status_quo: float | None = None, title: str = "", ax=None,
+                legend: bool = True):
+    """P(met) against a lever's value, one line per target (tidy ``table``: ``target``, the
+    lever column, ``p_met``, ``ci_low``, ``ci_high``), with 95% intervals and the status quo
+    marked."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7.5, 4.4))
+    for k, (target, sub) in enumerate(table.groupby("target", sort=False)):
+        sub = sub.sort_values(lever)
+        yerr = np.clip([sub["p_met"] - sub["ci_low"], sub["ci_high"] - sub["p_met"]], 0, None)
+        ax.errorbar(sub[lever], sub["p_met"], yerr=yerr, fmt="o-", capsize=3,
+                    color=f"C{k % 10}", label=target)
+    if status_quo is not None:
+        ax.axvline(status_quo, color="0.4", ls="--", lw=1, label=f"status quo ({status_quo:g})")
+    if log_x:
+        ax.set_xscale("log")
+        values = sorted(table[lever].unique())
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+    ax.set_xlabel(lever + (" (log scale)" if log_x else ""))
+    ax.set_ylabel("P(target met), 95% interval")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -202,6 +202,12 @@ def render_report(store: RunStore, sections, comparison) -> str:
               if len(sections) == 1 else
               "- the fully resolved scenarios (one per label, with the replications and seed "
               "used) are in `scenario.yaml`"), ""]
+    charts = [f"![{caption}]({png})" for png, caption in (
+        ("comparison_fans.png", "All scenarios on one axis"),
+        ("comparison_probabilities.png", "P(target met) by scenario"))
+        if comparison is not None and (store.path / png).exists()]
+    if charts:
+        lines += ["## All scenarios", "", *[c + "\n" for c in charts]]
     for label, result in sections:
         prefix = f"{label}/" if label else ""
         title = label or result.name

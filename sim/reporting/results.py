@@ -197,6 +197,38 @@ class ComparisonResult:
     def labels(self) -> list[str]:
         return list(self.results)
 
+    def __repr__(self) -> str:
+        first = next(iter(self.results.values()))
+        return (f"ComparisonResult({self.labels!r}, replications={first.replications}, "
+                f"dir={str(self.store.path)!r})")
+
+    def summary(self, reference: str | None = None) -> str:
+        """Plain text, one block per evaluable target: each scenario's P(met) with its 95% interval
+        and its paired difference from the reference (default: the first scenario)."""
+        from sim.reporting.comparison import comparison_summary
+
+        return comparison_summary(self, reference)
+
+    def headline_column(self) -> str:
+        """The column the fan charts show: the first scenario's headline, else the SEI share."""
+        return next(iter(self.results.values())).headline_column() or "sei_output_share"
+
+    def plot_fans(self, column: str | None = None):
+        """Every scenario's fan chart of ``column`` (default: the headline column) on one axis,
+        one colour per scenario, with the targets on that column marked."""
+        from sim.reporting.comparison import plot_comparison_fans
+
+        return plot_comparison_fans(self, column or self.headline_column())
+
+    plot = plot_fans
+
+    def plot_probabilities(self):
+        """P(met) of each target, one bar per scenario side by side, with 95% intervals."""
+        from sim.reporting.plots import grouped_probability_chart
+
+        return grouped_probability_chart(self.targets(),
+                                         title="P(target met) by scenario, 95% interval")
+
     def targets(self) -> pd.DataFrame:
         frames = [r.targets().assign(scenario=label) for label, r in self.results.items()]
         out = pd.concat(frames, ignore_index=True)
@@ -267,12 +299,20 @@ def write_report(run_dir: str | Path, scenarios: dict | None = None, plots: bool
     for label in labels:
         result = MonteCarloResult(run_dir, label, scenarios.get(label))
         out = store.path / (label or "") if label else store.path
-        write_outputs(result, out if label else store.path, plots)
+        # Several scenarios are charted together (one axis each chart), not one by one.
+        write_outputs(result, out if label else store.path, plots and len(labels) == 1)
         sections.append((label, result))
     comparison = ComparisonResult(run_dir, scenarios) if len(labels) > 1 else None
     if comparison is not None:
         diffs = comparison.differences()
         diffs.to_csv(store.path / "differences.csv", index=False)
+        if plots:
+            import matplotlib.pyplot as plt
+
+            for name, fig in (("comparison_fans.png", comparison.plot_fans()),
+                              ("comparison_probabilities.png", comparison.plot_probabilities())):
+                fig.savefig(store.path / name, dpi=110)
+                plt.close(fig)
     text = render_report(store, sections, comparison)
     path = store.path / "report.md"
     path.write_text(text, encoding="utf-8")
