@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sim import __version__
 from sim.errors import InputError
+from sim.reporting.tables import CSV_ENCODING
 
 
 # Output helpers ----------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def cmd_run(args) -> int:
     result = sim.run(scenario, seed=args.seed, engine=args.engine)
     annual = result.annual
     if args.csv:
-        annual.to_csv(args.csv, index=False)
+        annual.to_csv(args.csv, index=False, encoding=CSV_ENCODING)
     rows = [[int(r.year)] + [num_cell(getattr(r, c)) for c in RUN_COLUMNS[1:]]
             for r in annual.itertuples()]
     print(f"{scenario.name}: one run, seed {args.seed}, engine {args.engine}")
@@ -468,8 +469,8 @@ def cmd_sensitivity(args) -> int:
                           samples=args.samples, replications=args.replications, seed=args.seed,
                           out=out, **_backend(args))
     idx = res["indices"]
-    idx.to_csv(out / "indices.csv", index=False)
-    res["points"].to_csv(out / "points.csv", index_label="point")
+    idx.to_csv(out / "indices.csv", index=False, encoding=CSV_ENCODING)
+    res["points"].to_csv(out / "points.csv", index_label="point", encoding=CSV_ENCODING)
     fig = plot_indices(idx, res["method"])
     fig.savefig(out / "indices.png", dpi=110)
     print(idx.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -499,9 +500,9 @@ def cmd_discover(args) -> int:
     res = sim.discover(scenario, args.target, args.factor, samples=args.samples, mode=args.mode,
                        density=args.density, seed=args.seed, out=out, **_backend(args))
     traj, step, box = res["trajectory"], res["step"], res["restrictions"]
-    traj.to_csv(out / "trajectory.csv", index_label="step")
-    box.to_csv(out / "box.csv", index=False)
-    res["cases"].to_csv(out / "cases.csv", index_label="point")
+    traj.to_csv(out / "trajectory.csv", index_label="step", encoding=CSV_ENCODING)
+    box.to_csv(out / "box.csv", index=False, encoding=CSV_ENCODING)
+    res["cases"].to_csv(out / "cases.csv", index_label="point", encoding=CSV_ENCODING)
     figures = [] if step is None else [("tradeoff.png", plot_tradeoff(traj, step)),
                                        ("box.png", plot_box(box))]
     for name, fig in figures:
@@ -539,7 +540,7 @@ def cmd_solve(args) -> int:
                     replications=args.replications, seed=args.seed, out=out,
                     **_backend(args))
     seconds = time.perf_counter() - start
-    res.curve.to_csv(out / "curve.csv", index=False)
+    res.curve.to_csv(out / "curve.csv", index=False, encoding=CSV_ENCODING)
     plot_curve(res).savefig(out / "curve.png", dpi=110)
     print(res.curve.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     print(res.message)

@@ -17,6 +17,7 @@ from sim.analysis.targets import (annual_quantiles, first_met_distribution, pair
                                   summarize_targets)
 from sim.experiments.store import RunStore
 from sim.outcomes import TargetSpec
+from sim.reporting.tables import CSV_ENCODING
 
 
 def _figure(x: float) -> str:
@@ -212,13 +213,13 @@ def write_outputs(result: MonteCarloResult, out: Path, plots: bool = True) -> li
     out.mkdir(parents=True, exist_ok=True)
     written = []
     targets = result.targets()
-    targets.to_csv(out / "targets.csv", index=False)
-    result.first_met().to_csv(out / "first_met.csv", index=False)
+    targets.to_csv(out / "targets.csv", index=False, encoding=CSV_ENCODING)
+    result.first_met().to_csv(out / "first_met.csv", index=False, encoding=CSV_ENCODING)
     (out / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
     written += [out / "targets.csv", out / "first_met.csv", out / "summary.txt"]
     by_structure = result.targets_by_structure()
     if by_structure["structure"].nunique() > 2:  # pooled plus at least two variants
-        by_structure.to_csv(out / "targets_by_structure.csv", index=False)
+        by_structure.to_csv(out / "targets_by_structure.csv", index=False, encoding=CSV_ENCODING)
         written.append(out / "targets_by_structure.csv")
     if plots:
         figures = {"share_fan.png": result.plot_share(),
@@ -252,7 +253,7 @@ def write_report(run_dir: str | Path, scenarios: dict | None = None, plots: bool
     comparison = ComparisonResult(run_dir, scenarios) if len(labels) > 1 else None
     if comparison is not None:
         diffs = comparison.differences()
-        diffs.to_csv(store.path / "differences.csv", index=False)
+        diffs.to_csv(store.path / "differences.csv", index=False, encoding=CSV_ENCODING)
     text = render_report(store, sections, comparison)
     path = store.path / "report.md"
     path.write_text(text, encoding="utf-8")
