@@ -132,7 +132,7 @@ class MonteCarloResult:
         """Fan chart of the SEI share with the plan's share targets."""
         from sim.reporting.plots import fan_chart
 
-        marks = [(s.year, s.threshold, s.id) for s in self.specs if s.column == column]
+        marks = [(s.year, s.threshold, "") for s in self.specs if s.column == column]
         return fan_chart(self.quantiles(column), targets=marks,
                          title=f"{self.name}: {column.replace('_', ' ')}",
                          ylabel="% of industrial output")
@@ -152,17 +152,19 @@ class MonteCarloResult:
         from sim.reporting.plots import fan_chart
 
         column = self.headline_column()
-        marks = [(s.year, s.threshold, s.id) for s in self.specs if s.column == column]
+        marks = [(s.year, s.threshold, "") for s in self.specs if s.column == column]
         unit = next(s.unit for s in self.specs if s.column == column)
-        # Axis labels in ASCII: the default fonts have no CJK glyphs.
-        ylabel = {"亿元": "100 million yuan (yi yuan)"}.get(unit, unit)
+        ylabel = {"亿元": "亿元 (100 million yuan)"}.get(unit, unit)
         return fan_chart(self.quantiles(column), targets=marks,
                          title=f"{self.name}: {column.replace('_', ' ')}", ylabel=ylabel)
 
     def plot_probabilities(self):
         from sim.reporting.plots import probability_chart
+        from sim.reporting.present import present_targets
 
-        return probability_chart(self.targets(), title=f"{self.name}: P(target met), 95% CI")
+        shown = present_targets(self.targets(), self.scenario.plan if self.scenario else None, "en")
+        return probability_chart(shown, labels=shown["name"] + " " + shown["year_text"],
+                                 title=f"{self.name}: P(target met), 95% CI")
 
     def plot_outcomes(self, scope_kind: str = "industry"):
         from sim.reporting.plots import outcomes_chart
