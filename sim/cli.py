@@ -209,6 +209,21 @@ def add_experiment_args(p: argparse.ArgumentParser, *, out: bool = True) -> None
                    help="continue an interrupted run in --out, computing only missing chunks")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_brief_arg(p)
+
+
+def add_brief_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--brief", choices=["zh", "en"], default=None, metavar="LANG",
+                   help="also write briefing.html and briefing.xlsx in zh or en (see seisim brief)")
+
+
+def _brief(args, run_dir, scenarios=None) -> None:
+    """``--brief LANG``: the briefing beside report.md."""
+    if getattr(args, "brief", None):
+        from sim.reporting.briefing import write_briefing
+
+        paths = write_briefing(run_dir, args.brief, scenarios)
+        print(f"briefing: {paths['html']} {paths['xlsx']}")
 
 
 def _experiment_options(args) -> dict:
@@ -263,6 +278,7 @@ def cmd_mc(args) -> int:
     report = write_report(out, {"": scenario}, plots=plots)
     print(result.summary())
     print(f"run directory: {out}\nreport: {report}")
+    _brief(args, out, {"": scenario})
     return 1 if result.failures else 0
 
 
@@ -296,6 +312,7 @@ def cmd_compare(args) -> int:
                          **_experiment_options(args))
     _comparison_output(result, out, {k: r.scenario for k, r in result.results.items()},
                        not args.no_plots)
+    _brief(args, out, {k: r.scenario for k, r in result.results.items()})
     return 0
 
 
@@ -310,6 +327,7 @@ def cmd_sweep(args) -> int:
     result = sim.sweep(scenario, args.replications, args.seed, out=out, **_experiment_options(args))
     _comparison_output(result, out, {k: r.scenario for k, r in result.results.items()},
                        not args.no_plots)
+    _brief(args, out, {k: r.scenario for k, r in result.results.items()})
     return 0
 
 
@@ -333,6 +351,16 @@ def cmd_report(args) -> int:
     report = write_report(run_dir, scenarios, plots=not args.no_plots)
     print(result.summary() if labels == [""] else result.targets().to_string())
     print(f"report: {report}")
+    _brief(args, run_dir, scenarios)
+    return 0
+
+
+def cmd_brief(args) -> int:
+    from sim.reporting.briefing import write_briefing
+
+    _use_agg()
+    paths = write_briefing(args.run_dir, args.lang)
+    print(f"briefing: {paths['html']}\nworkbook: {paths['xlsx']}")
     return 0
 
 
@@ -623,7 +651,19 @@ def add_simulation_commands(subparsers) -> None:
                                                   "run directory")
     report.add_argument("run_dir")
     report.add_argument("--no-plots", action="store_true")
+    add_brief_arg(report)
     report.set_defaults(func=cmd_report)
+
+    brief = subparsers.add_parser(
+        "brief", help="briefing.html and briefing.xlsx of a run directory, for officials",
+        description="Write a self-contained briefing.html (charts embedded) and briefing.xlsx "
+                    "(one sheet per table) beside report.md, in Chinese or English: the headline "
+                    "target's probability first, targets in the plan's words and by importance, "
+                    "sources, assumptions and how to reproduce the numbers.")
+    brief.add_argument("run_dir")
+    brief.add_argument("--lang", choices=["zh", "en"], default="zh",
+                       help="language of the briefing (default: zh)")
+    brief.set_defaults(func=cmd_brief)
 
     cal = subparsers.add_parser("calibrate", help="fit a region's free parameters to its plan "
                                                   "history (writes calibration/sets/...)")

@@ -152,15 +152,19 @@ def target_name(row, plan, lang: str) -> str:
                                                indicator=label)
 
 
-def humanize(text: str, plan, lang: str) -> str:
-    """Free text from the model (a reason, a scoring rule) with industry and park ids replaced by
-    their names."""
+def humanize(text: str, plan, lang: str, *, indicators: bool = False) -> str:
+    """Free text from the model (a reason, a scoring rule, a baseline note) with industry, park
+    and fund ids replaced by their names, and with ``indicators`` indicator ids by their wording."""
     if not isinstance(text, str) or plan is None:
         return text if isinstance(text, str) else ""
+    from sim.model.baseline import OTHER_PARK
+
     names = {i.id: (i.name if lang == "zh" else i.name_en)
              for i in (*plan.industries, *plan.parks, *plan.funds)}
-    if not names:
-        return text
+    names[OTHER_PARK] = locale(lang)["outside_parks"]
+    if indicators:
+        names.update({k: indicator_label(k, lang) for k in INDICATORS
+                      if k in text and k not in names})
     pattern = re.compile(r"'?\b(" + "|".join(map(re.escape, sorted(names, key=len,
                                                                     reverse=True))) + r")\b'?")
     return pattern.sub(lambda m: names[m.group(1)], text)
@@ -172,7 +176,7 @@ def readable(text: str, plan, lang: str) -> str:
     if plan is None or not isinstance(text, str):
         return text
     text = text.replace(plan.document, f"《{plan.title}》")
-    return humanize(text, plan, lang)
+    return humanize(text, plan, lang, indicators=True)
 
 
 def citation(row, plan, lang: str) -> str:

@@ -172,6 +172,14 @@ class MonteCarloResult:
         return outcomes_chart(self.outcomes, self.targets(), scope_kind=scope_kind,
                               title=f"{self.name}: {scope_kind} outcomes vs targets")
 
+    def briefing(self, lang: str = "zh") -> dict[str, Path]:
+        """Write ``briefing.html`` and ``briefing.xlsx`` of this result's run directory in
+        ``lang`` (``zh`` or ``en``); returns their paths (``html``, ``xlsx``)."""
+        from sim.reporting.briefing import write_briefing
+
+        scenarios = {self.label: self.scenario} if self.scenario is not None else None
+        return write_briefing(self.run_dir, lang, scenarios)
+
 
 class ComparisonResult:
     """Several scenarios run on common random numbers (same seed, same replications)."""
