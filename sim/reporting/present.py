@@ -258,11 +258,15 @@ def present_targets(targets: pd.DataFrame, plan, lang: str) -> pd.DataFrame:
         group = target_group(r)
         evaluated = not pd.isna(r.p_met)
         unit = r.unit
+        level = r.threshold
+        figure = _figure(plan, r.target)
+        if _missing(level) and figure is not None and figure.value is not None:
+            level = figure.canonical_range[0]  # an undated or unscored figure: what the plan says
         rows.append({
             "target": r.target, "name": target_name(r, plan, lang), "group": group,
             "group_label": loc["groups"][group], "light": light(r.p_met),
             "year_text": loc["undated"] if pd.isna(r.year) else str(int(r.year)),
-            "threshold_text": amount(r.threshold, unit, lang),
+            "threshold_text": amount(level, unit, lang),
             "p_text": probability(r.p_met),
             "ci_text": (f"{probability(r.ci_low)}–{probability(r.ci_high)}" if evaluated
                         else ""),
