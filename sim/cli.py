@@ -613,7 +613,9 @@ def cmd_demo(args) -> int:
                                  workers=args.workers, progress=not args.no_progress)
         report = write_report(out, {"": scenario}, plots=True)
         print(result.summary())
-        print(f"report: {report}\n")
+        print(f"report: {report}")
+        _brief(args, out, {"": scenario})
+        print()
     print(f"demo finished in {time.perf_counter() - start:.1f} s; results in {out_root}")
     return 0
 
@@ -732,6 +734,7 @@ def add_simulation_commands(subparsers) -> None:
     demo.add_argument("--workers", type=int, default=None)
     demo.add_argument("--no-progress", action="store_true")
     demo.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
+    add_brief_arg(demo)
     demo.set_defaults(func=cmd_demo)
 
 

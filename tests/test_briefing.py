@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+import sim
 import sim.plans
 from sim.cli import main
 from sim.errors import InputError
@@ -236,6 +237,8 @@ def test_plain_numbers():
     assert present.plain(14240.3) == "14,240"
     assert present.plain(1.424e4) == "14,240"
     assert present.amount(35, "%", "zh") == "35.0%"
+    assert present.amount(12.35, "%", "en") == "12.35%"  # an "about 13" threshold as scored
+    assert present.amount(38.417, "%", "en") == "38.4%"
     assert present.amount(1.424e4, "亿元", "zh") == "14,240 亿元"
     assert present.amount(96.35, "亿元", "en") == "96.3 亿元"
     assert present.amount(68.9, "firms", "zh") == "69 家"
@@ -271,3 +274,13 @@ def test_compare_with_brief_option_shows_differences(tmp_path, capsys):
     row = diffs.iloc[0]
     assert f"{100 * row['p_met_diff']:+.1f} pp" in text
     assert "fuling-fund-double" in text
+
+
+def test_briefing_assumptions_name_figures_without_keys():
+    from sim.reporting.report import assumption_items
+
+    scenario = sim.load_scenario(ROOT / "scenarios" / "chengdu-baseline.yaml")
+    briefed = assumption_items(scenario, "zh", keys=False)
+    assert briefed and not any("sei_va_share_assumed_2022" in item for item in briefed)
+    assert briefed[0].startswith("战略性新兴产业增加值占工业增加值比重 2022 = 5.0%-15.0%")
+    assert any("(`sei_va_share_assumed_2022`)" in item for item in assumption_items(scenario))

@@ -106,7 +106,8 @@ def _section(label: str, result, lang: str, charts: bool) -> dict:
             images.append({"caption": fan.axes[0].get_title(), "png": _png(fan)})
     basis, notes, assumptions = [], [], []
     if scenario is not None:
-        assumptions = [present.readable(a, plan, lang) for a in assumption_items(scenario, lang)]
+        assumptions = [present.readable(a, plan, lang)
+                       for a in assumption_items(scenario, lang, keys=False)]
         basis = [{"text": present.readable(line, plan, lang),
                   "prior": line.startswith(("prior-driven", "not fitted"))}
                  for line in data_basis(scenario)]

@@ -76,20 +76,21 @@ def probability_chart(targets: pd.DataFrame, *, title: str = "Probability each t
 
 
 def outcomes_chart(outcomes: pd.DataFrame, targets: pd.DataFrame, *, scope_kind: str,
-                   title: str = "", ax=None):
+                   title: str = "", ax=None, labels: dict | None = None):
     """Simulated target-year values relative to their targets (1 = exactly met), one box per
-    industry or park target."""
+    industry or park target; ``labels`` (target key -> text) name the boxes."""
     rows = targets[targets["scope"].str.startswith(scope_kind + ":") & targets["p_met"].notna()]
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(
-        figsize=(7, 0.45 * max(len(rows), 3) + 1.2))
-    data, labels = [], []
+        figsize=(9, 0.45 * max(len(rows), 3) + 1.2))
+    data, names = [], []
     for r in rows.itertuples():
         values = outcomes.loc[outcomes["target"] == r.target, "value"].to_numpy()
         data.append(values / r.threshold)
-        labels.append(f"{r.scope.split(':', 1)[1]} {r.indicator} ({r.year})")
+        names.append((labels or {}).get(r.target)
+                     or f"{r.scope.split(':', 1)[1]} {r.indicator} ({r.year})")
     if data:
         ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False)
-        ax.set_yticks(range(1, len(labels) + 1), labels, fontsize=8)
+        ax.set_yticks(range(1, len(names) + 1), names, fontsize=8)
     ax.axvline(1.0, color="C3", ls="--", lw=1)
     ax.set_xlabel("simulated / target (box: 25-75%, whiskers: 5-95%)")
     ax.set_title(title or f"{scope_kind.capitalize()} outcomes vs targets")

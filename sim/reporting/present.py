@@ -86,7 +86,11 @@ def amount(x, unit: str, lang: str, *, compact: bool = False) -> str:
         return ""
     u = locale(lang)["units"].get(unit, {"label": unit, "factor": 1, "sep": " "})
     value = float(x) * u["factor"]
-    text = plain(value, 1) if unit == "%" else plain(value, 0 if unit in WHOLE_UNITS else None)
+    if unit == "%":  # one decimal; two for a figure written with two (a threshold of 12.35%)
+        exact2 = abs(value * 100 - round(value * 100)) < 1e-6
+        text = plain(value, 2 if exact2 and abs(value * 10 - round(value * 10)) > 1e-6 else 1)
+    else:
+        text = plain(value, 0 if unit in WHOLE_UNITS else None)
     return f"{text}{'' if compact else u['sep']}{u['label']}".strip()
 
 

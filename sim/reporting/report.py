@@ -152,11 +152,11 @@ def stage_pace_lines(result) -> list[str]:
             *rows, ""]
 
 
-def assumption_items(scenario, lang: str = "en") -> list[str]:
+def assumption_items(scenario, lang: str = "en", keys: bool = True) -> list[str]:
     """Every assumption the results rest on, one sentence each: figures no document gives
-    (``assumption`` in the plan file, named in the reader's words with their key) and the
-    scenario's own uncertain parameters. Results depend on them, and the data do not pin them
-    down: they are prior-driven."""
+    (``assumption`` in the plan file, named in the reader's words, with their key in the plan
+    file when ``keys``) and the scenario's own uncertain parameters. Results depend on them, and
+    the data do not pin them down: they are prior-driven."""
     plan = scenario.plan
     items = []
     for f in plan.assumptions:
@@ -168,7 +168,8 @@ def assumption_items(scenario, lang: str = "en") -> list[str]:
         if f.scope != "region":
             name = present.locale(lang)["scope_format"].format(
                 scope=present.humanize(f.scope_id, plan, lang), indicator=name)
-        items.append(f"{name} {f.year} = {value} (`{f.id}`); assumed by {f.assumption.by}: "
+        key = f" (`{f.id}`)" if keys else ""
+        items.append(f"{name} {f.year} = {value}{key}; assumed by {f.assumption.by}: "
                      f"{f.assumption.why}")
     for key, dist in scenario.spec.uncertainties.items():
         items.append(f"`{key}`: drawn per replication from {dist.describe()} (scenario "

@@ -132,9 +132,12 @@ class MonteCarloResult:
         """Fan chart of the SEI share with the plan's share targets."""
         from sim.reporting.plots import fan_chart
 
+        from sim.reporting.present import indicator_label
+
         marks = [(s.year, s.threshold, "") for s in self.specs if s.column == column]
-        return fan_chart(self.quantiles(column), targets=marks,
-                         title=f"{self.name}: {column.replace('_', ' ')}",
+        what = next((indicator_label(s.indicator, "en") for s in self.specs
+                     if s.column == column and s.scope == "region"), column.replace("_", " "))
+        return fan_chart(self.quantiles(column), targets=marks, title=f"{self.name}: {what}",
                          ylabel="% of industrial output")
 
     def headline_column(self) -> str | None:
@@ -155,8 +158,12 @@ class MonteCarloResult:
         marks = [(s.year, s.threshold, "") for s in self.specs if s.column == column]
         unit = next(s.unit for s in self.specs if s.column == column)
         ylabel = {"亿元": "亿元 (100 million yuan)"}.get(unit, unit)
-        return fan_chart(self.quantiles(column), targets=marks,
-                         title=f"{self.name}: {column.replace('_', ' ')}", ylabel=ylabel)
+        from sim.reporting.present import indicator_label
+
+        what = next((indicator_label(s.indicator, "en") for s in self.specs
+                     if s.column == column and s.scope == "region"), column.replace("_", " "))
+        return fan_chart(self.quantiles(column), targets=marks, title=f"{self.name}: {what}",
+                         ylabel=ylabel)
 
     def plot_probabilities(self):
         from sim.reporting.plots import probability_chart
@@ -169,7 +176,12 @@ class MonteCarloResult:
     def plot_outcomes(self, scope_kind: str = "industry"):
         from sim.reporting.plots import outcomes_chart
 
-        return outcomes_chart(self.outcomes, self.targets(), scope_kind=scope_kind,
+        from sim.reporting.present import present_targets
+
+        targets = self.targets()
+        shown = present_targets(targets, self.scenario.plan if self.scenario else None, "en")
+        labels = dict(zip(shown["target"], shown["name"] + " " + shown["year_text"]))
+        return outcomes_chart(self.outcomes, targets, scope_kind=scope_kind, labels=labels,
                               title=f"{self.name}: {scope_kind} outcomes vs targets")
 
     def briefing(self, lang: str = "zh") -> dict[str, Path]:
