@@ -229,6 +229,27 @@ def reason(row, plan, lang: str) -> str:
     return text
 
 
+def scoring_rule_text(row, figure, plan, lang: str) -> str:
+    """How the plan's wording set the level to meet ("about 13" is met from 12.35), in the
+    reader's words; the model's own sentence where the locale has no wording for the case."""
+    model = humanize(row.rule, plan, lang) if isinstance(row.rule, str) else ""
+    words = locale(lang).get("rules", {})
+    if not model or figure is None or not words:
+        return model
+    unit = row.unit
+    low, high = figure.canonical_range
+    if figure.among and "among" in words:
+        return words["among"].format(k=plain(row.threshold), n=len(figure.among),
+                                     size=amount(figure.threshold, "亿元", lang))
+    if figure.is_range and "range" in words:
+        return words["range"].format(low=amount(low, unit, lang), high=amount(high, unit, lang))
+    if figure.qualifier == "about" and "about" in words:
+        return words["about"].format(value=amount(low, unit, lang),
+                                     level=amount(row.threshold, unit, lang),
+                                     tolerance=amount(low - row.threshold, unit, lang))
+    return model
+
+
 # Order and groups ---------------------------------------------------------------------------------
 def target_group(row) -> str:
     """Which group a target is listed in (see :data:`GROUPS`)."""
@@ -279,7 +300,7 @@ def present_targets(targets: pd.DataFrame, plan, lang: str) -> pd.DataFrame:
                            f"{amount(r.q05, unit, lang)} – {amount(r.q95, unit, lang)}"),
             "source_text": citation(r, plan, lang),
             "reason_text": "" if evaluated else reason(r, plan, lang),
-            "rule_text": humanize(r.rule, plan, lang) if isinstance(r.rule, str) else "",
+            "rule_text": scoring_rule_text(r, figure, plan, lang),
             "_group": GROUPS.index(group),
             "_headline_year": -(r.year if group == "headline" and not pd.isna(r.year) else 0),
             "_year": 9999 if pd.isna(r.year) else int(r.year),
