@@ -177,7 +177,7 @@ def briefing_content(run_dir: str | Path, lang: str = "zh", scenarios: dict | No
     names = {r["target"]: f"{r['name']} {r['year_text']}"
              for r in sections[0]["shown"].to_dict("records")}
     settings = manifest["settings"]
-    plan_name = (plan.name if lang == "zh" else plan.name_en) if plan is not None else ""
+    plan_name = present.item_name(plan, lang) if plan is not None else ""
     return {
         "lang": lang, "loc": loc, "title": loc["title"].format(plan=plan_name),
         "plan": plan, "plan_name": plan_name, "plan_title": plan.title if plan is not None else "",

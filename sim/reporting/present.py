@@ -119,13 +119,19 @@ def _figure(plan, target_id: str):
         return None
 
 
+def item_name(item, lang: str) -> str:
+    """A plan's own name of a region, industry, park or fund in ``lang`` (``name`` or
+    ``name_en`` in the plan file, as the locale says)."""
+    return getattr(item, locale(lang)["plan_names"])
+
+
 def _unit_name(plan, scope: str, lang: str) -> str:
     kind, _, ident = scope.partition(":")
     items = {"industry": plan.industries, "park": plan.parks,
              "fund": plan.funds}.get(kind, ()) if plan is not None else ()
     for item in items:
         if item.id == ident:
-            return item.name if lang == "zh" else item.name_en
+            return item_name(item, lang)
     return ident
 
 
@@ -138,7 +144,7 @@ def indicator_label(indicator: str, lang: str, *, scoped: bool = False, threshol
         loc["indicators"].get(indicator)
     if text is None:  # an indicator added to the registry but not yet worded
         text = INDICATORS[indicator].meaning if indicator in INDICATORS else indicator
-    return text.format(threshold=amount(threshold, unit, lang, compact=lang == "zh")
+    return text.format(threshold=amount(threshold, unit, lang, compact=loc["compact_units"])
                        if threshold else "",
                        rank=loc["ranks"].get(rank, rank or ""))
 
@@ -163,8 +169,7 @@ def humanize(text: str, plan, lang: str, *, indicators: bool = False) -> str:
         return text if isinstance(text, str) else ""
     from sim.model.baseline import OTHER_PARK
 
-    names = {i.id: (i.name if lang == "zh" else i.name_en)
-             for i in (*plan.industries, *plan.parks, *plan.funds)}
+    names = {i.id: item_name(i, lang) for i in (*plan.industries, *plan.parks, *plan.funds)}
     names[OTHER_PARK] = locale(lang)["outside_parks"]
     if indicators:
         names.update({k: indicator_label(k, lang) for k in INDICATORS
@@ -189,12 +194,12 @@ def citation(row, plan, lang: str) -> str:
     figure = _figure(plan, row.target)
     if figure is None:
         return row.source if isinstance(row.source, str) else ""
+    loc = locale(lang)
     if figure.source is not None:
-        section = figure.source[plan.version]
-        return f"《{plan.title}》{section}" if lang == "zh" else f"《{plan.title}》, {section}"
+        return loc["citation"].format(title=plan.title, section=figure.source[plan.version])
     if figure.statistic is not None:
         return f"{figure.statistic.publication} ({figure.statistic.published})"
-    return ("假设：" if lang == "zh" else "assumption by ") + figure.assumption.by
+    return loc["assumed_by"].format(by=figure.assumption.by)
 
 
 def reason(row, plan, lang: str) -> str:
@@ -225,7 +230,7 @@ def reason(row, plan, lang: str) -> str:
     elif detail and kind == "unscored":
         text = f"{text}（{humanize(detail, plan, lang)}）"
     if "simulated count is shown" in note:
-        text += "; simulated count shown" if lang == "en" else "；给出模拟的个数"
+        text += loc["count_shown"]
     return text
 
 
