@@ -284,3 +284,18 @@ def test_briefing_assumptions_name_figures_without_keys():
     assert briefed and not any("sei_va_share_assumed_2022" in item for item in briefed)
     assert briefed[0].startswith("战略性新兴产业增加值占工业增加值比重 2022 = 5.0%-15.0%")
     assert any("(`sei_va_share_assumed_2022`)" in item for item in assumption_items(scenario))
+
+
+def test_reproduce_commands_from_the_manifest():
+    from sim.reporting.briefing import reproduce_commands
+
+    manifest = {"settings": {"seed": 5, "replications": 100},
+                "command": ["/somewhere/bin/seisim", "compare", "a.yaml", "b.yaml", "--out",
+                            "runs/x", "--backend", "serial", "--resume"]}
+    assert reproduce_commands(manifest, ["a", "b"]) == [
+        "seisim compare a.yaml b.yaml --backend serial --seed 5 -n 100 --out NEW_DIR"]
+    manifest["command"] = ["/somewhere/bin/seisim", "mc", "a.yaml", "--seed", "9", "-n", "50"]
+    assert reproduce_commands(manifest, [""]) == [
+        "seisim mc scenario.yaml --out NEW_DIR", "seisim mc a.yaml --seed 9 -n 50 --out NEW_DIR"]
+    manifest["command"] = ["/somewhere/bin/pytest", "tests"]  # started from Python, not seisim
+    assert reproduce_commands(manifest, ["a", "b"]) == []

@@ -126,7 +126,10 @@ def reproduce_commands(manifest: dict, labels: list[str]) -> list[str]:
     if labels == [""]:
         commands.append("seisim mc scenario.yaml --out NEW_DIR")
     argv = [str(a) for a in manifest.get("command") or []]
-    if argv and Path(argv[0]).name in ("seisim", "seisim.exe") and len(argv) > 1:
+    program = Path(argv[0]) if argv else None
+    by_seisim = program is not None and (program.name in ("seisim", "seisim.exe") or (
+        program.name == "cli.py" and program.parent.name == "sim"))  # python -m sim.cli
+    if by_seisim and len(argv) > 1:
         args, skip = [], False
         for arg in argv[1:]:
             if skip:
