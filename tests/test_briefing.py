@@ -274,6 +274,16 @@ def test_compare_with_brief_option_shows_differences(tmp_path, capsys):
     row = diffs.iloc[0]
     assert f"{100 * row['p_met_diff']:+.1f} pp" in text
     assert "fuling-fund-double" in text
+    from openpyxl import load_workbook
+
+    book = load_workbook(out / "briefing.xlsx")
+    sheet = book[present.locale("en")["sheets"]["differences"]]
+    assert sheet.max_row - 1 == len(diffs)
+    assert sheet.cell(2, 5).value == pytest.approx(round(100 * row["p_met_diff"], 1))
+    # every scenario's targets are in one sheet, told apart by a scenario column
+    targets = book[present.locale("en")["sheets"]["targets"]]
+    assert targets.cell(1, 1).value == "Scenario"
+    assert {c.value for c in targets["A"][1:]} == {"fuling-baseline", "fuling-fund-double"}
 
 
 def test_briefing_assumptions_name_figures_without_keys():
