@@ -189,12 +189,15 @@ def test_chinese_plot_uses_the_bundled_font(tmp_path):
 
     frame = pd.DataFrame({"target": ["a"], "year": [2026], "p_met": [0.3], "ci_low": [0.2],
                           "ci_high": [0.4]})
-    with warnings.catch_warnings(record=True) as caught:
+    # even after a style reset (the plots register the font again)
+    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context():
         warnings.simplefilter("always")
+        matplotlib.rcdefaults()
         fig = probability_chart(frame, labels=["新材料：产值 2026"], title="涪陵区 各目标实现概率",
                                 xlabel="实现概率")
         fig.savefig(tmp_path / "zh.png")
         plt.close(fig)
+        assert FAMILY in matplotlib.rcParams["font.family"]
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert not missing
     found = font_manager.findfont(font_manager.FontProperties(family=FAMILY),

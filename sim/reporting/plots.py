@@ -21,6 +21,7 @@ def fan_chart(quantiles: pd.DataFrame, *, targets: list[tuple[int, float, str]] 
               title: str = "", ylabel: str = "", ax=None, legend: dict | None = None):
     """Median and 50%/90% bands by year, with target markers (year, level, label); ``legend``
     words the bands (keys of :data:`FAN_LEGEND`) in another language."""
+    use_cjk_font()  # again, in case a style or rcdefaults() reset the fonts
     words = {**FAN_LEGEND, **(legend or {})}
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.2))
     years = quantiles["year"]
@@ -49,6 +50,7 @@ def probability_chart(targets: pd.DataFrame, *, title: str = "Probability each t
     bottom in the order given, coloured as traffic lights (green from 80%, amber from 50%, red
     below) and labelled with their value. ``labels`` (one per row of ``targets``) name the
     bars; by default the target key and year."""
+    use_cjk_font()  # again, in case a style or rcdefaults() reset the fonts
     if labels is None:
         labels = [f"{r.target} ({r.year})" for r in targets.itertuples()]
     keep = targets["p_met"].notna().to_numpy()
@@ -79,6 +81,7 @@ def outcomes_chart(outcomes: pd.DataFrame, targets: pd.DataFrame, *, scope_kind:
                    title: str = "", ax=None, labels: dict | None = None):
     """Simulated target-year values relative to their targets (1 = exactly met), one box per
     industry or park target; ``labels`` (target key -> text) name the boxes."""
+    use_cjk_font()  # again, in case a style or rcdefaults() reset the fonts
     rows = targets[targets["scope"].str.startswith(scope_kind + ":") & targets["p_met"].notna()]
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(
         figsize=(9, 0.45 * max(len(rows), 3) + 1.2))
