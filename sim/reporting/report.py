@@ -189,7 +189,7 @@ def assumption_lines(scenario) -> list[str]:
 def data_basis(scenario) -> list[str]:
     """Which data and parameter set a scenario's forecast rests on, for the report."""
     plan = scenario.plan
-    lines = [f"plan {plan.region} version {plan.version}, baseline figures dated up to "
+    lines = [f"plan 《{plan.title}》 (version {plan.version}), baseline figures dated up to "
              f"{max(plan.baseline_years)}"
              + (f" (cut at as_of {scenario.spec.as_of})" if scenario.spec.as_of else "")]
     for variant, pset in scenario.parameter_sets.items():
