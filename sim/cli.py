@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sim._version import __version__
 from sim.errors import InputError
+from sim.csvfiles import CSV_ENCODING
 
 
 # Output helpers ----------------------------------------------------------------------------------
@@ -212,6 +213,21 @@ def add_experiment_args(p: argparse.ArgumentParser, *, out: bool = True) -> None
                    help="continue an interrupted run in --out, computing only missing chunks")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_brief_arg(p)
+
+
+def add_brief_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--brief", choices=["zh", "en"], default=None, metavar="LANG",
+                   help="also write briefing.html and briefing.xlsx in zh or en (see seisim brief)")
+
+
+def _brief(args, run_dir, scenarios=None) -> None:
+    """``--brief LANG``: the briefing beside report.md."""
+    if getattr(args, "brief", None):
+        from sim.reporting.briefing import write_briefing
+
+        paths = write_briefing(run_dir, args.brief, scenarios)
+        print(f"briefing: {paths['html']} {paths['xlsx']}")
 
 
 def _experiment_options(args) -> dict:
@@ -235,7 +251,7 @@ def cmd_run(args) -> int:
     result = sim.run(scenario, seed=args.seed, engine=args.engine)
     annual = result.annual
     if args.csv:
-        annual.to_csv(args.csv, index=False)
+        annual.to_csv(args.csv, index=False, encoding=CSV_ENCODING)
     rows = [[int(r.year)] + [num_cell(getattr(r, c)) for c in RUN_COLUMNS[1:]]
             for r in annual.itertuples()]
     print(f"{scenario.name}: one run, seed {args.seed}, engine {args.engine}")
@@ -266,6 +282,7 @@ def cmd_mc(args) -> int:
     report = write_report(out, {"": scenario}, plots=plots)
     print(result.summary())
     print(f"run directory: {out}\nreport: {report}")
+    _brief(args, out, {"": scenario})
     return 1 if result.failures else 0
 
 
@@ -299,6 +316,7 @@ def cmd_compare(args) -> int:
                          **_experiment_options(args))
     _comparison_output(result, out, {k: r.scenario for k, r in result.results.items()},
                        not args.no_plots)
+    _brief(args, out, {k: r.scenario for k, r in result.results.items()})
     return 0
 
 
@@ -315,6 +333,7 @@ def cmd_sweep(args) -> int:
     report = write_sweep_report(result, plots=not args.no_plots)
     print(result.summary())
     print(f"run directory: {out}\nreport: {report}")
+    _brief(args, out)
     return 0
 
 
@@ -343,6 +362,16 @@ def cmd_report(args) -> int:
         report = write_report(run_dir, scenarios, plots=not args.no_plots)
     print(result.summary())
     print(f"report: {report}")
+    _brief(args, run_dir, scenarios)
+    return 0
+
+
+def cmd_brief(args) -> int:
+    from sim.reporting.briefing import write_briefing
+
+    _use_agg()
+    paths = write_briefing(args.run_dir, args.lang)
+    print(f"briefing: {paths['html']}\nworkbook: {paths['xlsx']}")
     return 0
 
 
@@ -514,8 +543,8 @@ def cmd_sensitivity(args) -> int:
                    samples=args.samples, replications=args.replications, seed=args.seed,
                    out=out, **_backend(args))
     idx = res["indices"]
-    idx.to_csv(out / "indices.csv", index=False)
-    res["points"].to_csv(out / "points.csv", index_label="point")
+    idx.to_csv(out / "indices.csv", index=False, encoding=CSV_ENCODING)
+    res["points"].to_csv(out / "points.csv", index_label="point", encoding=CSV_ENCODING)
     fig = plot_indices(idx, res["method"])
     fig.savefig(out / "indices.png", dpi=110)
     print(idx.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -548,9 +577,9 @@ def cmd_discover(args) -> int:
                    mode=args.mode, density=args.density, seed=args.seed, out=out,
                    **_backend(args))
     traj, step, box = res["trajectory"], res["step"], res["restrictions"]
-    traj.to_csv(out / "trajectory.csv", index_label="step")
-    box.to_csv(out / "box.csv", index=False)
-    res["cases"].to_csv(out / "cases.csv", index_label="point")
+    traj.to_csv(out / "trajectory.csv", index_label="step", encoding=CSV_ENCODING)
+    box.to_csv(out / "box.csv", index=False, encoding=CSV_ENCODING)
+    res["cases"].to_csv(out / "cases.csv", index_label="point", encoding=CSV_ENCODING)
     figures = [] if step is None else [("tradeoff.png", plot_tradeoff(traj, step)),
                                        ("box.png", plot_box(box))]
     for name, fig in figures:
@@ -589,7 +618,7 @@ def cmd_solve(args) -> int:
                     replications=args.replications, seed=args.seed, out=out,
                     **_backend(args))
     seconds = time.perf_counter() - start
-    res.curve.to_csv(out / "curve.csv", index=False)
+    res.curve.to_csv(out / "curve.csv", index=False, encoding=CSV_ENCODING)
     plot_curve(res).savefig(out / "curve.png", dpi=110)
     print(res.curve.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     print(res.message)
@@ -634,7 +663,9 @@ def cmd_demo(args) -> int:
                                  workers=args.workers, progress=not args.no_progress)
         report = write_report(out, {"": scenario}, plots=True)
         print(result.summary())
-        print(f"report: {report}\n")
+        print(f"report: {report}")
+        _brief(args, out, {"": scenario})
+        print()
     print(f"demo finished in {time.perf_counter() - start:.1f} s; results in {out_root}")
     return 0
 
@@ -672,7 +703,19 @@ def add_simulation_commands(subparsers) -> None:
                                                   "run directory")
     report.add_argument("run_dir")
     report.add_argument("--no-plots", action="store_true")
+    add_brief_arg(report)
     report.set_defaults(func=cmd_report)
+
+    brief = subparsers.add_parser(
+        "brief", help="briefing.html and briefing.xlsx of a run directory, for officials",
+        description="Write a self-contained briefing.html (charts embedded) and briefing.xlsx "
+                    "(one sheet per table) beside report.md, in Chinese or English: the headline "
+                    "target's probability first, targets in the plan's words and by importance, "
+                    "sources, assumptions and how to reproduce the numbers.")
+    brief.add_argument("run_dir")
+    brief.add_argument("--lang", choices=["zh", "en"], default="zh",
+                       help="language of the briefing (default: zh)")
+    brief.set_defaults(func=cmd_brief)
 
     cal = subparsers.add_parser("calibrate", help="fit a region's free parameters to its plan "
                                                   "history (writes calibration/sets/...)")
@@ -744,6 +787,7 @@ def add_simulation_commands(subparsers) -> None:
     demo.add_argument("--workers", type=int, default=None)
     demo.add_argument("--no-progress", action="store_true")
     demo.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
+    add_brief_arg(demo)
     demo.set_defaults(func=cmd_demo)
 
 

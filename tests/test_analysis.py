@@ -134,7 +134,8 @@ def test_report_says_when_parks_are_full(tmp_path):
     sim.monte_carlo(tight, replications=12, backend="serial", out=tmp_path / "t", progress=False)
     text = write_report(tmp_path / "t", {"": tight}, plots=False).read_text(encoding="utf-8")
     assert "**Parks and land**: entrants refused for lack of land in 100% of replications" in text
-    assert "- baitao: land for 312 亿元 of output; full (output at least 90% of it) in 100%" in text
+    assert ("- Baitao New Materials Science City: land for 312 亿元 of output; full (output at "
+            "least 90% of it) in 100%") in text
     roomy = sim.api.as_scenario({"name": "roomy", "region": "fuling",
                                  "levers": {"parks": {"expansion": {"all": 3.0}}}})
     sim.monte_carlo(roomy, replications=12, backend="serial", out=tmp_path / "r", progress=False)

@@ -155,8 +155,16 @@ def test_report_links_files_that_exist(runs):
         assert (d / link).is_file(), link
     text = (d / "report.md").read_text(encoding="utf-8")
     assert "seed 3" in text and "status: complete" in text
-    assert "| sei_output_share_2026 | 2026 | 40 % |" in text
-    assert "not evaluated: firm status (listing) is not modelled" in text
+    # targets in the plan's words, the headline SEI-share target first, its key last
+    rows = [line for line in text.splitlines() if line.endswith("` |")]
+    assert rows[0].startswith("| SEI share of above-scale industrial output | 2026 | 40.0% | ")
+    assert rows[0].endswith("| `sei_output_share_2026` |")
+    assert "| New materials: output | 2026 | 750 亿元 | " in text
+    # not evaluated: in their own group after every evaluated target, with the reason
+    group = text.index("**Targets not evaluated (with the reason)**")
+    listed = next(line for line in rows if line.endswith("`listed_firm_count_2026` |"))
+    assert text.index(listed) > group > max(text.index(r) for r in rows if "%–" in r)
+    assert "| listed companies | 2026 | 10 firms | firm status (listing) is not modelled" in listed
 
 
 def test_same_scenario_and_seed_give_identical_outputs(runs):
@@ -429,7 +437,8 @@ def test_report_prints_first_met_year_as_a_year():
                       unit="亿元", qualifier="exact", kind="expected", source="doc", column="x")
     outcomes = pd.DataFrame({"replication": [0, 1, 2], "target": "t", "value": [2.0, 2.0, 2.0],
                              "first_met_year": [2022.0, 2022.0, 2023.0]})
-    row = targets_markdown(summarize_targets(outcomes, [spec])).splitlines()[2]
+    row = next(line for line in targets_markdown(summarize_targets(outcomes, [spec])).splitlines()
+               if line.endswith("| `t` |"))
     assert "| 2022 |" in row and "2,022" not in row
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_plan_audit_of_a_file_path(capsys):
 
 def test_demo_runs_every_baseline_and_writes_reports(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "-n", "12", "--out", str(tmp_path / "demo"),
-                       "--backend", "serial", "--no-progress")
+                       "--backend", "serial", "--no-progress", "--brief", "zh")
     assert code == 0
     assert "chongqing-baseline: 12 replications" in out
     assert "fuling-baseline: 12 replications" in out
@@ -82,6 +83,10 @@ def test_demo_runs_every_baseline_and_writes_reports(capsys, tmp_path):
     for name in ("chongqing-baseline", "fuling-baseline", "chengdu-baseline"):
         assert (tmp_path / "demo" / name / "report.md").is_file()
         assert (tmp_path / "demo" / name / "targets.csv").is_file()
+        # --brief: every shipped plan gets a briefing that opens with its headline probability
+        page = (tmp_path / "demo" / name / "briefing.html").read_text(encoding="utf-8")
+        assert re.search(r'id="headline">[^<]*的概率为 \d+%', page), name
+        assert (tmp_path / "demo" / name / "briefing.xlsx").is_file()
 
 
 @pytest.mark.parametrize("argv, message", [

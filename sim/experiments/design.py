@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.csvfiles import CSV_ENCODING
 from sim.experiments.driver import Experiment, Point, run_experiment
 from sim.experiments.seeding import check_seed
 from sim.experiments.store import RunStore, claim_directory
@@ -69,7 +70,7 @@ def run_design(scenario: Scenario, points: pd.DataFrame, run_dir: str | Path, *,
         "points": fingerprint(points.to_dict("list")), "replications": replications,
         "crn": crn, "seed": seed, "engine": engine, "targets": [s.id for s in specs],
         "chunk_size": chunk_size})
-    points.to_csv(run_dir / "design_points.csv", index_label="point")
+    points.to_csv(run_dir / "design_points.csv", index_label="point", encoding=CSV_ENCODING)
     store_dir = run_dir / "replications"
     run_experiment(experiment, store_dir, backend=backend, workers=workers, address=address,
                    resume=RunStore(store_dir).exists(), progress=progress)

@@ -20,6 +20,7 @@ from sim.analysis.backtest import METHODS, BacktestResult  # noqa: E402
 from sim.errors import InputError  # noqa: E402
 from sim.outcomes import STATISTIC_COLUMNS  # noqa: E402
 from sim.plans.statistics import MEASURES  # noqa: E402
+from sim.csvfiles import CSV_ENCODING  # noqa: E402
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -159,15 +160,15 @@ def write_backtest(result: BacktestResult, out: str | Path) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    result.points.to_csv(tmp / "points.csv", index=False)
+    result.points.to_csv(tmp / "points.csv", index=False, encoding=CSV_ENCODING)
     if not result.points.empty:
         result.points.to_parquet(tmp / "points.parquet", index=False)
-    result.bounds.to_csv(tmp / "bounds.csv", index=False)
-    result.summary().to_csv(tmp / "summary.csv", index=False)
-    result.table().to_csv(tmp / "table.csv", index=False)
-    result.fans.to_csv(tmp / "fans.csv", index=False)
+    result.bounds.to_csv(tmp / "bounds.csv", index=False, encoding=CSV_ENCODING)
+    result.summary().to_csv(tmp / "summary.csv", index=False, encoding=CSV_ENCODING)
+    result.table().to_csv(tmp / "table.csv", index=False, encoding=CSV_ENCODING)
+    result.fans.to_csv(tmp / "fans.csv", index=False, encoding=CSV_ENCODING)
     pd.DataFrame([r for f in result.fits for r in f.summary_rows()]).to_csv(
-        tmp / "calibration.csv", index=False)
+        tmp / "calibration.csv", index=False, encoding=CSV_ENCODING)
     for measure in sorted(set(result.points.measure)) if not result.points.empty else []:
         fan_plot(result, measure, tmp / f"fan-{measure}.png")
     (tmp / "report.md").write_text(report_markdown(result), encoding="utf-8")

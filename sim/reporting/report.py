@@ -10,35 +10,51 @@ import pandas as pd
 from sim.experiments.store import RunStore
 
 
+from sim.reporting import present
+
+
 def _pct(x: float) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
 
 
 def _num(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+    return present.plain(x)
 
 
 def _year(x, missing: str = "") -> str:
     return missing if x is None or (isinstance(x, float) and math.isnan(x)) else str(int(x))
 
 
-def targets_markdown(targets: pd.DataFrame) -> str:
-    head = ("| target | year | threshold | P(met) | 95% CI | median | 5%-95% | first met (median) "
-            "| source |\n|---|---|---|---|---|---|---|---|---|")
-    rows = []
-    for r in targets.itertuples():
-        year = _year(r.year, "undated")
-        if pd.isna(r.p_met):
-            rows.append(f"| {r.target} | {year} | {_num(r.threshold)} {r.unit} | not evaluated: "
-                        f"{r.note} | | | | | {r.source} |")
-            continue
-        rule = f" ({r.rule})" if isinstance(r.rule, str) and r.rule else ""
-        rows.append(f"| {r.target} | {year} | {_num(r.threshold)} {r.unit}{rule} | {_pct(r.p_met)} | "
-                    f"{_pct(r.ci_low)}-{_pct(r.ci_high)} | {_num(r.median)} | "
-                    f"{_num(r.q05)}-{_num(r.q95)} | {_year(r.first_met_median)} | {r.source} |")
-    return "\n".join([head] + rows)
+def targets_markdown(targets: pd.DataFrame, plan=None, lang: str = "en") -> str:
+    """The target tables: one per group (headline, totals, industries, parks, firms, others),
+    targets named in the plan's words, then the targets not evaluated with the reason. The last
+    column is the target's key in ``targets.csv``."""
+    loc = present.locale(lang)
+    shown = present.present_targets(targets, plan, lang)
+    col = loc["columns"]
+    lines = []
+    for group, rows in shown.groupby("group", sort=False):
+        lines += [f"**{loc['groups'][group]}**", ""]
+        if group == "not_evaluated":
+            lines += [f"| {col['target']} | {col['year']} | {col['plan_value']} | {col['reason']} "
+                      f"| {col['simulated']} | {col['source']} | key |",
+                      "|---|---|---|---|---|---|---|"]
+            for r in rows.itertuples():
+                simulated = (f"{r.median_text} ({r.range_text})" if r.median_text else "")
+                lines.append(f"| {r.name} | {r.year_text} | {r.threshold_text} | {r.reason_text} "
+                             f"| {simulated} | {r.source_text} | `{r.target}` |")
+        else:
+            lines += [f"| {col['target']} | {col['year']} | {col['threshold']} | {col['p_met']} | "
+                      f"{col['ci']} | {col['median']} | {col['range']} | {col['first_met']} | "
+                      f"{col['source']} | key |", "|---|---|---|---|---|---|---|---|---|---|"]
+            for r in rows.itertuples():
+                rule = f" ({r.rule_text})" if r.rule_text else ""
+                lines.append(f"| {r.name} | {r.year_text} | {r.threshold_text}{rule} | "
+                             f"{_pct(r.p_met)} | {_pct(r.ci_low)}–{_pct(r.ci_high)} | "
+                             f"{r.median_text} | {r.range_text} | {_year(r.first_met_median)} | "
+                             f"{r.source_text} | `{r.target}` |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")
 
 
 #: A park whose above-scale SEI output reaches this share of its land is reported as full.
@@ -65,7 +81,8 @@ def park_capacity_lines(result) -> list[str]:
              "replication over the horizon)."]
     for (park, land), column in zip(parks, columns):
         full = (last[column] >= FULL_PARK * land).mean()
-        lines.append(f"- {park}: land for {land:,.0f} 亿元 of output; full (output at least "
+        name = present.humanize(park, result.scenario.plan, "en")
+        lines.append(f"- {name}: land for {land:,.0f} 亿元 of output; full (output at least "
                      f"{FULL_PARK:.0%} of it) in {full:.0%} of replications in "
                      f"{int(last.year.max())}")
     return lines + [""]
@@ -78,14 +95,19 @@ def structure_markdown(result) -> list[str]:
     variants = [v for v in ("persist", "converge") if v in set(table["structure"])]
     if len(variants) < 2:
         return []
+    pooled = present.present_targets(table[table["structure"] == "pooled"],
+                                     result.scenario.plan if result.scenario else None, "en")
+    names = dict(zip(pooled["target"], pooled["name"] + " " + pooled["year_text"]))
+    order = {t: i for i, t in enumerate(pooled["target"])}
     wide = table[table["p_met"].notna()].pivot_table(index="target", columns="structure",
                                                      values="p_met", sort=False)
+    wide = wide.loc[sorted(wide.index, key=order.get)]
     counts = result.outcomes.drop_duplicates("replication")["structure"].value_counts()
     lines = ["**By structural variant** (does the SEI growth premium persist or converge?): "
              + ", ".join(f"{v} {counts.get(v, 0)} replications" for v in variants), "",
              "| target | persist | converge | pooled |", "|---|---|---|---|"]
     for target, r in wide.iterrows():
-        lines.append(f"| {target} | {_pct(r.get('persist'))} | {_pct(r.get('converge'))} | "
+        lines.append(f"| {names[target]} | {_pct(r.get('persist'))} | {_pct(r.get('converge'))} | "
                      f"{_pct(r.get('pooled'))} |")
     return lines + ["", "Table: `targets_by_structure.csv`", ""]
 
@@ -117,7 +139,8 @@ def stage_pace_lines(result) -> list[str]:
                     100 * ((wide[b.year] / wide[a.year]) ** (1 / n) - 1)).to_numpy()
             unit = "points/yr" if share else "%/yr"
             p_met = targets.loc[b.id, "p_met"] if b.id in targets.index else math.nan
-            rows.append(f"| {last.indicator} | {a.year}-{b.year} | {need:.2f} {unit} | "
+            name = present.indicator_label(last.indicator, "en")
+            rows.append(f"| {name} | {a.year}-{b.year} | {need:.2f} {unit} | "
                         f"{np.median(pace):.2f} [{np.quantile(pace, 0.05):.2f}, "
                         f"{np.quantile(pace, 0.95):.2f}] | {_pct(p_met)} |")
     if not rows:
@@ -129,30 +152,44 @@ def stage_pace_lines(result) -> list[str]:
             *rows, ""]
 
 
-def assumption_lines(scenario) -> list[str]:
-    """Every assumption the results rest on: figures no document gives (``assumption`` in the
-    plan file) and the scenario's own uncertain parameters. Results depend on them, and the data do
-    not pin them down: they are prior-driven."""
+def assumption_items(scenario, lang: str = "en", keys: bool = True) -> list[str]:
+    """Every assumption the results rest on, one sentence each: figures no document gives
+    (``assumption`` in the plan file, named in the reader's words, with their key in the plan
+    file when ``keys``) and the scenario's own uncertain parameters. Results depend on them, and
+    the data do not pin them down: they are prior-driven."""
     plan = scenario.plan
-    lines = []
+    items = []
     for f in plan.assumptions:
         low, high = f.canonical_range
-        value = f"{low:g}-{high:g} (drawn uniformly per replication)" if f.is_range else f"{low:g}"
-        lines.append(f"{f.id}: {f.indicator} {f.year} = {value} {f.canonical_unit}; assumed by "
-                     f"{f.assumption.by}: {f.assumption.why}")
+        unit = f.canonical_unit
+        value = (f"{present.amount(low, unit, lang)}-{present.amount(high, unit, lang)} (drawn "
+                 "uniformly per replication)" if f.is_range else present.amount(low, unit, lang))
+        name = present.indicator_label(f.indicator, lang, threshold=f.threshold, rank=f.rank)
+        if f.scope != "region":
+            name = present.locale(lang)["scope_format"].format(
+                scope=present.humanize(f.scope_id, plan, lang), indicator=name)
+        key = f" (`{f.id}`)" if keys else ""
+        items.append(f"{name} {f.year} = {value}{key}; assumed by {f.assumption.by}: "
+                     f"{f.assumption.why}")
     for key, dist in scenario.spec.uncertainties.items():
-        lines.append(f"{key}: drawn per replication from {dist.describe()} (scenario "
+        items.append(f"`{key}`: drawn per replication from {dist.describe()} (scenario "
                      "uncertainty)")
-    if not lines:
+    return items
+
+
+def assumption_lines(scenario) -> list[str]:
+    """The assumptions of :func:`assumption_items` as a report section."""
+    items = assumption_items(scenario)
+    if not items:
         return []
     return ["Assumptions the results rest on (prior-driven: no published figure pins them):",
-            "", *[f"- {line}" for line in lines], ""]
+            "", *[f"- {line}" for line in items], ""]
 
 
 def data_basis(scenario) -> list[str]:
     """Which data and parameter set a scenario's forecast rests on, for the report."""
     plan = scenario.plan
-    lines = [f"plan {plan.region} version {plan.version}, baseline figures dated up to "
+    lines = [f"plan 《{plan.title}》 (version {plan.version}), baseline figures dated up to "
              f"{max(plan.baseline_years)}"
              + (f" (cut at as_of {scenario.spec.as_of})" if scenario.spec.as_of else "")]
     for variant, pset in scenario.parameter_sets.items():
@@ -189,6 +226,13 @@ def _set_basis(pset, variant: str | None) -> list[str]:
     return lines
 
 
+def target_names(result, lang: str) -> dict[str, str]:
+    """Target key -> the target in the reader's words, for tables keyed by target."""
+    plan = result.scenario.plan if result.scenario is not None else None
+    shown = present.present_targets(result.targets(), plan, lang)
+    return dict(zip(shown["target"], shown["name"]))
+
+
 def render_report(store: RunStore, sections, comparison) -> str:
     manifest = store.manifest()
     s = manifest["settings"]
@@ -215,14 +259,17 @@ def render_report(store: RunStore, sections, comparison) -> str:
         if result.scenario is not None and result.scenario.spec.question:
             lines += [f"*Question:* {result.scenario.spec.question}", ""]
         targets = result.targets()
-        lines += [targets_markdown(targets), ""]
+        plan = result.scenario.plan if result.scenario is not None else None
+        lines += [targets_markdown(targets, plan), ""]
         lines += structure_markdown(result)
         lines += ["",
                   f"Tables: [targets.csv]({prefix}targets.csv), "
                   f"[first_met.csv]({prefix}first_met.csv); rows per replication and year in "
                   "`annual/`, per target in `outcomes/`.", ""]
         headline = result.headline_column()
-        for png, caption in (("headline_fan.png", f"{headline} with the plan's targets"),
+        headline_name = next((present.indicator_label(spec.indicator, "en")
+                              for spec in result.specs if spec.column == headline), headline)
+        for png, caption in (("headline_fan.png", f"{headline_name} with the plan's targets"),
                              ("share_fan.png", "SEI share of industrial output"),
                              ("probabilities.png", "Probability each target is met"),
                              ("industry_outcomes.png", "Industry outcomes vs targets"),
@@ -238,19 +285,25 @@ def render_report(store: RunStore, sections, comparison) -> str:
             lines += stage_pace_lines(result)
             lines += assumption_lines(result.scenario)
             lines += ["What the forecast rests on:", ""] + [
-                f"- {line}" for line in data_basis(result.scenario)] + [""]
+                f"- {present.readable(line, plan, 'en')}"
+                for line in data_basis(result.scenario)] + [""]
             notes = result.scenario.model_inputs().baseline.notes
             lines += ["Assumptions made where the plan is silent:", ""]
-            lines += [f"- {n}" for n in notes] + [""]
+            lines += [f"- {present.readable(n, plan, 'en')}" for n in notes] + [""]
     if comparison is not None:
         d = comparison.differences()
         if len(d):
             lines += ["## Differences (paired by replication: common random numbers)", "",
                       "| scenario | vs | target | year | P(met) change | 95% CI | mean change |",
                       "|---|---|---|---|---|---|---|"]
+            base = comparison.results[d["reference"].iloc[0]]
+            names, units = target_names(base, "en"), {s.id: s.unit for s in base.specs}
             for r in d.itertuples():
-                lines.append(f"| {r.scenario} | {r.reference} | {r.target} | {r.year} | "
-                             f"{100 * r.p_met_diff:+.1f} pp | {100 * r.p_met_diff_low:+.1f} to "
-                             f"{100 * r.p_met_diff_high:+.1f} pp | {_num(r.mean_diff)} |")
+                mean = present.amount(r.mean_diff, units.get(r.target, ""), "en")
+                lines.append(f"| {r.scenario} | {r.reference} | {names.get(r.target, r.target)} | "
+                             f"{r.year} | {100 * r.p_met_diff:+.1f} pp | "
+                             f"{100 * r.p_met_diff_low:+.1f} to "
+                             f"{100 * r.p_met_diff_high:+.1f} pp | "
+                             f"{'+' if r.mean_diff > 0 else ''}{mean} |")
             lines += ["", "Table: [differences.csv](differences.csv)", ""]
     return "\n".join(lines)

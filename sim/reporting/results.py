@@ -17,6 +17,7 @@ from sim.analysis.targets import (annual_quantiles, first_met_distribution, pair
                                   summarize_targets)
 from sim.experiments.store import RunStore
 from sim.outcomes import TargetSpec
+from sim.csvfiles import CSV_ENCODING
 
 
 def _figure(x: float) -> str:
@@ -131,9 +132,12 @@ class MonteCarloResult:
         """Fan chart of the SEI share with the plan's share targets."""
         from sim.reporting.plots import fan_chart
 
-        marks = [(s.year, s.threshold, s.id) for s in self.specs if s.column == column]
-        return fan_chart(self.quantiles(column), targets=marks,
-                         title=f"{self.name}: {column.replace('_', ' ')}",
+        from sim.reporting.present import indicator_label
+
+        marks = [(s.year, s.threshold, "") for s in self.specs if s.column == column]
+        what = next((indicator_label(s.indicator, "en") for s in self.specs
+                     if s.column == column and s.scope == "region"), column.replace("_", " "))
+        return fan_chart(self.quantiles(column), targets=marks, title=f"{self.name}: {what}",
                          ylabel="% of industrial output")
 
     def headline_column(self) -> str | None:
@@ -151,22 +155,33 @@ class MonteCarloResult:
         from sim.reporting.plots import fan_chart
 
         column = self.headline_column()
-        marks = [(s.year, s.threshold, s.id) for s in self.specs if s.column == column]
+        marks = [(s.year, s.threshold, "") for s in self.specs if s.column == column]
         unit = next(s.unit for s in self.specs if s.column == column)
-        # Axis labels in ASCII: the default fonts have no CJK glyphs.
-        ylabel = {"亿元": "100 million yuan (yi yuan)"}.get(unit, unit)
-        return fan_chart(self.quantiles(column), targets=marks,
-                         title=f"{self.name}: {column.replace('_', ' ')}", ylabel=ylabel)
+        ylabel = {"亿元": "亿元 (100 million yuan)"}.get(unit, unit)
+        from sim.reporting.present import indicator_label
+
+        what = next((indicator_label(s.indicator, "en") for s in self.specs
+                     if s.column == column and s.scope == "region"), column.replace("_", " "))
+        return fan_chart(self.quantiles(column), targets=marks, title=f"{self.name}: {what}",
+                         ylabel=ylabel)
 
     def plot_probabilities(self):
         from sim.reporting.plots import probability_chart
+        from sim.reporting.present import present_targets
 
-        return probability_chart(self.targets(), title=f"{self.name}: P(target met), 95% CI")
+        shown = present_targets(self.targets(), self.scenario.plan if self.scenario else None, "en")
+        return probability_chart(shown, labels=shown["name"] + " " + shown["year_text"],
+                                 title=f"{self.name}: P(target met), 95% CI")
 
     def plot_outcomes(self, scope_kind: str = "industry"):
         from sim.reporting.plots import outcomes_chart
 
-        return outcomes_chart(self.outcomes, self.targets(), scope_kind=scope_kind,
+        from sim.reporting.present import present_targets
+
+        targets = self.targets()
+        shown = present_targets(targets, self.scenario.plan if self.scenario else None, "en")
+        labels = dict(zip(shown["target"], shown["name"] + " " + shown["year_text"]))
+        return outcomes_chart(self.outcomes, targets, scope_kind=scope_kind, labels=labels,
                               title=f"{self.name}: {scope_kind} outcomes vs targets")
 
     def to_xarray(self):
@@ -178,6 +193,14 @@ class MonteCarloResult:
         ds = annual_dataset(self.annual, self.outcomes, self.specs)
         ds.attrs.update(scenario=self.name, seed=int(self.settings["seed"]))
         return ds
+
+    def briefing(self, lang: str = "zh") -> dict[str, Path]:
+        """Write ``briefing.html`` and ``briefing.xlsx`` of this result's run directory in
+        ``lang`` (``zh`` or ``en``); returns their paths (``html``, ``xlsx``)."""
+        from sim.reporting.briefing import write_briefing
+
+        scenarios = {self.label: self.scenario} if self.scenario is not None else None
+        return write_briefing(self.run_dir, lang, scenarios)
 
 
 class ComparisonResult:
@@ -264,13 +287,13 @@ def write_outputs(result: MonteCarloResult, out: Path, plots: bool = True) -> li
     out.mkdir(parents=True, exist_ok=True)
     written = []
     targets = result.targets()
-    targets.to_csv(out / "targets.csv", index=False)
-    result.first_met().to_csv(out / "first_met.csv", index=False)
+    targets.to_csv(out / "targets.csv", index=False, encoding=CSV_ENCODING)
+    result.first_met().to_csv(out / "first_met.csv", index=False, encoding=CSV_ENCODING)
     (out / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
     written += [out / "targets.csv", out / "first_met.csv", out / "summary.txt"]
     by_structure = result.targets_by_structure()
     if by_structure["structure"].nunique() > 2:  # pooled plus at least two variants
-        by_structure.to_csv(out / "targets_by_structure.csv", index=False)
+        by_structure.to_csv(out / "targets_by_structure.csv", index=False, encoding=CSV_ENCODING)
         written.append(out / "targets_by_structure.csv")
     if plots:
         figures = {"share_fan.png": result.plot_share(),
@@ -305,7 +328,7 @@ def write_report(run_dir: str | Path, scenarios: dict | None = None, plots: bool
     comparison = ComparisonResult(run_dir, scenarios) if len(labels) > 1 else None
     if comparison is not None:
         diffs = comparison.differences()
-        diffs.to_csv(store.path / "differences.csv", index=False)
+        diffs.to_csv(store.path / "differences.csv", index=False, encoding=CSV_ENCODING)
         if plots:
             import matplotlib.pyplot as plt
 

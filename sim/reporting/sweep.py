@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis.sweep import is_geometric, sweep_table
+from sim.csvfiles import CSV_ENCODING
 from sim.reporting.results import ComparisonResult, MonteCarloResult, write_outputs
 
 
@@ -247,8 +248,8 @@ def write_sweep_report(result: SweepResult, plots: bool = True) -> Path:
     result.save_design()
     for label, r in result.results.items():
         write_outputs(r, out / label, plots=False)
-    result.table().to_csv(out / "sweep.csv", index=False)
-    result.differences().to_csv(out / "differences.csv", index=False)
+    result.table().to_csv(out / "sweep.csv", index=False, encoding=CSV_ENCODING)
+    result.differences().to_csv(out / "differences.csv", index=False, encoding=CSV_ENCODING)
     charts = []
     if plots:
         if len(result.keys) == 1:
