@@ -1,0 +1,36 @@
+"""``seisim app``: a browser dashboard for people who do not write scenario files or Python.
+
+It offers the scenarios ``seisim mc`` can run (the user's ``scenarios/`` folder and the shipped
+library), sliders for the levers, and runs the same :func:`sim.compare` as the command line, so a
+number on the page is the number the library gives for the same scenario, levers, seed and
+replications. The page is a Solara app (the framework Mesa's own visualisation uses); Solara is
+the optional ``app`` extra.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sim.errors import InputError
+
+APP_MODULE = "sim.app.dashboard"
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) -> int:
+    """Start the dashboard server and block until it is stopped (Ctrl-C)."""
+    from sim.compat import optional_import
+
+    if not 0 <= int(port) <= 65535:
+        raise InputError(f"--port must be between 0 and 65535 (got {port})")
+    # No calls home: the server works offline and sends no usage statistics.
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    optional_import("solara", "app", "seisim app")
+    from solara.__main__ import run
+
+    args = [APP_MODULE, "--host", host, "--port", str(int(port)), "--production",
+            "--no-check-version", "--open" if open_browser else "--no-open"]
+    try:
+        run.main(args, prog_name="seisim app", standalone_mode=False)
+    except KeyboardInterrupt:
+        pass
+    return 0
