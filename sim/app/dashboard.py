@@ -65,8 +65,11 @@ def target_table_html(run: session.DashboardRun) -> str:
             f'<tr data-target="{target}" data-p-met="{r["p_met"]!r}">'
             f"<td>{target}</td><td>{year}</td><td>{_level(r['threshold'])} {unit}</td>"
             f"<td>{chosen}</td><td class=\"p-status-quo\">{_pct(r.get('p_status_quo'))}</td>"
-            f"<td>{diff}</td><td>{_level(r.get('median'))} {unit}</td></tr>")
-    return ('<table id="target-table" style="border-collapse: collapse; width: 100%">'
+            f"<td>{diff}</td><td>{_level(r.get('median'))} {unit if _level(r.get('median')) else ''}"
+            "</td></tr>")
+    style = ("<style>#target-table td, #target-table th {padding: 2px 8px; "
+             "border-bottom: 1px solid #ddd; text-align: left; white-space: nowrap}</style>")
+    return (f'{style}<table id="target-table" style="border-collapse: collapse">'
             f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -184,10 +187,10 @@ def Page():
             solara.Button("Reset levers to the scenario's", on_click=lambda: levers.set({}),
                           text=True)
         solara.Markdown("### Monte Carlo")
-        solara.InputInt("Replications", value=replications, continuous_update=False)
+        solara.InputInt("Replications", value=replications, continuous_update=True)
         solara.Text(MAX_REPLICATIONS_HINT, style={"font-size": "0.8em", "color": "#555"})
-        solara.InputInt("Seed", value=seed, optional=True, continuous_update=False)
-        solara.Button("Run", on_click=start, color="primary", disabled=run_task.pending
+        solara.InputInt("Seed", value=seed, optional=True, continuous_update=True)
+        solara.Button(f"Run {replications.value or 0} replications", on_click=start, color="primary", disabled=run_task.pending
                       or scenario is None, classes=["run-button"])
 
     solara.Markdown("## Chance of meeting the plan's targets")
