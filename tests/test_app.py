@@ -82,6 +82,14 @@ def test_lever_values_are_applied_and_checked(tmp_path):
         session.with_levers(sc, {"levers.fund.scale": -1})
 
 
+def test_levers_the_model_cannot_move_are_reported():
+    """Fuling's plan names no fund: the fund slider is disabled with the model's reason, and
+    enabled once a scenario declares a fund."""
+    assert "no fund" in session.lever_problems(sim.load_scenario("fuling-baseline"))[
+        "levers.fund.scale"]
+    assert session.lever_problems(sim.load_scenario("fuling-district-fund")) == {}
+
+
 def test_bad_port_is_a_one_line_error(capsys):
     from sim.cli import main
 

@@ -10,6 +10,7 @@ the optional ``app`` extra.
 from __future__ import annotations
 
 import os
+import warnings
 
 from sim.errors import InputError
 
@@ -26,6 +27,10 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) 
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     optional_import("solara", "app", "seisim app")
     from solara.__main__ import run
+
+    # Solara warns on every page load from an address other than "localhost" that it cannot set
+    # cross-site cookies over http; those matter only when embedding the page elsewhere.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
 
     args = [APP_MODULE, "--host", host, "--port", str(int(port)), "--production",
             "--no-check-version", "--open" if open_browser else "--no-open"]

@@ -105,7 +105,8 @@ def FanCharts(run: session.DashboardRun):
 
 
 @solara.component
-def LeverSlider(control: session.LeverControl, levers: solara.Reactive, scenario_value: float):
+def LeverSlider(control: session.LeverControl, levers: solara.Reactive, scenario_value: float,
+                problem: str | None = None):
     value = levers.value.get(control.key, scenario_value)
     low, high = control.span(scenario_value)
 
@@ -115,10 +116,11 @@ def LeverSlider(control: session.LeverControl, levers: solara.Reactive, scenario
     slug = control.key.replace(".", "-")
     with solara.Column(classes=[f"lever lever-{slug}"], gap="0px"):
         solara.SliderFloat(control.label, value=value, min=low, max=high, step=control.step,
-                           on_value=set_value, thumb_label=True)
-        solara.HTML(tag="div", unsafe_innerHTML=(
-            f"{html.escape(control.label)} = <b>{value:g}</b> (scenario: {scenario_value:g}); "
-            f"{html.escape(control.help)}"),
+                           on_value=set_value, thumb_label=True, disabled=problem is not None)
+        note = (f"not available here: {html.escape(problem)}" if problem is not None else
+                f"{html.escape(control.label)} = <b>{value:g}</b> (scenario: "
+                f"{scenario_value:g}); {html.escape(control.help)}")
+        solara.HTML(tag="div", unsafe_innerHTML=note,
             attributes={"data-lever": control.key, "data-value": repr(float(value))},
             style="font-size: 0.8em; color: #555; margin-bottom: 8px")
 
@@ -153,6 +155,8 @@ def Page():
             return None, str(exc)
 
     scenario, load_problem = solara.use_memo(load, [scenario_name.value])
+    problems = solara.use_memo(lambda: session.lever_problems(scenario) if scenario else {},
+                               [scenario_name.value])
 
     def reset_for_scenario():
         levers.set({})
@@ -183,7 +187,8 @@ def Page():
         solara.Markdown("### Levers\nRelative to the calibrated status quo (1 = unchanged).")
         if scenario is not None:
             for control in controls:
-                LeverSlider(control, levers, control.value_in(scenario))
+                LeverSlider(control, levers, control.value_in(scenario),
+                            problems.get(control.key))
             solara.Button("Reset levers to the scenario's", on_click=lambda: levers.set({}),
                           text=True)
         solara.Markdown("### Monte Carlo")

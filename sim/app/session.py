@@ -149,6 +149,20 @@ def lever_controls() -> list[LeverControl]:
     return controls
 
 
+def lever_problems(sc: Scenario) -> dict[str, str]:
+    """Levers the scenario's model cannot move (a plan without a fund has no fund to scale), each
+    with the model's reason, found by compiling the scenario with the lever moved off its status
+    quo; the page disables those sliders instead of failing when Run is pressed."""
+    problems = {}
+    for control in lever_controls():
+        probe = min(control.default + 0.5, control.high)
+        try:
+            with_levers(sc, {control.key: probe}).model_inputs()
+        except InputError as exc:
+            problems[control.key] = exc.problem or str(exc)
+    return problems
+
+
 def status_quo(sc: Scenario) -> Scenario:
     """The scenario with every lever at the status quo (parameters, uncertainties, horizon and
     targets as in the file): what the user's lever settings are compared with."""
