@@ -73,6 +73,11 @@ def target_table_html(run: session.DashboardRun) -> str:
             f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>")
 
 
+class RunFailure(str):
+    """Why a run did not finish, in one line; returned rather than raised so that the page always
+    leaves its running state."""
+
+
 @solara.lab.task
 def run_task(path: str, levers: dict, replications: int, seed: int | None):
     """Run in a worker thread so the page stays responsive and shows progress."""
@@ -80,8 +85,13 @@ def run_task(path: str, levers: dict, replications: int, seed: int | None):
     def progress(done: int, total: int) -> None:
         run_task.progress = 100.0 * done / total if total else 100.0
 
-    sc = session.open_scenario(path)
-    return session.run_dashboard(sc, levers, replications, seed, progress=progress)
+    try:
+        sc = session.open_scenario(path)
+        return session.run_dashboard(sc, levers, replications, seed, progress=progress)
+    except InputError as exc:
+        return RunFailure(" ".join(str(exc).split()))
+    except Exception as exc:  # shown on the page; the server goes on serving
+        return RunFailure(" ".join(f"{type(exc).__name__}: {exc}".split()))
 
 
 @solara.component
@@ -207,11 +217,12 @@ def Page():
         solara.Text(f"Running {replications.value} replications of the status quo and of the "
                     f"chosen levers... {0 if done is None else done:.0f}%",
                     classes=["run-progress"])
-        solara.ProgressLinear(True if done is None else done)
+        solara.ProgressLinear(True if not done else done)  # moving until the first chunk ends
     elif run_task.error:
         exc = run_task.exception
-        message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-        solara.Error(" ".join(message.split()), classes=["run-error"])
+        solara.Error(" ".join(f"{type(exc).__name__}: {exc}".split()), classes=["run-error"])
+    elif run_task.finished and isinstance(run_task.value, RunFailure):
+        solara.Error(str(run_task.value), classes=["run-error"])
     elif run_task.finished and run_task.value is not None:
         run = run_task.value
         settings = run.adjusted.settings
