@@ -96,6 +96,13 @@ def test_bad_port_is_a_one_line_error(capsys):
     assert main(["app", "--no-browser", "--port", "70000"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("seisim: error:") and "\n" not in err and "--port" in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["app", "--no-browser", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("seisim: error:") and "\n" not in err and "in use" in err
 
 
 # In a browser --------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) 
 
     if not 0 <= int(port) <= 65535:
         raise InputError(f"--port must be between 0 and 65535 (got {port})")
+    if port:
+        _check_port_free(host, int(port))
     # No calls home: the server works offline and sends no usage statistics.
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     optional_import("solara", "app", "seisim app")
@@ -39,3 +41,22 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) 
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A port already taken (often a dashboard still running) as a one-line error, before the
+    server starts."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise InputError(f"--host {host}: {exc.strerror or exc}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError:
+            raise InputError(f"port {port} on {host} is in use (a dashboard already running?); "
+                             "choose another with --port") from None
