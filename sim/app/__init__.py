@@ -10,6 +10,7 @@ the optional ``app`` extra.
 from __future__ import annotations
 
 import os
+import signal
 import warnings
 
 from sim.errors import InputError
@@ -36,11 +37,17 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True) 
 
     args = [APP_MODULE, "--host", host, "--port", str(int(port)), "--production",
             "--no-check-version", "--open" if open_browser else "--no-open"]
+    # Stopped by a service manager or a test: end like Ctrl-C, so the runs' folder is removed.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         run.main(args, prog_name="seisim app", standalone_mode=False)
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _check_port_free(host: str, port: int) -> None:

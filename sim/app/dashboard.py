@@ -136,6 +136,30 @@ def LeverSlider(control: session.LeverControl, levers: solara.Reactive, scenario
 
 
 @solara.component
+def Results(run: session.DashboardRun):
+    """What one run answered: settings, fan charts, the target table."""
+    solara.use_effect(lambda: run.cleanup, [run])  # a newer run replaces this one's folder
+    settings = run.adjusted.settings
+    chosen = run.adjusted.scenario.spec.levers
+    solara.HTML(tag="div", unsafe_innerHTML=(
+        f"<b>{html.escape(run.adjusted.scenario.name)}</b> vs "
+        f"<b>{html.escape(run.baseline.scenario.name)}</b>: "
+        f"{run.adjusted.replications} replications each, seed {settings['seed']}, "
+        "common random numbers (the same draws for both)."),
+        attributes={"data-run-seed": str(settings["seed"]),
+                    "data-run-replications": str(run.adjusted.replications),
+                    "data-run-levers": chosen.model_dump_json()},
+        classes=["run-summary"])
+    FanCharts(run)
+    solara.Markdown("### Targets")
+    table = solara.use_memo(lambda: target_table_html(run), [run])
+    solara.HTML(tag="div", unsafe_innerHTML=table, classes=["targets"])
+    solara.Markdown(
+        "P(met): share of replications meeting the target, with its 95% interval. "
+        "Difference: chosen levers minus status quo, paired replication by replication.")
+
+
+@solara.component
 def Page():
     choices = solara.use_memo(session.scenario_choices, [])
     controls = solara.use_memo(session.lever_controls, [])
@@ -224,23 +248,6 @@ def Page():
     elif run_task.finished and isinstance(run_task.value, RunFailure):
         solara.Error(str(run_task.value), classes=["run-error"])
     elif run_task.finished and run_task.value is not None:
-        run = run_task.value
-        settings = run.adjusted.settings
-        chosen = run.adjusted.scenario.spec.levers
-        solara.HTML(tag="div", unsafe_innerHTML=(
-            f"<b>{html.escape(run.adjusted.scenario.name)}</b> vs "
-            f"<b>{html.escape(run.baseline.scenario.name)}</b>: "
-            f"{run.adjusted.replications} replications each, seed {settings['seed']}, "
-            "common random numbers (the same draws for both)."),
-            attributes={"data-run-seed": str(settings["seed"]),
-                        "data-run-replications": str(run.adjusted.replications),
-                        "data-run-levers": html.escape(chosen.model_dump_json())},
-            classes=["run-summary"])
-        FanCharts(run)
-        solara.Markdown("### Targets")
-        solara.HTML(tag="div", unsafe_innerHTML=target_table_html(run), classes=["targets"])
-        solara.Markdown(
-            "P(met): share of replications meeting the target, with its 95% interval. "
-            "Difference: chosen levers minus status quo, paired replication by replication.")
+        Results(run_task.value)
     else:
         solara.Info("Pick a region and scenario, set the levers, and press Run.")

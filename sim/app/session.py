@@ -24,7 +24,7 @@ from sim.paths import SHIPPED_SCENARIOS
 from sim.scenarios import LeverSettings, Scenario, find_scenario, load_scenario, scenario_from_dict
 
 DEFAULT_REPLICATIONS = 200
-SLIDER_SPAN = 4.0  # multiplier sliders reach this many times the status quo (typed values may go past)
+SLIDER_SPAN = 4.0  # multiplier sliders reach this many times the status quo (or a scenario's value)
 PARK_EXPANSION = "levers.parks.expansion.all"
 
 
@@ -228,7 +228,7 @@ def run_dashboard(sc: Scenario, levers: dict[str, float], replications: int = DE
     import sim
 
     adjusted = with_levers(sc, levers)
-    run_dir = Path(tempfile.mkdtemp(prefix="seisim-app-"))
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=_runs_root()))
     try:
         comparison = sim.compare([status_quo(sc), adjusted], replications, seed,
                                  backend=backend, out=run_dir, progress=progress,
@@ -237,6 +237,21 @@ def run_dashboard(sc: Scenario, levers: dict[str, float], replications: int = DE
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
     return DashboardRun(comparison, run_dir)
+
+
+_RUNS_ROOT: Path | None = None
+
+
+def _runs_root() -> Path:
+    """One temporary folder for the server's runs, removed when the server stops: the page shows
+    results, it does not keep them (``seisim mc --out`` does)."""
+    global _RUNS_ROOT
+    if _RUNS_ROOT is None:
+        import atexit
+
+        _RUNS_ROOT = Path(tempfile.mkdtemp(prefix="seisim-app-"))
+        atexit.register(shutil.rmtree, _RUNS_ROOT, True)
+    return _RUNS_ROOT
 
 
 def chunk_size_for(replications: int) -> int:
