@@ -42,6 +42,7 @@ def target_table_html(run: session.DashboardRun) -> str:
     """The target table as HTML: probabilities with 95% intervals under the chosen levers, the
     status quo's probability and the paired difference (common random numbers)."""
     t = run.target_table()
+    t = t.sort_values("p_met", key=lambda p: p.isna(), kind="stable")  # not evaluated: last
     head = ("<tr><th>target</th><th>year</th><th>threshold</th>"
             "<th>P(met), chosen levers [95% CI]</th><th>P(met), status quo</th>"
             "<th>difference [95% CI]</th><th>median</th></tr>")
@@ -67,8 +68,10 @@ def target_table_html(run: session.DashboardRun) -> str:
             f"<td>{chosen}</td><td class=\"p-status-quo\">{_pct(r.get('p_status_quo'))}</td>"
             f"<td>{diff}</td><td>{_level(r.get('median'))} {unit if _level(r.get('median')) else ''}"
             "</td></tr>")
-    style = ("<style>#target-table td, #target-table th {padding: 2px 8px; "
-             "border-bottom: 1px solid #ddd; text-align: left; white-space: nowrap}</style>")
+    style = ("<style>#target-table {font-size: 0.9em} #target-table td, #target-table th "
+             "{padding: 2px 6px; border-bottom: 1px solid #ddd; text-align: left; "
+             "white-space: nowrap} #target-table td:first-child {white-space: normal; "
+             "word-break: break-word}</style>")
     return (f'{style}<table id="target-table" style="border-collapse: collapse">'
             f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>")
 
