@@ -90,6 +90,20 @@ def test_levers_the_model_cannot_move_are_reported():
     assert session.lever_problems(sim.load_scenario("fuling-district-fund")) == {}
 
 
+def test_a_run_reports_progress_and_cleans_up(tmp_path):
+    sc = sim.load_scenario(_user_scenario(tmp_path))
+    seen = []
+    run = session.run_dashboard(sc, {"levers.attraction": 1.2}, replications=20,
+                                progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, 40) and seen[-1] == (40, 40)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert run.adjusted.scenario.spec.levers.attraction == 1.2
+    assert run.baseline.scenario.spec.levers.attraction == 1.0
+    assert run.target_table()["p_met"].notna().any()
+    run.cleanup()
+    assert not run.run_dir.exists()
+
+
 def test_bad_port_is_a_one_line_error(capsys):
     from sim.cli import main
 

@@ -222,21 +222,77 @@ class DashboardRun:
 
 
 def run_dashboard(sc: Scenario, levers: dict[str, float], replications: int = DEFAULT_REPLICATIONS,
-                  seed: int | None = None, progress=False, backend: str = "serial") -> DashboardRun:
+                  seed: int | None = None, progress=None, backend: str = "serial") -> DashboardRun:
     """Run the status quo and the chosen levers of ``sc`` on common random numbers through
-    :func:`sim.compare` into a new temporary run directory."""
+    :func:`sim.compare` into a new temporary run directory. ``progress(done, total)``, if given,
+    is called with the replications finished (both scenarios counted) while it runs."""
     import sim
 
-    adjusted = with_levers(sc, levers)
+    scenarios = [status_quo(sc), with_levers(sc, levers)]
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=_runs_root()))
+    chunk_size = chunk_size_for(replications)
+    watcher = None
+    if progress is not None:
+        watcher = _ProgressWatcher(run_dir, [s.name for s in scenarios], int(replications),
+                                   chunk_size, progress)
     try:
-        comparison = sim.compare([status_quo(sc), adjusted], replications, seed,
-                                 backend=backend, out=run_dir, progress=progress,
-                                 chunk_size=chunk_size_for(replications))
+        comparison = sim.compare(scenarios, replications, seed, backend=backend, out=run_dir,
+                                 progress=False, chunk_size=chunk_size)
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    finally:
+        if watcher is not None:
+            watcher.stop()
     return DashboardRun(comparison, run_dir)
+
+
+class _ProgressWatcher:
+    """Reports a running comparison's progress by watching its run directory for finished chunks
+    (the run store's done markers), the same record ``--resume`` relies on, so the experiment
+    driver needs no hook for it."""
+
+    def __init__(self, run_dir: Path, labels: list[str], replications: int, chunk_size: int,
+                 callback, interval: float = 0.25):
+        import threading
+
+        self.run_dir, self.labels, self.callback = run_dir, labels, callback
+        self.replications, self.chunk_size = replications, chunk_size
+        self.total = replications * len(labels)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True)
+        callback(0, self.total)
+        self._thread.start()
+
+    def finished(self) -> int:
+        from sim.experiments.store import RunStore
+
+        store = getattr(self, "_store", None) or RunStore(self.run_dir)
+        self._store = store
+        done = 0
+        for label in self.labels:
+            for chunk in store.completed_chunks(label):
+                done += min(self.chunk_size, self.replications - chunk * self.chunk_size)
+        return done
+
+    def _watch(self, interval: float) -> None:
+        last = 0
+        while not self._done.wait(interval):
+            try:
+                done = self.finished()
+            except (OSError, ValueError):  # the directory is being set up or torn down
+                continue
+            if done != last:
+                last = done
+                self.callback(done, self.total)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        try:
+            self.callback(self.finished(), self.total)
+        except (OSError, ValueError):
+            pass
 
 
 _RUNS_ROOT: Path | None = None

@@ -103,9 +103,8 @@ def warm_up(engine: str) -> None:
 
 def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str = "processes",
                    workers: int | None = None, address: str | None = None, resume: bool = False,
-                   progress=True) -> RunStore:
-    """Run (or resume) an experiment into ``run_dir``; returns the store of finished results.
-    ``progress``: True for a terminal bar, False for none, or a function ``f(done, total)``."""
+                   progress: bool = True) -> RunStore:
+    """Run (or resume) an experiment into ``run_dir``; returns the store of finished results."""
     specs = experiment.specs()  # validates before anything touches the disk
     check_backend(backend, workers)
     run_dir = Path(run_dir).resolve()  # workers may run in another working directory
@@ -214,27 +213,7 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
     return store
 
 
-class _CallbackProgress:
-    """Progress reported to a function ``callback(done, total)`` instead of a terminal bar, for
-    front ends that draw their own indicator (the dashboard)."""
-
-    def __init__(self, callback, total: int):
-        self.callback, self.total, self.done = callback, total, 0
-        callback(0, total)
-
-    def update(self, n: int) -> None:
-        self.done += n
-        self.callback(self.done, self.total)
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled, desc: str):
-    """A progress bar: ``enabled`` is True (tqdm on stderr), False (none) or a function called
-    with (replications done, total) after every finished chunk."""
-    if callable(enabled):
-        return _CallbackProgress(enabled, total)
+def _progress(total: int, enabled: bool, desc: str):
     if not enabled or total == 0:
         return None
     from tqdm.auto import tqdm
