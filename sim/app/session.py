@@ -2,7 +2,7 @@
 
 The dashboard is a front end to the same library calls as the command line: scenarios are found
 where ``seisim mc NAME`` finds them, levers and their bounds come from the scenario's lever model
-(:class:`sim.scenarios.LeverSettings`), and a run is one :func:`sim.compare` of the chosen scenario
+(the ``levers`` section of :class:`sim.scenarios.ScenarioSpec`), and a run is one :func:`sim.compare` of the chosen scenario
 with its levers at the status quo against the same scenario with the levers the user set, on
 common random numbers. Keeping this apart from the page makes it testable without a browser and
 keeps model logic out of the page.
@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from sim.errors import InputError
 from sim.paths import SHIPPED_SCENARIOS
-from sim.scenarios import LeverSettings, Scenario, find_scenario, load_scenario, scenario_from_dict
+from sim.scenarios import (Scenario, ScenarioSpec, find_scenario, load_scenario,
+                           scenario_from_dict)
 
 DEFAULT_REPLICATIONS = 200
 SLIDER_SPAN = 4.0  # multiplier sliders reach this many times the status quo (or a scenario's value)
@@ -140,7 +141,8 @@ def lever_controls() -> list[LeverControl]:
                                              field.description or "", low, high, float(default),
                                              step))
 
-    walk(LeverSettings, "")
+    # The model of a scenario file's ``levers:`` section, whatever class holds it.
+    walk(ScenarioSpec.model_fields["levers"].annotation, "")
     # Park land is a mapping per park; 'all' applies to every park. A park cannot lose more than
     # its land (-1), the bound sim.model.levers.Levers checks.
     controls.append(LeverControl(PARK_EXPANSION, "parks expansion (all parks)",
