@@ -119,6 +119,15 @@ def test_bad_port_is_a_one_line_error(capsys):
     assert err.startswith("seisim: error:") and "\n" not in err and "in use" in err
 
 
+def test_missing_extra_is_a_one_line_hint(capsys, monkeypatch):
+    from sim.cli import main
+
+    monkeypatch.setitem(sys.modules, "solara", None)  # as if seisim[app] were not installed
+    assert main(["app", "--no-browser", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "seisim[app]" in err
+
+
 # In a browser --------------------------------------------------------------------------------------
 def _browser_paths() -> tuple[str, str]:
     browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
