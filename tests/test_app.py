@@ -47,7 +47,7 @@ def _user_scenario(folder: Path) -> Path:
     return path
 
 
-# Without a browser ---------------------------------------------------------------------------------
+# Without a browser --------------------------------------------------------------------------------
 def test_lever_sliders_come_from_the_lever_model():
     controls = {c.key: c for c in session.lever_controls()}
     assert {"levers.fund.scale", "levers.talent.supply", "levers.attraction",
@@ -128,7 +128,7 @@ def test_missing_extra_is_a_one_line_hint(capsys, monkeypatch):
     assert "\n" not in err and "seisim[app]" in err
 
 
-# In a browser --------------------------------------------------------------------------------------
+# In a browser -------------------------------------------------------------------------------------
 def _browser_paths() -> tuple[str, str]:
     browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
                     if shutil.which(n)), None)

@@ -21,7 +21,7 @@ import solara.lab  # noqa: E402
 from sim.app import session  # noqa: E402
 from sim.errors import InputError  # noqa: E402
 
-MAX_REPLICATIONS_HINT = "a few hundred answer in seconds; thousands narrow the intervals"
+REPLICATIONS_HINT = "a few hundred answer in seconds; thousands narrow the intervals"
 
 
 def _pct(x) -> str:
@@ -62,11 +62,12 @@ def target_table_html(run: session.DashboardRun) -> str:
                 and r.get("p_met_diff") is not None:
             diff = (f'{_signed_pct(r["p_met_diff"])} [{_signed_pct(r["p_met_diff_low"])}, '
                     f'{_signed_pct(r["p_met_diff_high"])}]')
+        median = _level(r.get("median"))
         rows.append(
             f'<tr data-target="{target}" data-p-met="{r["p_met"]!r}">'
             f"<td>{target}</td><td>{year}</td><td>{_level(r['threshold'])} {unit}</td>"
             f"<td>{chosen}</td><td class=\"p-status-quo\">{_pct(r.get('p_status_quo'))}</td>"
-            f"<td>{diff}</td><td>{_level(r.get('median'))} {unit if _level(r.get('median')) else ''}"
+            f"<td>{diff}</td><td>{median} {unit if median else ''}"
             "</td></tr>")
     style = ("<style>#target-table {font-size: 0.9em} #target-table td, #target-table th "
              "{padding: 2px 6px; border-bottom: 1px solid #ddd; text-align: left; "
@@ -230,10 +231,11 @@ def Page():
                           text=True)
         solara.Markdown("### Monte Carlo")
         solara.InputInt("Replications", value=replications, continuous_update=True)
-        solara.Text(MAX_REPLICATIONS_HINT, style={"font-size": "0.8em", "color": "#555"})
+        solara.Text(REPLICATIONS_HINT, style={"font-size": "0.8em", "color": "#555"})
         solara.InputInt("Seed", value=seed, optional=True, continuous_update=True)
-        solara.Button(f"Run {replications.value or 0} replications", on_click=start, color="primary", disabled=run_task.pending
-                      or scenario is None, classes=["run-button"])
+        solara.Button(f"Run {replications.value or 0} replications", on_click=start,
+                      color="primary", disabled=run_task.pending or scenario is None,
+                      classes=["run-button"])
 
     solara.Markdown("## Chance of meeting the plan's targets")
     broken = [c for c in choices if c.problem is not None]

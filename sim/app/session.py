@@ -2,10 +2,10 @@
 
 The dashboard is a front end to the same library calls as the command line: scenarios are found
 where ``seisim mc NAME`` finds them, levers and their bounds come from the scenario's lever model
-(the ``levers`` section of :class:`sim.scenarios.ScenarioSpec`), and a run is one :func:`sim.compare` of the chosen scenario
-with its levers at the status quo against the same scenario with the levers the user set, on
-common random numbers. Keeping this apart from the page makes it testable without a browser and
-keeps model logic out of the page.
+(the ``levers`` section of :class:`sim.scenarios.ScenarioSpec`), and a run is one
+:func:`sim.compare` of the chosen scenario with its levers at the status quo against the same
+scenario with the levers the user set, on common random numbers. Keeping this apart from the
+page makes it testable without a browser and keeps model logic out of the page.
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ def lever_controls() -> list[LeverControl]:
                 top = default * SLIDER_SPAN
                 high = top if high is None else min(high, top)
                 key = f"levers.{prefix}{name}"
-                controls.append(LeverControl(key, f"{prefix}{name}".replace(".", " ").replace("_", " "),
+                label = f"{prefix}{name}".replace(".", " ").replace("_", " ")
+                controls.append(LeverControl(key, label,
                                              field.description or "", low, high, float(default),
                                              step))
 
