@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine with Python 3.11 and pip:
 #   make demo   - build the environment and run the main job on built-in defaults
-#   make test   - build the environment with test extras and run every test
+#   make test   - build the environment with test extras and run every test (installs Debian's
+#                 chromium for the dashboard's browser test when missing, as root with apt-get)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -21,6 +22,7 @@ demo: $(VENV)/.installed
 	$(BIN)/seisim demo
 
 test: $(VENV)/.installed
+	sh tests/setup-browser.sh
 	$(BIN)/python -m pytest
 
 clean:

@@ -794,9 +794,28 @@ def add_simulation_commands(subparsers) -> None:
 # Registry and entry point ------------------------------------------------------------------------
 #: Top-level subcommands, in the order ``seisim --help`` lists them. Add new ones (run, mc, ...)
 #: here.
+# seisim app ----------------------------------------------------------------------------------------
+def cmd_app(args: argparse.Namespace) -> int:
+    from sim.app import serve
+
+    return serve(host=args.host, port=args.port, open_browser=not args.no_browser)
+
+
+def add_app_command(subparsers) -> None:
+    app = subparsers.add_parser("app", help="browser dashboard: pick a scenario, move the levers, "
+                                            "see target probabilities (needs seisim[app])",
+                                description="Start the dashboard server and open it in a browser.")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this computer only)")
+    app.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    app.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    app.set_defaults(func=cmd_app)
+
+
 COMMANDS: list[Callable] = [
     add_plan_command,
     add_simulation_commands,
+    add_app_command,
 ]
 
 
