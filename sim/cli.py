@@ -338,23 +338,17 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    import yaml
-
-    from sim.reporting.results import load_result, write_report
-    from sim.reporting.sweep import SWEEP_FILE, SweepResult, write_sweep_report
-    from sim.scenarios import scenario_from_dict
-
-    _use_agg()
     from pathlib import Path
 
+    from sim.reporting.results import load_result, run_scenarios, write_report
+    from sim.reporting.sweep import SWEEP_FILE, SweepResult, write_sweep_report
+
+    _use_agg()
     run_dir = Path(args.run_dir)
     if not (run_dir / "manifest.json").is_file():
         raise InputError("not a seisim run directory (no manifest.json)", file=str(run_dir))
-    docs = yaml.safe_load((run_dir / "scenario.yaml").read_text(encoding="utf-8"))
     result = load_result(run_dir)
-    labels = [""] if not hasattr(result, "results") else result.labels
-    scenarios = ({"": scenario_from_dict(docs)} if labels == [""] else
-                 {label: scenario_from_dict(docs[label]) for label in labels})
+    scenarios = run_scenarios(run_dir)
     if (run_dir / SWEEP_FILE).is_file():  # a sweep keeps its one-table report
         result = SweepResult.open(run_dir, scenarios)
         report = write_sweep_report(result, plots=not args.no_plots)
@@ -461,10 +455,9 @@ def _calibrate_through(args) -> int:
     (``as_of: YEAR``) runs with."""
     from pathlib import Path
 
-    import yaml
-
     from sim.calibration import calibrate_through, load_spec
     from sim.experiments.backends import default_workers
+    from sim.reporting.calibration_report import write_parameter_set
 
     spec, source = load_spec(args.spec)
     bootstrap = spec.bootstrap if args.bootstrap is None else args.bootstrap
@@ -473,16 +466,10 @@ def _calibrate_through(args) -> int:
                             backend=args.backend, address=args.address,
                             work_dir=_calibration_work(args))
     pset = fit.parameter_set(spec, source, seed=spec.seed)
-    folder = Path(args.out) / "sets"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{pset['name']}.yaml"
-    tmp = path.with_suffix(".yaml.partial")
-    header = (f"# Parameter set calibrated on data dated up to {args.data_through}.\n"
-              f"# Written by `seisim calibrate {args.spec} --data-through {args.data_through}`; "
-              "do not edit by hand.\n")
-    tmp.write_text(header + yaml.safe_dump(pset, allow_unicode=True, sort_keys=False),
-                   encoding="utf-8")
-    tmp.replace(path)
+    path = write_parameter_set(
+        pset, Path(args.out) / "sets",
+        f"Parameter set calibrated on data dated up to {args.data_through}.",
+        f"seisim calibrate {args.spec} --data-through {args.data_through}")
     for row in fit.summary_rows():
         value = "-" if row["value"] is None else f"{row['value']:.4g}"
         print(f"{row['parameter']:<28} {row['status']:<13} {value}")
@@ -521,20 +508,14 @@ def _quietly(analysis, *args, **kwargs):
         return analysis(*args, **kwargs)
 
 
-def _warning_lines(result) -> list[str]:
-    """The result's warnings, printed now; returns them as report lines."""
+def _print_warnings(result) -> None:
     for w in result.warnings:
         print(f"warning: {w}")
-    return [f"**Warning:** {w}" for w in result.warnings] + ([""] if result.warnings else [])
-
-
-def _write_md(path, lines) -> None:
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def cmd_sensitivity(args) -> int:
     import sim
-    from sim.analysis.sensitivity import plot_indices
+    from sim.reporting.analysis_reports import write_sensitivity_report
 
     _use_agg()
     scenario = sim.api.as_scenario(args.scenario)
@@ -542,33 +523,16 @@ def cmd_sensitivity(args) -> int:
     res = _quietly(sim.sensitivity, scenario, args.target, args.factor, method=args.method,
                    samples=args.samples, replications=args.replications, seed=args.seed,
                    out=out, **_backend(args))
-    idx = res["indices"]
-    idx.to_csv(out / "indices.csv", index=False, encoding=CSV_ENCODING)
-    res["points"].to_csv(out / "points.csv", index_label="point", encoding=CSV_ENCODING)
-    fig = plot_indices(idx, res["method"])
-    fig.savefig(out / "indices.png", dpi=110)
-    print(idx.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    warned = _warning_lines(res)
-    constant = idx.attrs.get("constant_outcomes", [])
-    _write_md(out / "report.md", [
-        f"# Sensitivity ({res['method']}): {scenario.name}", "",
-        f"Target: `{res['spec'].id}` ({res['spec'].year}, threshold {res['spec'].threshold:g} "
-        f"{res['spec'].unit}); {len(res['points'])} design points x {args.replications} "
-        "replications on common random numbers.", "",
-        "Outcomes: `value` = mean simulated value in the target year; `p_met` = share of "
-        "replications meeting the target.", "",
-        *(["Constant outcome(s) (indices meaningless): " + ", ".join(constant), ""]
-          if constant else []),
-        *warned,
-        "Tables: [indices.csv](indices.csv), [points.csv](points.csv)", "",
-        "![indices](indices.png)"])
+    write_sensitivity_report(res, scenario, out, args.replications)
+    print(res["indices"].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    _print_warnings(res)
     print(f"run directory: {out}")
     return 0
 
 
 def cmd_discover(args) -> int:
     import sim
-    from sim.analysis.discovery import plot_box, plot_tradeoff
+    from sim.reporting.analysis_reports import write_discovery_report
 
     _use_agg()
     scenario = sim.api.as_scenario(args.scenario)
@@ -576,30 +540,14 @@ def cmd_discover(args) -> int:
     res = _quietly(sim.discover, scenario, args.target, args.factor, samples=args.samples,
                    mode=args.mode, density=args.density, seed=args.seed, out=out,
                    **_backend(args))
-    traj, step, box = res["trajectory"], res["step"], res["restrictions"]
-    traj.to_csv(out / "trajectory.csv", index_label="step", encoding=CSV_ENCODING)
-    box.to_csv(out / "box.csv", index=False, encoding=CSV_ENCODING)
-    res["cases"].to_csv(out / "cases.csv", index_label="point", encoding=CSV_ENCODING)
-    figures = [] if step is None else [("tradeoff.png", plot_tradeoff(traj, step)),
-                                       ("box.png", plot_box(box))]
-    for name, fig in figures:
-        fig.savefig(out / name, dpi=110)
+    write_discovery_report(res, scenario, out)
+    box = res["restrictions"]
     print(f"cases where {res['spec'].id} is {res['mode']}: {res['share_of_interest']:.1%} of "
           f"{len(res['cases'])}")
     print(res["message"])
     if len(box):
         print(box.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    warned = _warning_lines(res)
-    _write_md(out / "report.md", [
-        f"# Scenario discovery (PRIM): {scenario.name}", "",
-        f"Cases where `{res['spec'].id}` is **{res['mode']}**: {res['share_of_interest']:.1%} of "
-        f"{len(res['cases'])} Latin-hypercube samples (one independent replication each).", "",
-        res["message"] + ".", "", *warned,
-        "| factor | box low | box high | sampled range |", "|---|---|---|---|",
-        *[f"| {r.factor} | {r.box_low:.4g} | {r.box_high:.4g} | {r.range_low:.4g}-"
-          f"{r.range_high:.4g} |" for r in box.itertuples()], "",
-        "Tables: [trajectory.csv](trajectory.csv), [box.csv](box.csv), [cases.csv](cases.csv)",
-        *(["", "![trade-off](tradeoff.png)", "", "![box](box.png)"] if figures else [])])
+    _print_warnings(res)
     print(f"run directory: {out}")
     return 0
 
@@ -608,7 +556,7 @@ def cmd_solve(args) -> int:
     import time
 
     import sim
-    from sim.analysis.solve import plot_curve
+    from sim.reporting.analysis_reports import fund_answer_line, write_solve_report
 
     _use_agg()
     scenario = sim.api.as_scenario(args.scenario)
@@ -618,25 +566,13 @@ def cmd_solve(args) -> int:
                     replications=args.replications, seed=args.seed, out=out,
                     **_backend(args))
     seconds = time.perf_counter() - start
-    res.curve.to_csv(out / "curve.csv", index=False, encoding=CSV_ENCODING)
-    plot_curve(res).savefig(out / "curve.png", dpi=110)
+    write_solve_report(res, scenario, out, (args.low, args.high), args.prob, seconds)
     print(res.curve.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     print(res.message)
-    extra = ""
-    if res.lever == "levers.fund.scale" and res.value is not None:
-        base = scenario.model_inputs().fund_inflow.sum()
-        extra = (f"fund investment at the answer: {res.value * base:.3g} 亿元/yr "
-                 f"(baseline {base:.3g} 亿元/yr)")
+    extra = fund_answer_line(res, scenario)
+    if extra:
         print(extra)
     print(f"time: {seconds:.0f} s; run directory: {out}")
-    _write_md(out / "report.md", [
-        f"# Required lever: {scenario.name}", "",
-        f"Question: smallest `{res.lever}` in [{args.low:g}, {args.high:g}] with "
-        f"P(`{res.target}` met) >= {args.prob:.0%}.", "", f"**Answer:** {res.message}", "",
-        *([extra, ""] if extra else []),
-        f"{res.extra['evaluations']} lever values, {res.extra['replications']} replications each "
-        f"on common random numbers; run time {seconds:.0f} s.", "",
-        "Table: [curve.csv](curve.csv)", "", "![P(met) against the lever](curve.png)"])
     return 0
 
 

@@ -27,29 +27,11 @@ from sim.errors import InputError
 from sim.experiments.store import RunStore
 from sim.reporting import present
 from sim.reporting.report import assumption_items, data_basis
+from sim.reporting.results import run_scenarios
 
 TEMPLATES = Path(__file__).with_name("templates")
 HTML_NAME = "briefing.html"
 XLSX_NAME = "briefing.xlsx"
-
-
-def run_scenarios(run_dir: str | Path) -> dict:
-    """The scenarios of a run directory, by label, rebuilt from its ``scenario.yaml`` (the fully
-    resolved scenarios the run used)."""
-    import yaml
-
-    from sim.scenarios import scenario_from_dict
-
-    store = RunStore(run_dir)
-    labels = store.manifest()["settings"]["labels"]
-    path = store.path / "scenario.yaml"
-    if not path.is_file():
-        raise InputError("run directory has no scenario.yaml (needed for plan names and "
-                         "assumptions)", file=str(store.path))
-    docs = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if labels == [""]:
-        return {"": scenario_from_dict(docs, str(path))}
-    return {label: scenario_from_dict(docs[label], str(path)) for label in labels}
 
 
 # What a briefing shows, as plain data (the template and the workbook both read it) --------------

@@ -9,6 +9,19 @@ import yaml
 from sim.calibration import CalibrationResult
 
 
+def write_parameter_set(pset: dict, sets_dir: Path, what: str, command: str) -> Path:
+    """Write ``<sets_dir>/<name>.yaml`` with a header saying what it is and which command wrote
+    it; written under a temporary name and renamed, so a reader never sees half a set."""
+    sets_dir.mkdir(parents=True, exist_ok=True)
+    path = sets_dir / f"{pset['name']}.yaml"
+    tmp = path.with_suffix(".yaml.partial")
+    header = f"# {what}\n# Written by `{command}`; do not edit by hand.\n"
+    tmp.write_text(header + yaml.safe_dump(pset, allow_unicode=True, sort_keys=False),
+                   encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def write_calibration(result: CalibrationResult, sets_dir: Path, reports_dir: Path) -> tuple[Path, Path]:
     """Write ``<sets_dir>/<region>-<version>.yaml`` and ``<reports_dir>/<name>/report.md``."""
     import matplotlib
@@ -17,12 +30,10 @@ def write_calibration(result: CalibrationResult, sets_dir: Path, reports_dir: Pa
     import matplotlib.pyplot as plt
 
     pset = result.parameter_set()
-    sets_dir.mkdir(parents=True, exist_ok=True)
-    set_path = sets_dir / f"{pset['name']}.yaml"
-    header = (f"# Fitted parameter set for {pset['region']} plan version {pset['version']}.\n"
-              f"# Written by `seisim calibrate {result.problem.source}`; do not edit by hand.\n")
-    set_path.write_text(header + yaml.safe_dump(pset, allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")
+    set_path = write_parameter_set(
+        pset, sets_dir,
+        f"Fitted parameter set for {pset['region']} plan version {pset['version']}.",
+        f"seisim calibrate {result.problem.source}")
 
     out = reports_dir / pset["name"]
     out.mkdir(parents=True, exist_ok=True)

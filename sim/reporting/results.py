@@ -15,9 +15,9 @@ import pandas as pd
 
 from sim.analysis.targets import (annual_quantiles, first_met_distribution, paired_differences,
                                   summarize_targets)
+from sim.csvfiles import CSV_ENCODING
 from sim.experiments.store import RunStore
 from sim.outcomes import TargetSpec
-from sim.csvfiles import CSV_ENCODING
 
 
 def _figure(x: float) -> str:
@@ -340,6 +340,27 @@ def write_report(run_dir: str | Path, scenarios: dict | None = None, plots: bool
     path = store.path / "report.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def run_scenarios(run_dir: str | Path) -> dict:
+    """The scenarios of a run directory, by label, rebuilt from its ``scenario.yaml`` (the fully
+    resolved scenarios the run used)."""
+    import yaml
+
+    from sim.scenarios import scenario_from_dict
+
+    from sim.errors import InputError
+
+    store = RunStore(run_dir)
+    labels = store.manifest()["settings"]["labels"]
+    path = store.path / "scenario.yaml"
+    if not path.is_file():
+        raise InputError("run directory has no scenario.yaml (needed for plan names and "
+                         "assumptions)", file=str(store.path))
+    docs = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if labels == [""]:
+        return {"": scenario_from_dict(docs, str(path))}
+    return {label: scenario_from_dict(docs[label], str(path)) for label in labels}
 
 
 def load_result(run_dir: str | Path):
