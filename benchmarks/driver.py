@@ -12,40 +12,55 @@ processes), so a figure disturbed by other load is visible.
 
 Figures
   (1) End-to-end vs kernel-only, serial, ``--replications`` N of scenarios/chongqing-baseline.yaml
-      (parameters drawn per replication) and scenarios/fuling-baseline.yaml, seed 20250101.
-      * end-to-end: replications/s of the whole call
+      and scenarios/fuling-baseline.yaml (both draw their parameters per replication), seed
+      20250101, ``--repeats`` runs of each figure (all printed; median and best reported).
+      * end-to-end, fresh process: replications/s of the whole call
         ``sim.monte_carlo(scenario, N, seed, backend="serial", progress=False, out=<tmp>)``:
         validation, the driver's warm-up replication, every chunk (inputs, population, kernel,
-        tables, outcomes, Parquet writes and checksums), the manifest, the result object.
-      * kernel-only: the same N replications (same seeds, same parameter draws) where only the
-        compiled kernel call (``sim.engines.numba_engine.simulate_firms``) is on the clock. The
-        inputs (``scenario.model_inputs(parameter_rng(seed, r))``, once per replication when the
+        tables, outcomes, Parquet writes and checksums), the manifest, the result object, and
+        the modules the call imports on first use (the result object's statistics import
+        scipy.stats, writing Parquet imports pyarrow): what a script that runs one Monte Carlo
+        pays.
+      * end-to-end, second call: the same call after a 1-replication ``sim.monte_carlo`` in the
+        same process (its time is printed): the steady cost of a run once those imports are
+        done, as in a notebook or a long-lived worker.
+      * kernel-only: the same N replications (same seeds, same parameter draws) with only the
+        compiled kernel call (``sim.engines.numba_engine.simulate_firms``) on the clock. The
+        inputs (``scenario.model_inputs(parameter_rng(seed, r))`` per replication when the
         scenario varies, else once), the random streams, the firm population
         (``FirmState.initial``) and the annual arrays are built outside it; their unclocked
-        seconds are printed alongside.
-      * the fraction end-to-end / kernel-only replications/s (= kernel seconds / end-to-end
-        seconds; target >= 0.85), from the medians of ``--repeats`` runs and from the best runs.
-      * where the rest goes: one further run of the same call under cProfile, cumulative seconds
-        of the functions that make up a replication and a chunk (see ``BREAKDOWN``), each as a
-        share of the profiled call. The driver's warm-up replication runs with the profiler off
-        and is timed on its own, so no line counts it twice. The profiler slows Python code
+        seconds are printed alongside. Printed with them, as a cross-check that follows the
+        engine's code should its kernel call change: the seconds of every call from Python into
+        a compiled ``sim.engines`` function while the driver's ``run_replications`` runs the
+        same replications in the same process.
+      * the fractions end-to-end / kernel-only replications/s (= kernel seconds / end-to-end
+        seconds; target >= 0.85), from the median runs and from the best runs.
+      * where the rest goes: one further second call, under cProfile: cumulative seconds of the
+        functions that make up the driver, a chunk and a replication (``BREAKDOWN``), each as a
+        share of the call. In that call the driver's warm-up replication is timed on its own,
+        unprofiled, just before (so no line counts it twice). The profiler slows Python code
         (many small calls) far more than the compiled kernel, so the Python shares are inflated;
         the profiled and the unprofiled wall times are both printed to show by how much.
-  (2) Wall time of ``seisim sensitivity scenarios/fuling-baseline.yaml --samples 16
-      --replications 4`` and ``seisim solve scenarios/fuling-baseline.yaml --replications
+  (2) Wall time of ``seisim sensitivity scenarios/fuling-district-fund.yaml --samples 16
+      --replications 4`` and ``seisim solve scenarios/fuling-district-fund.yaml --replications
       <--solve-replications>`` with 4 grid points and 2 bisections, both ``--backend processes
       --workers 2``, in the current tree and in the tree of ``--before`` (default dfc7339, when
-      designs ran as one task per group of points and a solve evaluation as one task). The
-      reference tree is checked out with ``git worktree add --detach`` into a temporary directory
-      (removed afterwards) and run with ``PYTHONPATH=<that tree>`` by the same Python; each child
-      prints the ``sim`` it imported, which is checked to be the tree's own. Each tree's numba
-      cache is warmed by a 2-replication run before timing. ``seisim solve`` has no options for
-      the grid and the bisections, so the child calls ``sim.cli.main`` with ``sim.solve`` wrapped
-      to pass ``grid=4, bisections=2`` (the same in both trees: the command is otherwise
-      unchanged, including its CSV, plot and report). The time is the ``main(...)`` call, from
-      argument parsing to the report written (the interpreter start and ``import sim`` are
-      outside it). Note that a solve evaluation of 100 replications or fewer is one chunk in
-      both trees, so only a larger ``--solve-replications`` can run in parallel.
+      designs ran as their own task type and a solve evaluation, a single design point, as one
+      task). Fuling's baseline names no fund (the default factors of sensitivity and the default
+      lever of solve are fund levers), so both use the scenario that declares one. The reference
+      tree is checked out with ``git worktree add --detach`` into a temporary directory (removed
+      afterwards) and run with ``PYTHONPATH=<that tree>`` by the same Python; each child reports
+      the ``sim`` it imported, which is checked to be the tree's own. Each tree's numba cache is
+      warmed by a 2-replication run before timing. ``seisim solve`` has no options for the grid
+      and the bisections, so the child calls ``sim.cli.main`` with ``sim.solve`` wrapped to pass
+      ``grid=4, bisections=2`` (the same in both trees; the command is otherwise unchanged,
+      including its CSV, plot and report). The time is the ``main(...)`` call, from argument
+      parsing to the report written (interpreter start and ``import sim`` outside it). Also
+      printed: the CPU seconds (user + system) of the whole subprocess and its workers, imports
+      included, less disturbed by other load than the wall time. The runs of the two trees
+      alternate, so slow drift of the machine affects both alike. A solve evaluation of 100
+      replications or fewer is one chunk in both trees, so only a larger
+      ``--solve-replications`` can use both workers.
   The last line is the Chongqing end-to-end / kernel-only fraction of (1), measured in this run.
 """
 
@@ -113,7 +128,8 @@ def child(spec: dict) -> dict:
     warm_up(Experiment({"": scenario}, 1, SEED, scenario.spec.monte_carlo.engine))
     n = spec["replications"]
     if spec["kind"] == "kernel":
-        return kernel_only(scenario, n) | {"varies": scenario.varies}
+        return kernel_only(scenario, n) | {"varies": scenario.varies,
+                                           "in_driver": kernel_in_driver(scenario, n)}
     out = Path(tempfile.mkdtemp(prefix="seisim-bench-"))
     try:
         first = None
@@ -162,6 +178,43 @@ def kernel_only(scenario, n: int) -> dict:
         compile_s, prepare, kernel = compile_s + t1 - t0, prepare + t2 - t1, kernel + t3 - t2
     return {"wall": kernel, "compile": compile_s, "prepare": prepare, "replications": n,
             "failures": 0}
+
+
+def kernel_in_driver(scenario, n: int) -> float:
+    """Cross-check of :func:`kernel_only` that follows the engine's code wherever it goes: the
+    seconds spent in calls from Python of any compiled (numba) function of ``sim.engines``
+    while the driver's own replication code (``run_replications``) runs the same N
+    replications. If the engine changes how it calls its kernel (a batch kernel, say), this
+    figure still counts it while ``kernel_only`` would need updating."""
+    from numba.core.dispatcher import Dispatcher
+
+    from sim.experiments.runner import run_replications
+
+    spent = [0.0]
+
+    def timed(dispatcher):
+        def call(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return dispatcher(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - t0
+        return call
+
+    patched = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("sim.engines") or module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, Dispatcher) and value.py_func.__module__.startswith("sim."):
+                patched.append((module, attr, value))
+                setattr(module, attr, timed(value))
+    try:
+        run_replications(scenario, range(n), SEED, scenario.spec.monte_carlo.engine)
+    finally:
+        for module, attr, value in patched:
+            setattr(module, attr, value)
+    return spent[0]
 
 
 def profiled(scenario, n: int, out: Path) -> dict:
@@ -267,6 +320,7 @@ def measure(spec: dict, tree: Path = ROOT) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"benchmark run failed ({spec}):\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["cpu"] = own1 - own0  # the child and its workers (a pool's are joined before exit)
     result["foreign_cpu"] = (busy1 - busy0) - (own1 - own0) if busy0 is not None else 0.0
     FOREIGN.append(result["foreign_cpu"])
     if result.get("failures") or result.get("code"):
@@ -294,7 +348,9 @@ def end_to_end_vs_kernel(scenario: str, n: int, repeats: int) -> dict:
     print(f"    kernel-only                  {k['text']}" + note(kernel))
     print(f"      outside the clock, median s: compile inputs "
           f"{statistics.median(r['compile'] for r in kernel):.2f}, streams + population + arrays "
-          f"{statistics.median(r['prepare'] for r in kernel):.2f}")
+          f"{statistics.median(r['prepare'] for r in kernel):.2f}; cross-check, compiled calls "
+          f"inside the driver's run_replications: "
+          f"{statistics.median(r['in_driver'] for r in kernel):.2f} s")
     fractions = {}
     for label, group in (("end-to-end, fresh process", cold),
                          ("end-to-end, second call", second)):
@@ -393,8 +449,10 @@ def analyses(trees: dict[str, Path], repeats: int, solve_replications: int) -> d
         for name in trees:
             ws = [r["wall"] for r in runs[name]]
             walls[command, name] = statistics.median(ws)
+            cpu = statistics.median(r["cpu"] for r in runs[name])
             print(f"    {name:<22} s: {', '.join(f'{w:.2f}' for w in ws)} (median "
-                  f"{walls[command, name]:.2f})" + note(runs[name]))
+                  f"{walls[command, name]:.2f}; CPU of the command and its workers, median "
+                  f"{cpu:.1f} s)" + note(runs[name]))
         if len(trees) == 2:
             before, after = (walls[command, name] for name in trees)
             print(f"    ratio before / current: {before / after:.2f} "
