@@ -480,7 +480,7 @@ def environment() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--replications", type=int, default=1000,
                         help="replications of each run of (1)")
     parser.add_argument("--repeats", type=int, default=3, help="measured runs of each figure")
