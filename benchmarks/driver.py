@@ -93,7 +93,7 @@ FOREIGN: list[float] = []  # CPU seconds used by other processes during each mea
 
 #: The profiled run's breakdown: (depth, label, module file, function, only calls from this
 #: caller or None). Cumulative seconds; a line is part of the nearest line above it with a smaller
-#: depth, and each line with sub-lines is followed by what they leave out ("other").
+#: depth, and each line with sub-lines is followed by what they leave out ("rest of ...").
 BREAKDOWN = (
     (0, "driver (run_experiment)", "sim/experiments/driver.py", "run_experiment", None),
     (1, "validate scenario (Experiment.specs)", "sim/experiments/driver.py", "specs", None),
