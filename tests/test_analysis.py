@@ -153,3 +153,19 @@ def test_an_unreachable_fund_answer_still_reports_the_fund_check(tmp_path, capsy
     assert code == 0
     assert "not reachable within bounds" in out
     assert "at levers.fund.scale = 2: fund-driven investment" in out and "323" in out
+
+
+def test_default_factors_leave_out_fund_levers_of_a_plan_without_a_fund(tmp_path):
+    """Fuling's plan names no fund: its default factors hold no fund lever (varying it would fail
+    every design point), and a required-lever search on the fund fails in one line before any
+    directory is made."""
+    from sim.analysis.factors import default_factors
+
+    fuling = sim.load_scenario("scenarios/fuling-baseline.yaml")
+    assert not [k for k in default_factors(fuling) if k.startswith("levers.fund.")]
+    assert "levers.attraction" in default_factors(fuling)
+    assert "levers.fund.scale" in default_factors(
+        sim.load_scenario("scenarios/fuling-district-fund.yaml"))
+    with pytest.raises(sim.errors.InputError, match="no fund to change"):
+        sim.solve(fuling, out=tmp_path / "solve", replications=10, backend="serial")
+    assert not (tmp_path / "solve").exists()

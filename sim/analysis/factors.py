@@ -19,11 +19,20 @@ LEVER_RANGES = {
 }
 
 
+def has_funds(scenario: Scenario) -> bool:
+    """Whether the scenario's model has a government fund (from the plan or declared)."""
+    return scenario.model_inputs().fund_inflow.size > 0
+
+
 def default_factors(scenario: Scenario) -> dict[str, tuple[float, float]]:
+    """The planner's levers around the scenario's own setting (:data:`LEVER_RANGES`; fund levers
+    only when the model has a fund) and the scenario's declared uncertainties."""
     levers = scenario.spec.levers
     current = {"levers.fund.scale": levers.fund.scale, "levers.talent.supply": levers.talent.supply,
                "levers.attraction": levers.attraction, "levers.rd_policy": levers.rd_policy}
     factors = {k: (lo * current[k], hi * current[k]) for k, (lo, hi) in LEVER_RANGES.items()}
+    if not has_funds(scenario):  # a plan without a fund has no fund lever to vary
+        factors = {k: v for k, v in factors.items() if not k.startswith("levers.fund.")}
     for key, dist in scenario.spec.uncertainties.items():
         if dist.dist in ("uniform", "triangular"):
             factors[f"params.{key}"] = (dist.low, dist.high)

@@ -118,6 +118,8 @@ def solve(scenario: Scenario, target: str, lever: str, prob: float, bounds: tupl
     """Smallest value of ``lever`` (a dotted key such as ``levers.fund.scale``) at which the
     probability of meeting ``target`` is at least ``prob``."""
     seed = check_seed(scenario.spec.monte_carlo.seed if seed is None else seed)
+    # A lever the model cannot move fails here, in one line, before the directory is made.
+    scenario.with_overrides({lever: bounds[0]}).model_inputs()
     run_dir = claim_directory(run_dir, "solve", {
         "scenario": scenario.resolved, "target": target, "lever": lever, "prob": prob,
         "bounds": list(bounds), "replications": replications, "seed": seed, "grid": grid,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 
+from sim.analysis.factors import default_factors, has_funds
 from sim.connectors.replication import (LEVER_KEYS, lever_overrides, replicate,
                                         scenario_specs, target_values)
 from sim.scenarios import Scenario
@@ -53,7 +54,7 @@ def uncertainty_ranges(scenario: Scenario) -> dict[str, tuple[float, float]]:
             spread = math.exp(2 * dist.sigma)
             low, high = dist.median / spread, dist.median * spread
         out[key] = (float(low), float(high))
-    if _has_funds(scenario):
+    if has_funds(scenario):
         for key in scenario.prior_keys(scenario.parameter_set):
             out[key] = tuple(float(v) for v in PRIORS[key])
     return out
@@ -63,21 +64,13 @@ def lever_ranges(scenario: Scenario) -> dict[str, tuple[float, float]]:
     """Flat lever name -> (low, high): the ranges sensitivity analysis uses by default
     (:data:`sim.analysis.factors.LEVER_RANGES`, multiples of the scenario's own setting); fund
     levers only when the scenario has a fund, degenerate ranges (a lever set to 0) left out."""
-    from sim.analysis.factors import default_factors
-
     by_key = {v: k for k, v in LEVER_KEYS.items()}
     out = {}
     for key, (low, high) in default_factors(scenario).items():
         if key not in by_key or not low < high:
             continue
-        if key.startswith("levers.fund.") and not _has_funds(scenario):
-            continue
         out[by_key[key]] = (float(low), float(high))
     return out
-
-
-def _has_funds(scenario: Scenario) -> bool:
-    return scenario.model_inputs().fund_inflow.size > 0
 
 
 class ScenarioFunction:

@@ -9,6 +9,7 @@ run directory themselves, so on a cluster it must be on a shared filesystem.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -76,28 +77,65 @@ def exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="seisim-parent-watch", daemon=True).start()
 
 
-def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
+#: The local worker pool kept between experiments of one session: starting a worker costs a
+#: process start, ``import sim`` and loading the numba cache (1-2 CPU seconds), so an analysis that
+#: runs many small experiments one after another (the required-lever search evaluates lever values
+#: in turn) would otherwise pay it again for each one. Keyed by what a worker inherits at start
+#: and reads files by (worker count, working directory, ``SEISIM_*`` variables): when any of
+#: these changes, the pool is replaced, so workers always look up seeds and statistics where the
+#: driver does.
+_POOLS: dict[tuple, object] = {}
+
+
+def worker_pool(workers: int):
+    """The session's pool of ``workers`` spawned processes (created on first use)."""
     import multiprocessing
     import os
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("spawn")
+    key = (workers, os.getcwd(),
+           tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEISIM_"))))
+    pool = _POOLS.get(key)
+    if pool is None:
+        close_worker_pools()
+        pool = ProcessPoolExecutor(max_workers=workers,
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=exit_with_parent, initargs=(os.getpid(),))
+        _POOLS[key] = pool
+    return pool
+
+
+def close_worker_pools() -> None:
+    """Stop every kept pool (at exit, and after a run fails or is interrupted, so no worker keeps
+    computing a cancelled run's chunks)."""
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+atexit.register(close_worker_pools)
+
+
+def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
     queue = iter(tasks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
+    pool = worker_pool(workers)
+    pending = set()
+    try:
         pending = {pool.submit(func, t)
                    for t in itertools.islice(queue, workers * IN_FLIGHT_PER_WORKER)}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-                    for t in itertools.islice(queue, 1):
-                        pending.add(pool.submit(func, t))
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+                for t in itertools.islice(queue, 1):
+                    pending.add(pool.submit(func, t))
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        close_worker_pools()
+        raise
 
 
 def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Iterator:
