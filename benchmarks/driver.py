@@ -69,7 +69,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -77,6 +76,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import machine  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("scenarios/chongqing-baseline.yaml", "scenarios/fuling-baseline.yaml")
@@ -289,34 +290,15 @@ def analysis_child(spec: dict) -> dict:
 
 
 # -- the parent ----------------------------------------------------------------------------------
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat), or None."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    ticks = [int(x) for x in fields]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime + s.ru_utime + s.ru_stime
-
-
 def measure(spec: dict, tree: Path = ROOT) -> dict:
     """Run one child in ``tree`` (its ``sim`` first on the path) and return its figures, with the
     CPU seconds other processes used meanwhile."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
-    busy0, own0 = busy_cpu_seconds(), own_cpu_seconds()
+    busy0, own0 = machine.busy_cpu_seconds(), machine.own_cpu_seconds()
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child",
                            json.dumps(spec)], cwd=tree, env=env, capture_output=True, text=True)
-    busy1, own1 = busy_cpu_seconds(), own_cpu_seconds()
+    busy1, own1 = machine.busy_cpu_seconds(), machine.own_cpu_seconds()
     if proc.returncode != 0:
         raise SystemExit(f"benchmark run failed ({spec}):\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -464,19 +446,7 @@ def environment() -> str:
     import numba
     import numpy
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return (f"{cpu}, {cores} cores, load average {load}; Python {platform.python_version()}, "
-            f"numpy {numpy.__version__}, numba {numba.__version__}; {platform.system()} "
-            f"{platform.release()}")
+    return machine.environment(numba, numpy)
 
 
 def main() -> None:

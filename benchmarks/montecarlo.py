@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -50,6 +48,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import machine  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHONGQING = ROOT / "scenarios" / "chongqing-baseline.yaml"
@@ -122,33 +122,14 @@ def instrument_execute() -> list[float]:
     return starts
 
 
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat), or None."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    ticks = [int(x) for x in fields]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    s = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime + s.ru_utime + s.ru_stime
-
-
 def measure(scenario: Path, replications: int, backend: str, workers: int | None = 2,
             chunk_size: int | None = None) -> dict:
     spec = {"scenario": str(scenario), "replications": replications, "backend": backend,
             "workers": workers, "chunk_size": chunk_size}
-    busy0, own0 = busy_cpu_seconds(), own_cpu_seconds()
+    busy0, own0 = machine.busy_cpu_seconds(), machine.own_cpu_seconds()
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=ROOT,
                           capture_output=True, text=True)
-    busy1, own1 = busy_cpu_seconds(), own_cpu_seconds()
+    busy1, own1 = machine.busy_cpu_seconds(), machine.own_cpu_seconds()
     if proc.returncode != 0:
         raise SystemExit(f"benchmark run failed ({spec}):\n{proc.stderr}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -191,18 +172,7 @@ def environment() -> str:
     import numba
     import numpy
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{cpu}, {cores} cores; Python {platform.python_version()}, numpy {numpy.__version__}, "
-            f"numba {numba.__version__}, dask {dask.__version__}, distributed "
-            f"{distributed.__version__}; {platform.system()} {platform.release()}")
+    return machine.environment(dask, distributed, numba, numpy)
 
 
 def main() -> None:
