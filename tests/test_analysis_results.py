@@ -82,6 +82,17 @@ def test_grouped_probabilities_one_bar_per_scenario_and_target(comparison):
         assert sorted(widths) == sorted(t.loc[t["scenario"] == label, "p_met"])
 
 
+def test_comparison_charts_name_targets_as_the_plan_does(comparison):
+    fig = comparison.plot_probabilities(["sei_output_share_2026", "sei_output_2026"])
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(labels) == 2 and not any("_" in label for label in labels)
+    assert any("SEI share" in label and "2026" in label for label in labels)
+    with pytest.raises(sim.errors.InputError, match="unknown target"):
+        comparison.plot_probabilities(["sei_output_share_2062"])
+    fans = comparison.plot_fans("sei_output_share")
+    assert "_" not in fans.axes[0].get_title().splitlines()[0]
+
+
 def test_comparison_repr_and_summary_carry_the_numbers(comparison):
     text = repr(comparison)
     assert "fuling-baseline" in text and "fuling-fund-double" in text and "replications=12" in text

@@ -48,19 +48,48 @@ def comparison_summary(comparison, reference: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def target_names(comparison) -> dict[str, str]:
+    """Target id -> the plan's own name and year (English), from the first scenario's plan."""
+    from sim.reporting.present import present_targets
+
+    first = comparison.results[comparison.labels[0]]
+    plan = first.scenario.plan if first.scenario is not None else None
+    shown = present_targets(first.targets(), plan, "en")
+    return dict(zip(shown["target"], shown["name"] + " " + shown["year_text"]))
+
+
 def plot_comparison_fans(comparison, column: str):
     """Overlaid fan charts of ``column``, one colour per scenario, with its targets marked."""
     from sim.reporting.plots import overlaid_fan_chart
+    from sim.reporting.present import indicator_label
 
     quantiles = {label: r.quantiles(column) for label, r in comparison.results.items()}
-    marks = {}
+    names = target_names(comparison)
+    marks, what = {}, None
     for r in comparison.results.values():
         for s in r.specs:
             if s.column == column and s.evaluable and s.year is not None:
-                marks.setdefault((s.year, s.threshold), s.id)
+                marks.setdefault((s.year, s.threshold), names.get(s.id, s.id))
+                if s.scope == "region":
+                    what = what or indicator_label(s.indicator, "en")
     units = [s.unit for r in comparison.results.values() for s in r.specs if s.column == column]
-    # Axis labels in ASCII: the default fonts have no CJK glyphs.
-    ylabel = {"亿元": "100 million yuan (yi yuan)"}.get(units[0], units[0]) if units else column
+    ylabel = {"亿元": "亿元 (100 million yuan)"}.get(units[0], units[0]) if units else column
     return overlaid_fan_chart(quantiles, targets=[(y, t, i) for (y, t), i in marks.items()],
-                              title=column.replace("_", " "), ylabel=ylabel)
+                              title=what or column.replace("_", " "), ylabel=ylabel)
 
+
+def plot_comparison_probabilities(comparison, targets: list[str] | None = None):
+    """P(met) of each target (or of the listed ``targets``), one bar per scenario side by side,
+    with 95% intervals, targets named as the plan names them."""
+    from sim.errors import InputError
+    from sim.reporting.plots import grouped_probability_chart
+
+    table = comparison.targets()
+    if targets is not None:
+        unknown = sorted(set(targets) - set(table["target"]))
+        if unknown:
+            raise InputError(f"unknown target(s) {', '.join(unknown)} (targets: "
+                             f"{', '.join(dict.fromkeys(table['target']))})")
+        table = table[table["target"].isin(targets)]
+    return grouped_probability_chart(table, labels=target_names(comparison),
+                                     title="P(target met) by scenario, 95% interval")

@@ -131,9 +131,11 @@ def overlaid_fan_chart(quantiles: dict[str, pd.DataFrame], *,
     return fig
 
 
-def grouped_probability_chart(targets: pd.DataFrame, *, title: str = "", ax=None):
+def grouped_probability_chart(targets: pd.DataFrame, *, title: str = "", ax=None,
+                              labels: dict[str, str] | None = None):
     """P(met) of each evaluable target, one bar per scenario side by side (tidy ``targets`` with
-    a ``scenario`` column), with 95% Wilson intervals."""
+    a ``scenario`` column), with 95% Wilson intervals; ``labels`` names targets by id (default:
+    the id and year)."""
     t = targets.dropna(subset=["p_met"])
     scenarios = list(dict.fromkeys(t["scenario"]))
     rows = list(dict.fromkeys(zip(t["target"], t["year"])))[::-1]
@@ -148,8 +150,9 @@ def grouped_probability_chart(targets: pd.DataFrame, *, title: str = "", ax=None
         ax.barh(y, sub["p_met"], height, color=f"C{j % 10}", alpha=0.85, label=label)
         xerr = np.clip([sub["p_met"] - sub["ci_low"], sub["ci_high"] - sub["p_met"]], 0, None)
         ax.errorbar(sub["p_met"], y, xerr=xerr, fmt="none", ecolor="k", capsize=2, lw=0.8)
-    ax.set_yticks(range(len(rows)), [f"{target} ({int(year)})" for target, year in rows],
-                  fontsize=8)
+    labels = labels or {}
+    ax.set_yticks(range(len(rows)), [labels.get(target, f"{target} ({int(year)})")
+                                     for target, year in rows], fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("P(target met), 95% interval")
     ax.set_title(title or "Probability each target is met, by scenario")

@@ -245,12 +245,12 @@ class ComparisonResult:
 
     plot = plot_fans
 
-    def plot_probabilities(self):
-        """P(met) of each target, one bar per scenario side by side, with 95% intervals."""
-        from sim.reporting.plots import grouped_probability_chart
+    def plot_probabilities(self, targets: list[str] | None = None):
+        """P(met) of each target (or of the listed ``targets``), one bar per scenario side by
+        side, with 95% intervals."""
+        from sim.reporting.comparison import plot_comparison_probabilities
 
-        return grouped_probability_chart(self.targets(),
-                                         title="P(target met) by scenario, 95% interval")
+        return plot_comparison_probabilities(self, targets)
 
     def targets(self) -> pd.DataFrame:
         frames = [r.targets().assign(scenario=label) for label, r in self.results.items()]
