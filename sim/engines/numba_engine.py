@@ -22,7 +22,7 @@ from numba import typed
 from sim.engines import kernel
 from sim.engines.state import FirmState, RunResult, finish_run, new_annual_arrays
 from sim.model.inputs import ModelInputs, random_streams
-from sim.model.population import PopulationLayout, population_layout
+from sim.engines.population import PopulationLayout, population_layout
 
 
 def price_vector(inputs: ModelInputs) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 from sim.engines.kernel import A_INDEX, ANNUAL
 from sim.errors import InputError
 from sim.model.inputs import ModelInputs
-from sim.model.population import PopulationLayout, population_layout, synthesize
+from sim.engines.population import PopulationLayout, population_layout, synthesize
 
 
 @dataclass
