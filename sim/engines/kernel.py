@@ -722,13 +722,14 @@ def grow_firms(s, rd_coef, firm_drift, logy, rd, alive, eps, sig, y_new, hazard,
 
 
 @njit(cache=True, error_model="numpy")
-def settle_firms(s, k, lo, hi, y_new, hazard, above_before, logy, cell, park, rd, age, alive,
-                 busy, clock, pipe, pipe_t, stake, stake_t, stake_f, cash, stakes, pending_land,
+def settle_firms(s, k, lo, y_new, hazard, above_before, logy, cell, park, rd, age, alive, busy,
+                 clock, pipe, pipe_t, stake, stake_t, stake_f, cash, stakes, pending_land,
                  elig_list, elig_wlist, tally, lanes, counts):
-    """ODD 7.4-7.7 for the live firms in slots [lo, hi), in slot order: pipeline maturity, fund
-    exit, firm exit, then the survivors' contributions to the step's totals (``lanes``, by slot
-    mod 4 and cell) and counts (``counts``: alive, above-scale, over 10, over 100, eligible,
-    crossings). Mesa: the rest of ``Firm.step`` and ``RegionModel.record_firm``."""
+    """ODD 7.4-7.7 for the live firms of a block of slots starting at ``lo`` (the firm arrays are
+    the block's views), in slot order: pipeline maturity, fund exit, firm exit, then the
+    survivors' contributions to the step's totals (``lanes``, by slot mod 4 and cell) and counts
+    (``counts``: alive, above-scale, over 10, over 100, eligible, crossings). Mesa: the rest of
+    ``Firm.step`` and ``RegionModel.record_firm``."""
     dt, log_thr = s[S_DT], s[S_LOG_THR]
     # Loop-invariant scalars in locals (the compiler cannot hoist loads from `s` past the stores
     # into the firm arrays).
@@ -737,11 +738,10 @@ def settle_firms(s, k, lo, hi, y_new, hazard, above_before, logy, cell, park, rd
     now = k + 1
     n_alive, n_above, n10, n100, n_elig, crossings = (counts[0], counts[1], counts[2],
                                                       counts[3], counts[4], counts[5])
-    for i in range(lo, hi):
+    for i in range(logy.size):
         if alive[i] == 0:
             continue
-        m = i - lo
-        y, h = y_new[m], hazard[m]
+        y, h = y_new[i], hazard[i]
         if busy[i] == 1:
             p = park[i]
             # 7.4 pipeline maturity: the project's output joins the grown output
@@ -781,7 +781,7 @@ def settle_firms(s, k, lo, hi, y_new, hazard, above_before, logy, cell, park, rd
             continue
         age[i] += dt
         # 7.7 tallies of the survivors
-        c, lane = cell[i], i & 3
+        c, lane = cell[i], (lo + i) & 3
         lanes[lane, 0, c] += y
         lanes[lane, 1, c] += 1.0
         lanes[lane, 3, 0] += rd[i] * y
@@ -790,10 +790,10 @@ def settle_firms(s, k, lo, hi, y_new, hazard, above_before, logy, cell, park, rd
         if ly >= log_thr:
             n_above += 1
             lanes[lane, 2, c] += y
-            crossings += 1 - above_before[m]
+            crossings += 1 - above_before[i]
             n10 += y >= big1
             n100 += y >= big2
-            elig_list[n_elig] = i
+            elig_list[n_elig] = lo + i
             elig_wlist[n_elig] = selection_weight(y, ly, theta)
             n_elig += 1
     counts[0], counts[1], counts[2], counts[3], counts[4], counts[5] = (n_alive, n_above, n10,
@@ -830,13 +830,15 @@ def step_firms(s, k, drift, rd_coef, growth, raw, n_live, logy, cell, park, rd, 
     for lo in range(0, n_used, BLOCK):
         hi = min(lo + BLOCK, n_used)
         growth_normals(growth, raw, at, alive, lo, hi, eps)
-        for i in range(lo, hi):
-            firm_drift[i - lo] = drift[cell[i]]
+        block_cells = cell[lo:hi]
+        for m in range(hi - lo):
+            firm_drift[m] = drift[block_cells[m]]
         grow_firms(s, rd_coef, firm_drift, logy[lo:hi], rd[lo:hi], alive[lo:hi], eps, sig,
                    y_new, hazard, above)
-        settle_firms(s, k, lo, hi, y_new, hazard, above, logy, cell, park, rd, age, alive, busy,
-                     clock, pipe, pipe_t, stake, stake_t, stake_f, cash, stakes, pending_land,
-                     elig_list, elig_wlist, tally, lanes, counts)
+        settle_firms(s, k, lo, y_new, hazard, above, logy[lo:hi], cell[lo:hi], park[lo:hi],
+                     rd[lo:hi], age[lo:hi], alive[lo:hi], busy[lo:hi], clock[lo:hi], pipe[lo:hi],
+                     pipe_t[lo:hi], stake[lo:hi], stake_t[lo:hi], stake_f[lo:hi], cash, stakes,
+                     pending_land, elig_list, elig_wlist, tally, lanes, counts)
     tally[T_CROSSINGS] += counts[5]
     J = cell_out.shape[1]
     for p in range(cell_out.shape[0]):
@@ -882,20 +884,21 @@ def raise_capital(s, f_inflow, f_max_deals, cash, deals):
 
 
 @njit(cache=True, error_model="numpy")
-def eligible_by_industry(cell, J, elig_list, elig_wlist, n_elig, elig_idx, elig_cum, elig_count,
+def eligible_by_industry(ind, elig_list, elig_wlist, n_elig, elig_idx, elig_cum, elig_count,
                          elig_start):
     """ODD 7.9: the step's eligible firms grouped by industry (slot order within an industry)
     with cumulative selection weights. Mesa: ``RegionModel._eligible_by_industry``."""
+    J = elig_count.size
     elig_count[:] = 0
     for k_e in range(n_elig):
-        elig_count[cell[elig_list[k_e]] % J] += 1
+        elig_count[ind[elig_list[k_e]]] += 1
     elig_start[0] = 0
     for j in range(J):
         elig_start[j + 1] = elig_start[j] + elig_count[j]
     elig_count[:] = 0
     for k_e in range(n_elig):
         i = elig_list[k_e]
-        j = cell[i] % J
+        j = ind[i]
         pos = elig_start[j] + elig_count[j]
         w = elig_wlist[k_e]
         elig_cum[pos] = w if elig_count[j] == 0 else elig_cum[pos - 1] + w
@@ -1158,7 +1161,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_
             blk)
         update_agglomeration(s, agg, cell_out, prev_cell)
         if raise_capital(s, f_inflow, f_max_deals, cash, deals):
-            eligible_by_industry(cell, J, elig_list, elig_wlist, n_elig, elig_idx, elig_cum,
+            eligible_by_industry(ind, elig_list, elig_wlist, n_elig, elig_idx, elig_cum,
                                  elig_count, elig_start)
             invest_funds(s, k, f_lev, f_alloc_cum, deals, cash, stakes, land, land_used,
                          pending_land, park, elig_idx, elig_cum, elig_count, elig_start, busy,
