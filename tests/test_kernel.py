@@ -1,9 +1,9 @@
 """The compiled kernel's building blocks and the batched call.
 
-``run_batch`` must give, replication for replication, exactly what ``run_engine`` gives (bit for bit),
-whatever else is in the batch; the compiled population must meet the constraints of ODD 5.3; the
-kernel's own exp and its growth-stream normals must be math.exp to rounding and numpy's normals bit
-for bit (the Mesa engine uses those).
+``run_batch`` must give, replication for replication, exactly what ``run_engine`` gives (bit for
+bit), whatever else is in the batch; the compiled population must meet the constraints of ODD 5.3;
+the kernel's own exp and its growth-stream normals must be math.exp to rounding and numpy's normals
+bit for bit (the Mesa engine uses those).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def test_fit_sizes_hits_the_total_within_bounds():
         assert (np.diff(sizes) <= 1e-9 * sizes[:-1]).all()
 
 
-# -- the kernel's exp and growth stream ---------------------------------------------------------------
+# -- the kernel's exp and growth stream -----------------------------------------------------------
 
 def test_exp_fast_is_exp_to_one_ulp():
     x = np.concatenate([np.random.default_rng(0).uniform(-745, 709.7, 200_000),
