@@ -166,7 +166,7 @@ def _bits_from_float(typingctx, x):
     return types.int64(types.float64), codegen
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def exp_fast(x):
     """exp(x) within 1 ulp (see above), without branches: inf above 709.78, subnormals and 0 below
     -708.4, nan for nan."""
@@ -246,7 +246,7 @@ def _mul_add_128(typingctx, a_hi, a_lo, b_hi, b_lo, c_hi, c_lo):
     return sig, codegen
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _pcg_output(hi, lo):
     """PCG64's output function (XSL RR) of a state."""
     rot = hi >> _U58
