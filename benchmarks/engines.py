@@ -108,7 +108,7 @@ def numba_whole_runs(inputs: ModelInputs, seeds) -> float:
 def mesa_runs(inputs: ModelInputs, seeds):
     out = []
     for seed in seeds:
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0 = time.perf_counter()
         model = RegionModel(inputs, seed)
         t1, c1 = time.perf_counter(), time.thread_time()
         model.run()
