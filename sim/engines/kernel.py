@@ -3,19 +3,31 @@
 See ``docs/ODD.md`` for the equations; :mod:`sim.engines.mesa_engine` is the same model written
 agent by agent.
 
-It computes exactly what :mod:`sim.engines.mesa_engine` computes (same equations, same order of
-random draws from the same streams, same summation order), so the two agree to rounding; the Mesa
-engine is the readable reference, this one is the one to use for Monte Carlo. See ``docs/ODD.md``
-for the equations. Compiled with ``cache=True``: the first call in a fresh environment compiles
-(a few seconds), later processes load the cached machine code.
+It computes what :mod:`sim.engines.mesa_engine` computes (same equations, same random draws from the
+same streams in the same order), so the two agree to rounding; the Mesa engine is the readable
+reference, this one is the one to use for Monte Carlo. Three parts:
+
+* the synthetic initial population (ODD 5.3: :func:`population_layout` once per configuration,
+  :func:`synthesize_population` per replication), which both engines use;
+* one replication (:func:`simulate`, one call per submodel, in the order of ``RegionModel.step``);
+* :func:`simulate_batch`, many replications in one call (population, run and price levels of each,
+  every replication with its own random streams), so Monte Carlo pays no Python per replication.
+
+Every compiled function lives in this one file on purpose: numba's cache (``cache=True``: the first
+call in a fresh environment compiles, later processes load the machine code) is keyed on the file of
+the function it caches, so a change in a callee in another file would leave a stale caller.
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal, localcontext
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+from numba.np.random import _constants as zig
 
 #: Order of the scalar parameter vector. The layout lives in this file on purpose: numba's cache
 #: is keyed on this file, so a layout change always recompiles the kernel.
@@ -30,6 +42,21 @@ SCALARS = (
     "gdp_g", "gdp_sigma", "va_ratio", "nonsei_va", "big1", "big2", "agg_alpha",
 )
 
+#: Order of the per-configuration vector of the initial population (ODD 5.3); ``big`` is NaN when
+#: the plan gives no very-large-firm class, ``big_below`` the largest float below ``big``.
+POPULATION = (
+    "thr", "pareto_alpha", "subscale_log_sd", "rd_mean", "rd_log_sd", "big", "big_below", "n_sub",
+)
+
+#: Order of the per-configuration vector of the price levels (ODD 7.15).
+PRICES = ("industrial_inflation", "gdp_inflation", "industrial_inflation_sigma",
+          "gdp_inflation_sigma")
+
+#: The numpy Generators the kernel draws from, in the order :func:`simulate_batch` takes them per
+#: replication: ``sim.model.inputs.STREAMS`` less ``agents``, which only Mesa uses, and less
+#: ``growth``, which the kernel draws itself from its PCG64 state (see "the growth stream").
+KERNEL_STREAMS = ("population", "macro", "exit", "fund", "entry", "prices")
+
 #: Columns of the per-year output: flows are yearly totals (output: the year's production);
 #: non-SEI output is on the comparable (same-sample) basis of published growth rates, the published
 #: level is derived from it (sim.engines.state.derived_columns, ODD 7.17);
@@ -42,9 +69,8 @@ ANNUAL = (
     "fund_invested", "co_investment", "fund_cash", "fund_stakes", "fund_exit_proceeds",
     "fund_writeoffs", "fund_projects_failed", "fund_deals_blocked", "entries_startup", "entries_attracted", "entries_blocked",
     "entries_dropped", "exits", "crossings", "macro_shock",
-    # Exogenous price levels (yearly averages, base year = 1). No process reads them, so they are
-    # drawn after the run by sim.model.prices, identically for both engines; the kernel leaves
-    # these columns at zero.
+    # Exogenous price levels (yearly levels, base year = 1). No process reads them: they are drawn
+    # from their own stream after the run (price_levels), the same function for both engines.
     "industrial_price_level", "gdp_price_level",
 )
 
@@ -53,9 +79,16 @@ ANNUAL = (
 # ruff: noqa: F821
 for _k, _name in enumerate(SCALARS):
     globals()["S_" + _name.upper()] = _k
+for _k, _name in enumerate(POPULATION):
+    globals()["POP_" + _name.upper()] = _k
+for _k, _name in enumerate(PRICES):
+    globals()["PR_" + _name.upper()] = _k
+for _k, _name in enumerate(KERNEL_STREAMS):
+    globals()["R_" + _name.upper()] = _k
 for _k, _name in enumerate(ANNUAL):
     globals()["A_" + _name.upper()] = _k
 A_INDEX = {name: k for k, name in enumerate(ANNUAL)}
+N_KERNEL_STREAMS = len(KERNEL_STREAMS)
 
 #: Event counts and amounts a step adds to its year's row, in the order both engines tally them
 #: (the Mesa engine's ``RegionModel.tally`` has the same keys).
@@ -74,6 +107,530 @@ def pack_scalars(named: dict[str, float]) -> np.ndarray:
     if missing:
         raise KeyError(f"scalar parameters missing: {sorted(missing)}")
     return np.array([float(named[name]) for name in SCALARS])
+
+
+def pack_population(named: dict[str, float]) -> np.ndarray:
+    return _pack(named, POPULATION, "population")
+
+
+def pack_prices(named: dict[str, float]) -> np.ndarray:
+    return _pack(named, PRICES, "price")
+
+
+def _pack(named, layout, what):
+    missing = set(layout) - set(named)
+    if missing:
+        raise KeyError(f"{what} parameters missing: {sorted(missing)}")
+    return np.array([float(named[name]) for name in layout])
+
+
+# -- exp -----------------------------------------------------------------------------------------
+# The firm step evaluates three exponentials per firm (volatility, output, exit hazard). libm's exp
+# is an opaque call that keeps the loop scalar; this one is branch-free arithmetic, so the compiler
+# vectorizes the loop around it (4 firms per AVX2 instruction): x = k*ln2 + r with |r| <= ln2/2,
+# exp(r) - 1 by its degree-13 Taylor polynomial (truncation < 5e-18 relative), scaled by 2^k in two
+# factors so that overflow gives inf and underflow gradual subnormals, as IEEE exp does. The result
+# is within 1 ulp of the correctly rounded value for normal results (tests/test_kernel.py checks
+# it against math.exp), so the Mesa engine, which uses math.exp, agrees to rounding.
+
+def _split_ln2():
+    with localcontext() as ctx:
+        ctx.prec = 50
+        ln2 = Decimal(2).ln()
+        m, e = math.frexp(float(ln2))
+        hi = math.ldexp(math.floor(m * 2.0 ** 32) / 2.0 ** 32, e)  # k*hi exact for |k| < 2^20
+        return float(1 / ln2), hi, float(ln2 - Decimal(hi))
+
+
+_EXP_INV_LN2, _EXP_LN2_HI, _EXP_LN2_LO = _split_ln2()
+_EXP_SHIFTER = 6755399441055744.0  # 1.5 * 2^52: x + shifter rounds x to an integer in the low bits
+(_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13) = (
+    1.0 / math.factorial(n) for n in range(2, 14))
+
+
+
+
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float64 whose IEEE bit pattern is the int64 ``bits``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _bits_from_float(typingctx, x):
+    """The IEEE bit pattern of the float64 ``x`` as an int64."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@njit(cache=True, error_model="numpy")
+def exp_fast(x):
+    """exp(x) within 1 ulp (see above), without branches: inf above 709.78, subnormals and 0 below
+    -708.4, nan for nan."""
+    xc = min(max(x, -746.0), 710.0)
+    t = xc * _EXP_INV_LN2 + _EXP_SHIFTER
+    kd = t - _EXP_SHIFTER
+    k = _bits_from_float(t) - _bits_from_float(_EXP_SHIFTER)  # round(xc / ln2) as an integer
+    r = (xc - kd * _EXP_LN2_HI) - kd * _EXP_LN2_LO
+    r2 = r * r
+    r4 = r2 * r2
+    p = ((r + r2 * (_E2 + r * _E3))
+         + r4 * ((_E4 + r * _E5) + r2 * (_E6 + r * _E7)
+                 + r4 * ((_E8 + r * _E9) + r2 * (_E10 + r * _E11) + r4 * (_E12 + r * _E13))))
+    half = k >> 1
+    s1 = _float_from_bits((half + 1023) << 52)
+    s2 = _float_from_bits((k - half + 1023) << 52)
+    y = (s1 + s1 * p) * s2
+    return y if x == x else x
+
+
+# -- the growth stream ---------------------------------------------------------------------------
+# Every live firm draws one standard normal per step from its replication's growth stream: the one
+# draw per firm-step, so the one place where the cost of a random number counts. numpy's Generator
+# (numba calls it through a function pointer per number) steps its PCG64 state one number at a
+# time, each step waiting for the last. Here the same PCG64 stream is generated four numbers at a
+# time from four interleaved states (s_{n+4} = M^4 s_n + c_4, independent multiplications), and
+# numpy's ziggurat turns the numbers into normals exactly as ``Generator.standard_normal`` does:
+# the draws are numpy's, bit for bit (tests/test_kernel.py), so the Mesa engine, which calls numpy,
+# gets the same ones. The stream's state travels as four uint64 (state and increment, high and low
+# words: ``growth_state`` / ``set_growth_state`` move it between a numpy Generator and the kernel).
+
+_PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341  # PCG64's 128-bit multiplier
+_MASK128, _MASK64 = (1 << 128) - 1, (1 << 64) - 1
+_PCG_M4 = pow(_PCG_MULT, 4, 1 << 128)                             # four steps at once ...
+_PCG_G4 = (1 + _PCG_MULT + _PCG_MULT ** 2 + _PCG_MULT ** 3) & _MASK128  # ... c_4 = inc * G4
+_M_HI, _M_LO = np.uint64(_PCG_MULT >> 64), np.uint64(_PCG_MULT & _MASK64)
+_M4_HI, _M4_LO = np.uint64(_PCG_M4 >> 64), np.uint64(_PCG_M4 & _MASK64)
+_G4_HI, _G4_LO = np.uint64(_PCG_G4 >> 64), np.uint64(_PCG_G4 & _MASK64)
+_U0, _U1, _U8, _U11, _U58, _U63 = (np.uint64(v) for v in (0, 1, 8, 11, 58, 63))
+_U_FF, _U_MANT = np.uint64(0xff), np.uint64(0x000fffffffffffff)
+_ZIG_W, _ZIG_K, _ZIG_F = zig.wi_double, zig.ki_double, zig.fi_double  # numpy's ziggurat tables
+_ZIG_R, _ZIG_INV_R = zig.ziggurat_nor_r, zig.ziggurat_nor_inv_r
+
+
+def growth_state(rng: np.random.Generator) -> np.ndarray:
+    """A PCG64 generator's position as the kernel's four words."""
+    st = rng.bit_generator.state
+    if st["bit_generator"] != "PCG64":
+        raise TypeError(f"the growth stream must be PCG64, not {st['bit_generator']}")
+    state, inc = st["state"]["state"], st["state"]["inc"]
+    return np.array([state >> 64, state & _MASK64, inc >> 64, inc & _MASK64], np.uint64)
+
+
+def set_growth_state(rng: np.random.Generator, words: np.ndarray) -> None:
+    """Move a PCG64 generator to the position the kernel left in ``words``."""
+    st = rng.bit_generator.state
+    st["state"]["state"] = (int(words[0]) << 64) | int(words[1])
+    rng.bit_generator.state = st
+
+
+@intrinsic
+def _mul_add_128(typingctx, a_hi, a_lo, b_hi, b_lo, c_hi, c_lo):
+    """(a * b + c) mod 2^128 on (high, low) uint64 pairs."""
+    u64 = types.uint64
+    sig = types.UniTuple(u64, 2)(u64, u64, u64, u64, u64, u64)
+
+    def codegen(context, builder, signature, args):
+        i64, i128 = ir.IntType(64), ir.IntType(128)
+
+        def wide(hi, lo):
+            return builder.or_(builder.shl(builder.zext(hi, i128), ir.Constant(i128, 64)),
+                               builder.zext(lo, i128))
+        v = builder.add(builder.mul(wide(args[0], args[1]), wide(args[2], args[3])),
+                        wide(args[4], args[5]))
+        hi = builder.trunc(builder.lshr(v, ir.Constant(i128, 64)), i64)
+        return context.make_tuple(builder, signature.return_type, (hi, builder.trunc(v, i64)))
+    return sig, codegen
+
+
+@njit(cache=True, error_model="numpy")
+def _pcg_output(hi, lo):
+    """PCG64's output function (XSL RR) of a state."""
+    rot = hi >> _U58
+    x = hi ^ lo
+    return (x >> rot) | (x << ((_U0 - rot) & _U63))
+
+
+@njit(cache=True, error_model="numpy")
+def pcg_fill(state, raw, n):
+    """``raw[:n]`` = the next ``n`` outputs of the PCG64 stream at ``state`` (advanced)."""
+    inc_hi, inc_lo = state[2], state[3]
+    h0, l0 = _mul_add_128(state[0], state[1], _M_HI, _M_LO, inc_hi, inc_lo)
+    if n >= 4:
+        c_hi, c_lo = _mul_add_128(inc_hi, inc_lo, _G4_HI, _G4_LO, _U0, _U0)
+        h1, l1 = _mul_add_128(h0, l0, _M_HI, _M_LO, inc_hi, inc_lo)
+        h2, l2 = _mul_add_128(h1, l1, _M_HI, _M_LO, inc_hi, inc_lo)
+        h3, l3 = _mul_add_128(h2, l2, _M_HI, _M_LO, inc_hi, inc_lo)
+        m = 0
+        while True:
+            raw[m] = _pcg_output(h0, l0)
+            raw[m + 1] = _pcg_output(h1, l1)
+            raw[m + 2] = _pcg_output(h2, l2)
+            raw[m + 3] = _pcg_output(h3, l3)
+            m += 4
+            if m + 4 > n:
+                break
+            h0, l0 = _mul_add_128(h0, l0, _M4_HI, _M4_LO, c_hi, c_lo)
+            h1, l1 = _mul_add_128(h1, l1, _M4_HI, _M4_LO, c_hi, c_lo)
+            h2, l2 = _mul_add_128(h2, l2, _M4_HI, _M4_LO, c_hi, c_lo)
+            h3, l3 = _mul_add_128(h3, l3, _M4_HI, _M4_LO, c_hi, c_lo)
+        h0, l0 = h3, l3
+        if m < n:
+            h0, l0 = _mul_add_128(h0, l0, _M_HI, _M_LO, inc_hi, inc_lo)
+    else:
+        m = 0
+    while m < n:
+        raw[m] = _pcg_output(h0, l0)
+        m += 1
+        if m < n:
+            h0, l0 = _mul_add_128(h0, l0, _M_HI, _M_LO, inc_hi, inc_lo)
+    if n > 0:
+        state[0], state[1] = h0, l0
+
+
+@njit(cache=True, error_model="numpy")
+def _next_raw(state, raw, pos, avail, need):
+    """The next raw output and the buffer's new (pos, avail), generating ``need`` more when the
+    buffer is used up (``need`` never exceeds what the caller will still consume, so the stream
+    is never advanced past its draws)."""
+    if pos == avail:
+        pcg_fill(state, raw, need)
+        pos, avail = 0, need
+    return raw[pos], pos + 1, avail
+
+
+@njit(cache=True, error_model="numpy")
+def _normal_rejected(state, raw, pos, avail, need, idx, rabs, x):
+    """The rare branches of numpy's ziggurat (0.7% of draws): the tail (idx 0) and the wedges.
+    Returns (normal or nan to draw again, pos, avail)."""
+    if idx == 0:
+        while True:
+            r1, pos, avail = _next_raw(state, raw, pos, avail, need)
+            r2, pos, avail = _next_raw(state, raw, pos, avail, need)
+            xx = -_ZIG_INV_R * math.log1p(-((r1 >> _U11) * (1.0 / 9007199254740992.0)))
+            yy = -math.log1p(-((r2 >> _U11) * (1.0 / 9007199254740992.0)))
+            if yy + yy > xx * xx:
+                return (-(_ZIG_R + xx) if (rabs >> _U8) & _U1 else _ZIG_R + xx), pos, avail
+    r1, pos, avail = _next_raw(state, raw, pos, avail, need)
+    if ((_ZIG_F[idx - 1] - _ZIG_F[idx]) * ((r1 >> _U11) * (1.0 / 9007199254740992.0))
+            + _ZIG_F[idx]) < math.exp(-0.5 * x * x):
+        return x, pos, avail
+    return np.nan, pos, avail
+
+
+@njit(cache=True, error_model="numpy")
+def growth_normals(state, raw, at, alive, lo, hi, eps):
+    """``eps[i - lo]`` = a standard normal for every live slot i in [lo, hi), in slot order:
+    numpy's ``Generator.standard_normal`` (ziggurat) on the PCG64 stream at ``state``, draw for
+    draw. ``at`` carries [next raw output in ``raw``, raw outputs available, normals still to
+    draw] from one call to the next (a step draws its normals block by block); raw outputs are
+    generated at most as many as normals remain, so the stream never runs ahead of its draws."""
+    pos, avail, left = at[0], at[1], at[2]
+    for i in range(lo, hi):
+        if alive[i] == 0:
+            continue
+        while True:
+            if pos == avail:
+                avail, pos = min(left, raw.size), 0
+                pcg_fill(state, raw, avail)
+            r = raw[pos]
+            pos += 1
+            idx = r & _U_FF
+            r = r >> _U8
+            rabs = (r >> _U1) & _U_MANT
+            # x = +-rabs * w[idx]; the sign as a factor, not a branch (it is a coin flip)
+            x = (rabs * _ZIG_W[idx]) * (1.0 - 2.0 * (r & _U1))
+            if rabs < _ZIG_K[idx]:
+                break  # 99.3% of draws
+            x, pos, avail = _normal_rejected(state, raw, pos, avail, min(left, raw.size), idx,
+                                             rabs, x)
+            if x == x:
+                break
+        eps[i - lo] = x
+        left -= 1
+    at[0], at[1], at[2] = pos, avail, left
+
+
+# -- the initial population (ODD 5.3) ------------------------------------------------------------
+
+@njit(cache=True, error_model="numpy")
+def allocate_counts(cell_output, total):
+    """Firm counts per cell proportional to output (largest remainder), at least one per
+    non-empty cell (ODD 5.3 step 1)."""
+    flat = cell_output.ravel()
+    n_cells = flat.size
+    counts = np.zeros(n_cells, np.int64)
+    n_positive = 0
+    out_sum = 0.0
+    for c in range(n_cells):
+        out_sum += flat[c]
+        if flat[c] > 0:
+            n_positive += 1
+    if n_positive == 0:
+        return counts.reshape(cell_output.shape)
+    total = max(total, n_positive)
+    share = flat / out_sum * total
+    assigned = 0
+    for c in range(n_cells):
+        if flat[c] > 0:
+            counts[c] = max(1, int(math.floor(share[c])))
+        assigned += counts[c]
+    remaining = total - assigned
+    if remaining > 0:
+        key = np.empty(n_cells)
+        for c in range(n_cells):
+            key[c] = -(share[c] - math.floor(share[c])) * (1.0 if flat[c] > 0 else 0.0)
+        order = np.argsort(key, kind="mergesort")  # stable
+        for m in range(min(remaining, n_cells)):
+            counts[order[m]] += 1
+    elif remaining < 0:
+        order = np.argsort(share - counts, kind="mergesort")
+        for m in range(n_cells):
+            if remaining == 0:
+                break
+            c = order[m]
+            if counts[c] > 1:
+                counts[c] -= 1
+                remaining += 1
+    return counts.reshape(cell_output.shape)
+
+
+@njit(cache=True, error_model="numpy")
+def allocate_big_firms(cell_output, counts, n_big, big, threshold):
+    """Place ``n_big`` firms of at least ``big`` one at a time in the feasible cell with the
+    largest output per big firm (ODD 5.3 step 2); returns per-cell big counts and how many could
+    not be placed."""
+    flat_out, flat_n = cell_output.ravel(), counts.ravel()
+    bigs = np.zeros(flat_n.size, np.int64)
+    placed = 0
+    for _ in range(n_big):
+        best, best_score = -1, -np.inf
+        for c in range(flat_n.size):
+            slack = flat_out[c] - big * (bigs[c] + 1) - threshold * (flat_n[c] - bigs[c] - 1)
+            if slack >= 0 and bigs[c] < flat_n[c]:
+                score = flat_out[c] / (bigs[c] + 1)
+                if score > best_score:
+                    best, best_score = c, score
+        if best < 0:
+            break
+        bigs[best] += 1
+        placed += 1
+    return bigs.reshape(counts.shape), n_big - placed
+
+
+@njit(cache=True, error_model="numpy")
+def population_layout(cell_output, above_scale_firms, big, n_big, thr):
+    """The seed-independent part of the population (ODD 5.3 steps 1-3): firms and very large
+    firms per cell. Returns (counts, bigs, unplaced big firms)."""
+    counts = allocate_counts(cell_output, above_scale_firms)
+    bigs = np.zeros_like(counts)
+    unplaced = 0
+    if not math.isnan(big) and n_big > 0:
+        bigs, unplaced = allocate_big_firms(cell_output, counts, n_big, big, thr)
+    P, J = counts.shape
+    for p in range(P):
+        for j in range(J):
+            if counts[p, j] * thr > cell_output[p, j] + 1e-12:
+                # Fewer firms where the cell's output cannot keep them all above the threshold.
+                counts[p, j] = max(1, int(math.floor(cell_output[p, j] / thr)))
+    return counts, bigs, unplaced
+
+
+@njit(cache=True, error_model="numpy")
+def cell_bounds(total, n, b, thr, big, big_below):
+    """Lower and upper size bounds of a cell's ``n`` firms, the first ``b`` of them very large
+    (ODD 5.3 step 4). Returns (lower, upper, whether the cap below ``big`` had to be lifted)."""
+    lower = np.full(n, min(thr, total / n))
+    upper = np.full(n, np.inf)
+    lifted = False
+    if not math.isnan(big):
+        held = 0.0
+        for i in range(n):
+            if i < b:
+                lower[i] = big
+                held += big
+            else:
+                upper[i] = big_below
+                held += big_below
+        if total > held:
+            lifted = True  # the plan's count cannot hold: let the tail exceed it
+            for i in range(b, n):
+                upper[i] = np.inf
+    return lower, upper, lifted
+
+
+@njit(cache=True, error_model="numpy")
+def clipped_sum(c, raw, lower, upper):
+    """sum_i clip(c * raw_i, lower_i, upper_i) for every value in ``c``, in O((n + m) log n).
+
+    Firm i is at its lower bound while c < lower_i / raw_i, at its upper bound once
+    c >= upper_i / raw_i, and equal to c * raw_i in between; sorted breakpoints and cumulative sums
+    give the three groups' totals for each c.
+    """
+    n = raw.size
+    a, b = lower / raw, upper / raw
+    oa, ob = np.argsort(a), np.argsort(b)
+    a_sorted, b_sorted = a[oa], b[ob]
+    cum_lo, cum_ra = np.zeros(n + 1), np.zeros(n + 1)
+    cum_hi, cum_rb = np.zeros(n + 1), np.zeros(n + 1)
+    for m in range(n):
+        cum_lo[m + 1] = cum_lo[m] + lower[oa[m]]
+        cum_ra[m + 1] = cum_ra[m] + raw[oa[m]]
+        hi = upper[ob[m]]
+        cum_hi[m + 1] = cum_hi[m] + (hi if math.isfinite(hi) else 0.0)
+        cum_rb[m + 1] = cum_rb[m] + raw[ob[m]]
+    na = np.searchsorted(a_sorted, c, side="right")
+    nb = np.searchsorted(b_sorted, c, side="right")
+    out = np.empty(c.size)
+    for m in range(c.size):
+        out[m] = ((cum_lo[n] - cum_lo[na[m]]) + c[m] * (cum_ra[na[m]] - cum_rb[nb[m]])
+                  + cum_hi[nb[m]])
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def fit_sizes(raw, total, lower, upper):
+    """Scale ``raw`` sizes by one factor ``c``, clipped to [lower, upper], so they sum to ``total``.
+
+    f(c) = sum(clip(c * raw, lower, upper)) is piecewise linear and non-decreasing in c, with kinks
+    where a firm hits a bound; we evaluate it at every kink and interpolate exactly in the segment
+    that brackets ``total``. Requires sum(lower) <= total <= sum(upper).
+    """
+    n = raw.size
+    kinks_all = np.empty(2 * n)
+    m = 0
+    for i in range(n):
+        kinks_all[m] = lower[i] / raw[i]
+        m += 1
+    for i in range(n):
+        if math.isfinite(upper[i]):
+            kinks_all[m] = upper[i] / raw[i]
+            m += 1
+    kinks = np.unique(kinks_all[:m])
+    sums = clipped_sum(kinks, raw, lower, upper)
+    k = np.searchsorted(sums, total)
+    if k == 0:
+        c = kinks[0]
+    elif k == kinks.size:
+        c = kinks[-1]
+        base, free_raw = 0.0, 0.0
+        for i in range(n):
+            base += min(max(c * raw[i], lower[i]), upper[i])
+            if upper[i] == np.inf:
+                free_raw += raw[i]
+        if free_raw > 0:
+            c = c + (total - base) / free_raw
+    else:
+        c0, c1, s0, s1 = kinks[k - 1], kinks[k], sums[k - 1], sums[k]
+        c = c0 + (c1 - c0) * (total - s0) / (s1 - s0) if s1 > s0 else c1
+    sizes = np.empty(n)
+    excess, free_sum = -total, 0.0
+    for i in range(n):
+        sizes[i] = min(max(c * raw[i], lower[i]), upper[i])
+        excess += sizes[i]
+        if sizes[i] > lower[i] and sizes[i] < upper[i]:
+            free_sum += sizes[i]
+    if free_sum > 0:
+        for i in range(n):
+            if sizes[i] > lower[i] and sizes[i] < upper[i]:
+                sizes[i] -= excess * sizes[i] / free_sum
+    return sizes
+
+
+@njit(cache=True, error_model="numpy")
+def synthesize_population(pop, cell_output, counts, bigs, rng, logy, ind, park, rd, age, alive):
+    """ODD 5.3 steps 4-6: one replication's initial firms, written into the first slots of the
+    firm arrays (cells in park-then-industry order, then the sub-threshold firms). ``pop`` is the
+    :data:`POPULATION` vector, ``counts``/``bigs`` come from :func:`population_layout`. Draws, all
+    from the population stream: per cell ``n`` Pareto variates; per sub-threshold firm a uniform
+    (its cell) and then a normal (its size); per firm a normal (R&D) and then an exponential (age).
+    Returns the number of firms."""
+    thr, alpha = pop[POP_THR], pop[POP_PARETO_ALPHA]
+    big, big_below = pop[POP_BIG], pop[POP_BIG_BELOW]
+    P, J = counts.shape
+    n = 0
+    n_counted = 0
+    for p in range(P):
+        for j in range(J):
+            m, b, total = counts[p, j], bigs[p, j], cell_output[p, j]
+            n_counted += m
+            if m == 0 or total <= 0:
+                continue
+            raw = np.empty(m)
+            for i in range(m):
+                raw[i] = rng.pareto(alpha) + 1.0
+            raw = np.sort(raw)[::-1].copy()
+            lower, upper, _ = cell_bounds(total, m, b, thr, big, big_below)
+            sizes = fit_sizes(raw, total, lower, upper)
+            for i in range(m):
+                logy[n] = math.log(sizes[i])
+                ind[n] = j
+                park[n] = p
+                n += 1
+    # Sub-threshold firms, spread over cells in proportion to their above-scale counts (inverse
+    # CDF on a uniform, as numpy's Generator.choice with p does).
+    n_sub = int(pop[POP_N_SUB])
+    if n_sub > 0:
+        cdf = np.cumsum(counts.ravel() / n_counted)
+        cdf /= cdf[-1]
+        cells = np.empty(n_sub, np.int64)
+        for i in range(n_sub):
+            cells[i] = np.searchsorted(cdf, rng.random(), side="right")
+        sd = pop[POP_SUBSCALE_LOG_SD]
+        for i in range(n_sub):
+            logy[n] = math.log(thr * math.exp(-abs(rng.standard_normal()) * sd - 1e-3))
+            ind[n] = cells[i] % J
+            park[n] = cells[i] // J
+            n += 1
+    rd_mean, rd_sd = pop[POP_RD_MEAN], pop[POP_RD_LOG_SD]
+    for i in range(n):
+        rd[i] = rd_mean * math.exp(rd_sd * rng.standard_normal() - 0.5 * rd_sd ** 2)
+    for i in range(n):
+        age[i] = 10.0 * rng.standard_exponential()
+        alive[i] = 1
+    return n
+
+
+@njit(cache=True, error_model="numpy")
+def price_levels(prices, n_years, rng, ann):
+    """ODD 7.15: the industrial price level and the GDP deflator (base year 1), drawn per year
+    from the prices stream (industrial first), into their columns of ``ann``. ``prices`` is the
+    :data:`PRICES` vector."""
+    drift_i = math.log1p(prices[PR_INDUSTRIAL_INFLATION])
+    drift_g = math.log1p(prices[PR_GDP_INFLATION])
+    sig_i, sig_g = prices[PR_INDUSTRIAL_INFLATION_SIGMA], prices[PR_GDP_INFLATION_SIGMA]
+    ann[0, A_INDUSTRIAL_PRICE_LEVEL] = 1.0
+    ann[0, A_GDP_PRICE_LEVEL] = 1.0
+    log_i = log_g = 0.0
+    for t in range(n_years):
+        z_i = rng.standard_normal()
+        z_g = rng.standard_normal()
+        log_i += z_i * sig_i + drift_i - 0.5 * sig_i ** 2
+        log_g += z_g * sig_g + drift_g - 0.5 * sig_g ** 2
+        ann[t + 1, A_INDUSTRIAL_PRICE_LEVEL] = math.exp(log_i)
+        ann[t + 1, A_GDP_PRICE_LEVEL] = math.exp(log_g)
+
+
+# -- one replication -----------------------------------------------------------------------------
+# Per-firm scratch space of a run, allocated once per batch and reused replication after
+# replication (a fresh run's values never depend on what a previous one left: every slot is written
+# before it is read). Rows of the float block:
+W_CLOCK, W_ELIG_W, W_ELIG_CUM = range(3)
+N_WORK = 3
+# ... of the int64 block: the step's fund-eligible firms in slot order, and grouped by industry
+I_ELIG, I_ELIG_BY_IND = range(2)
+# ... the int32 cell index p*J + j and the int8 busy flag (the firm holds a stake or a pending
+# project) of each slot, and the growth stream's raw outputs.
+
+
+def new_workspace(capacity: int):
+    """Scratch space for runs of up to ``capacity`` firm slots (see ``simulate``)."""
+    return (np.zeros((N_WORK, capacity)), np.zeros((2, capacity), np.int64),
+            np.zeros(capacity, np.int32), np.zeros(capacity, np.int8),
+            np.zeros(capacity, np.uint64))
 
 
 @njit(cache=True, error_model="numpy")
@@ -122,91 +679,180 @@ def update_shocks(s, macro, zind, e):
 
 
 @njit(cache=True, error_model="numpy")
-def step_firms(s, k, mu, agg, common, zind, shortage, rd_rel, eps, exit_draw, logy, ind, park,
-               rd, age, alive, pipe, pipe_t, stake, stake_t, stake_f, n_used, cash, stakes,
-               pending_land, cell_out, cell_n, land_used, ind_out, park_out, elig_list,
-               elig_wlist, tally):
-    """ODD 7.2-7.7, every live firm in slot order: volatility, growth, pipeline maturity, fund
-    exit, firm exit, then the step's running totals of the survivors. Mesa: ``Firm.step`` and
-    ``RegionModel.record_firm``. Returns (alive, above-scale, over 10, over 100, R&D-weighted
-    output, eligible) counts of the step."""
+def cell_drift(s, k, mu, agg, common, zind, shortage, drift):
+    """ODD 7.3, the part of a firm's growth rate its park-industry cell shares:
+    ``mu_j - beta_rd - lambda*s + a_pj + c + z_j``, into ``drift`` (cell ``p*J + j``). Mesa:
+    ``RegionModel.step``. Returns the R&D coefficient ``beta_rd * m_rd * (1 - s) / rd_mean`` of
+    the firm's own part."""
+    base = -s[S_RD_EFFECT] - s[S_SHORTAGE_PENALTY] * shortage
+    J = agg.shape[1]
+    for p in range(agg.shape[0]):
+        for j in range(J):
+            drift[p * J + j] = mu[k, j] + base + agg[p, j] + common + zind[j]
+    return s[S_RD_EFFECT] * (s[S_RD_MULT] / s[S_RD_MEAN]) * (1.0 - shortage)
+
+
+@njit(cache=True, error_model="numpy")
+def grow_firms(s, rd_coef, firm_drift, logy, rd, alive, eps, sig, y_new, hazard, above):
+    """ODD 7.2, 7.3 and the hazard of 7.6 for a block of slots (``logy``, ``rd``, ``alive`` are
+    the block's views; ``firm_drift`` and ``eps`` its cells' drifts and growth draws): every live
+    firm's new log output (in place), its output, its exit hazard x dt as if no project matured
+    (``settle_firms`` redoes the rare firms whose project does) and whether it was above-scale
+    before. Mesa: the first lines of ``Firm.step``.
+
+    Branch-free over all slots, dead ones included (they keep their log output, their other
+    values are never read), so the compiler vectorizes it; and one exponential per loop, so the
+    processor overlaps many slots' exponentials instead of waiting for one after the other."""
     dt, sqrt_dt, log_thr = s[S_DT], s[S_SQRT_DT], s[S_LOG_THR]
+    sigma0, sigma_elast, log_sigma_ref = s[S_SIGMA0], s[S_SIGMA_ELAST], s[S_LOG_SIGMA_REF]
+    sigma_max, exit_gamma, h0_dt = s[S_SIGMA_MAX], s[S_EXIT_GAMMA], s[S_EXIT_H0] * dt
+    n = logy.size
+    for m in range(n):
+        ly = logy[m]
+        above[m] = ly >= log_thr
+        sig[m] = min(sigma0 * exp_fast(-sigma_elast * (ly - log_sigma_ref)), sigma_max)
+    for m in range(n):
+        ly = logy[m]
+        g = firm_drift[m] + rd_coef * rd[m] - 0.5 * sig[m] * sig[m]
+        x = ly + g * dt + sig[m] * sqrt_dt * eps[m]
+        logy[m] = x if alive[m] == 1 else ly
+        y_new[m] = exp_fast(x)
+    for m in range(n):
+        hazard[m] = h0_dt * exp_fast(-exit_gamma * (logy[m] - log_thr))
+
+
+@njit(cache=True, error_model="numpy")
+def settle_firms(s, k, lo, y_new, hazard, above_before, logy, cell, park, rd, age, alive, busy,
+                 clock, pipe, pipe_t, stake, stake_t, stake_f, cash, stakes, pending_land,
+                 elig_list, elig_wlist, tally, lanes, counts):
+    """ODD 7.4-7.7 for the live firms of a block of slots starting at ``lo`` (the firm arrays are
+    the block's views), in slot order: pipeline maturity, fund exit, firm exit, then the
+    survivors' contributions to the step's totals (``lanes``, by slot mod 4 and cell) and counts
+    (``counts``: alive, above-scale, over 10, over 100, eligible, crossings). Mesa: the rest of
+    ``Firm.step`` and ``RegionModel.record_firm``."""
+    dt, log_thr = s[S_DT], s[S_LOG_THR]
     # Loop-invariant scalars in locals (the compiler cannot hoist loads from `s` past the stores
     # into the firm arrays).
-    sigma0, sigma_elast, log_sigma_ref = s[S_SIGMA0], s[S_SIGMA_ELAST], s[S_LOG_SIGMA_REF]
-    sigma_max, rd_effect, penalty = s[S_SIGMA_MAX], s[S_RD_EFFECT], s[S_SHORTAGE_PENALTY]
     exit_gamma, big1, big2 = s[S_EXIT_GAMMA], s[S_BIG1], s[S_BIG2]
     hold, theta, h0_dt = s[S_HOLD_STEPS], s[S_SELECT_EXP], s[S_EXIT_H0] * dt
-    n_above = n10 = n100 = n_alive = n_elig = 0
-    demand = 0.0
-    rank = -1
-    for i in range(n_used):
+    now = k + 1
+    n_alive, n_above, n10, n100, n_elig, crossings = (counts[0], counts[1], counts[2],
+                                                      counts[3], counts[4], counts[5])
+    for i in range(logy.size):
         if alive[i] == 0:
             continue
-        rank += 1
-        ly = logy[i]
-        j, p = ind[i], park[i]
-        # 7.2 volatility, 7.3 growth
-        sig = sigma0 * math.exp(-sigma_elast * (ly - log_sigma_ref))
-        if sig > sigma_max:
-            sig = sigma_max
-        g = (mu[k, j] + rd_effect * (rd[i] * rd_rel * (1.0 - shortage) - 1.0)
-             - penalty * shortage + agg[p, j] + common + zind[j]
-             - 0.5 * sig * sig)
-        was_above = ly >= log_thr
-        ly = ly + g * dt + sig * sqrt_dt * eps[rank]
-        # 7.4 pipeline maturity
-        if pipe[i] > 0.0 and k + 1 >= pipe_t[i]:
-            ly = math.log(math.exp(ly) + pipe[i])
-            pending_land[p] -= pipe[i]
-            pipe[i] = 0.0
-        # 7.5 fund exit
-        if stake[i] > 0.0 and k + 1 - stake_t[i] >= hold:
-            back = stake[i] * s[S_EXIT_MULT]
-            tally[T_FUND_EXIT_PROCEEDS] += back
-            if s[S_RECYCLE] > 0:
-                cash[stake_f[i]] += back
-            stakes[0] -= stake[i]
-            stake[i] = 0.0
-        # 7.6 firm exit. Exponential clock: exit when the draw falls below h(y) dt, so
-        # P(exit) = 1 - exp(-h dt). At or above the threshold h(y) <= h0, so most draws are
-        # decided without the exp.
-        draw = exit_draw[rank]
-        if (draw < h0_dt if ly >= log_thr else True) and \
-                draw < h0_dt * math.exp(-exit_gamma * (ly - log_thr)):
-            alive[i] = 0
-            tally[T_EXITS] += 1
-            if stake[i] > 0.0:
-                tally[T_FUND_WRITEOFFS] += stake[i]
+        y, h = y_new[i], hazard[i]
+        if busy[i] == 1:
+            p = park[i]
+            # 7.4 pipeline maturity: the project's output joins the grown output
+            if pipe[i] > 0.0 and now >= pipe_t[i]:
+                ly = math.log(y + pipe[i])
+                logy[i] = ly
+                y = exp_fast(ly)
+                h = h0_dt * exp_fast(-exit_gamma * (ly - log_thr))
+                pending_land[p] -= pipe[i]
+                pipe[i] = 0.0
+            # 7.5 fund exit
+            if stake[i] > 0.0 and now - stake_t[i] >= hold:
+                back = stake[i] * s[S_EXIT_MULT]
+                tally[T_FUND_EXIT_PROCEEDS] += back
+                if s[S_RECYCLE] > 0:
+                    cash[stake_f[i]] += back
                 stakes[0] -= stake[i]
                 stake[i] = 0.0
-            if pipe[i] > 0.0:
-                pending_land[p] -= pipe[i]
-            pipe[i] = 0.0
+            if pipe[i] == 0.0 and stake[i] == 0.0:
+                busy[i] = 0
+        # 7.6 firm exit: the firm's exponential clock runs down by its hazard h(y) dt; it exits
+        # in the step the clock passes zero, so P(exit) = 1 - exp(-h dt) given survival so far.
+        left = clock[i] - h
+        clock[i] = left
+        if left < 0.0:
+            alive[i] = 0
+            tally[T_EXITS] += 1
+            if busy[i] == 1:
+                if stake[i] > 0.0:
+                    tally[T_FUND_WRITEOFFS] += stake[i]
+                    stakes[0] -= stake[i]
+                    stake[i] = 0.0
+                if pipe[i] > 0.0:
+                    pending_land[park[i]] -= pipe[i]
+                pipe[i] = 0.0
+                busy[i] = 0
             continue
-        logy[i] = ly
         age[i] += dt
         # 7.7 tallies of the survivors
-        y = math.exp(ly)
-        cell_out[p, j] += y
-        cell_n[p, j] += 1.0
-        land_used[p] += y
+        c, lane = cell[i], (lo + i) & 3
+        lanes[lane, 0, c] += y
+        lanes[lane, 1, c] += 1.0
+        lanes[lane, 3, 0] += rd[i] * y
         n_alive += 1
-        demand += rd[i] * y
+        ly = logy[i]
         if ly >= log_thr:
             n_above += 1
-            ind_out[j] += y
-            park_out[p] += y
-            if not was_above:
-                tally[T_CROSSINGS] += 1
-            if y >= big1:
-                n10 += 1
-            if y >= big2:
-                n100 += 1
-            elig_list[n_elig] = i
+            lanes[lane, 2, c] += y
+            crossings += 1 - above_before[i]
+            n10 += y >= big1
+            n100 += y >= big2
+            elig_list[n_elig] = lo + i
             elig_wlist[n_elig] = selection_weight(y, ly, theta)
             n_elig += 1
-    return n_alive, n_above, n10, n100, demand, n_elig
+    counts[0], counts[1], counts[2], counts[3], counts[4], counts[5] = (n_alive, n_above, n10,
+                                                                       n100, n_elig, crossings)
+
+
+#: Slots per block of the firm step: its per-slot hand-over (draws, outputs, hazards) stays in
+#: the first-level cache between the three passes.
+BLOCK = 512
+
+
+@njit(cache=True, error_model="numpy")
+def step_firms(s, k, drift, rd_coef, growth, raw, n_live, logy, cell, park, rd, age, alive, busy,
+               clock, pipe, pipe_t, stake, stake_t, stake_f, n_used, cash, stakes, pending_land,
+               cell_out, cell_n, land_used, ind_out, park_out, elig_list, elig_wlist, tally,
+               lanes, blk):
+    """ODD 7.2-7.7, every live firm in slot order: volatility, growth, pipeline maturity, fund
+    exit, firm exit, then the step's totals of the survivors. Mesa: ``Firm.step`` and
+    ``RegionModel.record_firm``. Returns (alive, above-scale, over 10, over 100, R&D-weighted
+    output, eligible) counts of the step.
+
+    Block by block of :data:`BLOCK` slots, three passes: the growth draws (``growth_normals``),
+    the vectorized growth (``grow_firms``) and the rest (``settle_firms``). The totals are summed
+    in four interleaved partial sums (``lanes``, by slot mod 4), cell by cell, then added up:
+    consecutive firms mostly share a cell, and one running sum per cell would make every firm
+    wait for the previous firm's addition. (The Mesa engine sums firm by firm; the two orders
+    differ by rounding only.)"""
+    eps, firm_drift, sig, y_new, hazard = blk[0], blk[1], blk[2], blk[3], blk[4]
+    above = np.zeros(BLOCK, np.int8)
+    at = np.zeros(3, np.int64)
+    at[2] = n_live
+    counts = np.zeros(6, np.int64)
+    lanes[:] = 0.0
+    for lo in range(0, n_used, BLOCK):
+        hi = min(lo + BLOCK, n_used)
+        growth_normals(growth, raw, at, alive, lo, hi, eps)
+        block_cells = cell[lo:hi]
+        for m in range(hi - lo):
+            firm_drift[m] = drift[block_cells[m]]
+        grow_firms(s, rd_coef, firm_drift, logy[lo:hi], rd[lo:hi], alive[lo:hi], eps, sig,
+                   y_new, hazard, above)
+        settle_firms(s, k, lo, y_new, hazard, above, logy[lo:hi], cell[lo:hi], park[lo:hi],
+                     rd[lo:hi], age[lo:hi], alive[lo:hi], busy[lo:hi], clock[lo:hi], pipe[lo:hi],
+                     pipe_t[lo:hi], stake[lo:hi], stake_t[lo:hi], stake_f[lo:hi], cash, stakes,
+                     pending_land, elig_list, elig_wlist, tally, lanes, counts)
+    tally[T_CROSSINGS] += counts[5]
+    J = cell_out.shape[1]
+    for p in range(cell_out.shape[0]):
+        for j in range(J):
+            c = p * J + j
+            out = (lanes[0, 0, c] + lanes[1, 0, c]) + (lanes[2, 0, c] + lanes[3, 0, c])
+            above_out = (lanes[0, 2, c] + lanes[1, 2, c]) + (lanes[2, 2, c] + lanes[3, 2, c])
+            cell_out[p, j] = out
+            cell_n[p, j] = (lanes[0, 1, c] + lanes[1, 1, c]) + (lanes[2, 1, c] + lanes[3, 1, c])
+            land_used[p] += out
+            ind_out[j] += above_out
+            park_out[p] += above_out
+    demand = (lanes[0, 3, 0] + lanes[1, 3, 0]) + (lanes[2, 3, 0] + lanes[3, 3, 0])
+    return counts[0], counts[1], counts[2], counts[3], demand, counts[4]
 
 
 @njit(cache=True, error_model="numpy")
@@ -262,7 +908,7 @@ def eligible_by_industry(ind, elig_list, elig_wlist, n_elig, elig_idx, elig_cum,
 
 @njit(cache=True, error_model="numpy")
 def invest_funds(s, k, f_lev, f_alloc_cum, deals, cash, stakes, land, land_used, pending_land,
-                 park, elig_idx, elig_cum, elig_count, elig_start, stake, stake_t, stake_f,
+                 park, elig_idx, elig_cum, elig_count, elig_start, busy, stake, stake_t, stake_f,
                  pipe, pipe_t, rng_fund, tally):
     """ODD 7.9: each fund's deals, industry by allocation, firm by size^theta, project land,
     failure, then the stake and the pending project. Mesa: ``Fund.invest``."""
@@ -302,6 +948,7 @@ def invest_funds(s, k, f_lev, f_alloc_cum, deals, cash, stakes, land, land_used,
                 tally[T_FUND_WRITEOFFS] += ticket
                 continue
             invest(i, f, ticket, k + 1, added, lag, stake, stake_t, stake_f, pipe, pipe_t)
+            busy[i] = 1
             pending_land[p] += added
             stakes[0] += ticket
 
@@ -320,7 +967,8 @@ def events_within_guard(n, cap, tally):
 
 @njit(cache=True, error_model="numpy")
 def spawn_startups(s, allowed, land, land_used, cell_n, n_used, logy, ind, park, rd, age, alive,
-                   pipe, pipe_t, stake, stake_t, stake_f, rng_entry, tally):
+                   cell, busy, clock, pipe, pipe_t, stake, stake_t, stake_f, rng_entry, rng_exit,
+                   tally):
     """ODD 7.10: start-ups in every park-industry cell the park may host, blocked where the
     park's land is used up. Mesa: ``Park.spawn_startups``. Returns the slots used."""
     cap = logy.size
@@ -339,8 +987,9 @@ def spawn_startups(s, allowed, land, land_used, cell_n, n_used, logy, ind, park,
                 elif n_used >= cap:
                     tally[T_ENTRIES_DROPPED] += 1
                 else:
-                    add_firm(n_used, size, j, p, rd_new, logy, ind, park, rd, age, alive,
-                             pipe, pipe_t, stake, stake_t, stake_f)
+                    add_firm(n_used, size, j, p, allowed.shape[1], rd_new, logy, ind, park, rd,
+                             age, alive, cell, busy, clock, pipe, pipe_t, stake, stake_t,
+                             stake_f, rng_exit)
                     land_used[p] += size
                     n_used += 1
                     tally[T_ENTRIES_STARTUP] += 1
@@ -349,7 +998,8 @@ def spawn_startups(s, allowed, land, land_used, cell_n, n_used, logy, ind, park,
 
 @njit(cache=True, error_model="numpy")
 def attract_projects(s, allowed, land, land_used, attract_cum, n_used, logy, ind, park, rd, age,
-                     alive, pipe, pipe_t, stake, stake_t, stake_f, rng_entry, tally):
+                     alive, cell, busy, clock, pipe, pipe_t, stake, stake_t, stake_f, rng_entry,
+                     rng_exit, tally):
     """ODD 7.11: attracted projects (招商引资), placed in a park with room, chosen in proportion
     to its free land. Mesa: ``RegionModel._attract_projects``. Returns the slots used."""
     cap = logy.size
@@ -385,8 +1035,8 @@ def attract_projects(s, allowed, land, land_used, attract_cum, n_used, logy, ind
         if n_used >= cap:
             tally[T_ENTRIES_DROPPED] += 1
             continue
-        add_firm(n_used, size, j, chosen, rd_new, logy, ind, park, rd, age, alive, pipe, pipe_t,
-                 stake, stake_t, stake_f)
+        add_firm(n_used, size, j, chosen, J, rd_new, logy, ind, park, rd, age, alive, cell, busy,
+                 clock, pipe, pipe_t, stake, stake_t, stake_f, rng_exit)
         land_used[chosen] += size
         n_used += 1
         tally[T_ENTRIES_ATTRACTED] += 1
@@ -429,14 +1079,15 @@ def step_rest_of_economy(s, common, e, log_nonsei, log_serv, log_rest, ann_serv,
 @njit(cache=True, error_model="numpy")
 def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_max_deals, serv0,
              shift, spy, n_years, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t,
-             stake_f, n_used, rng_macro, rng_growth, rng_exit, rng_fund, rng_entry,
-             ann, ann_ind, ann_park, ann_serv, history):
+             stake_f, n_used, rng_macro, growth, rng_exit, rng_fund, rng_entry,
+             ann, ann_ind, ann_park, ann_serv, history, work, work_i, cell, busy, raw):
     """One replication: the schedule of ODD 3, one call per submodel, in the order of
-    ``RegionModel.step``. Returns the number of firm slots used."""
+    ``RegionModel.step``. ``growth`` is the growth stream's PCG64 state (four words, advanced);
+    ``work`` ... ``raw`` a workspace of :func:`new_workspace` of at least the table's capacity.
+    Returns the number of firm slots used."""
     J, P, F, NS = mu.shape[1], land.size, f_inflow.size, serv0.size
     cap = logy.size
     dt = s[S_DT]
-    rd_rel = s[S_RD_MULT] / s[S_RD_MEAN]
     tau0 = record_row0(s, logy, ind, park, rd, alive, n_used, serv0, ann, ann_ind, ann_park,
                        ann_serv, history)
 
@@ -461,23 +1112,34 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_
         if alive[i] == 1:
             prev_cell[park[i], ind[i]] += math.exp(logy[i])
 
+    # Per-firm scratch (the workspace's first ``cap`` slots).
+    clock = work[W_CLOCK, :cap]
+    elig_wlist, elig_cum = work[W_ELIG_W, :cap], work[W_ELIG_CUM, :cap]
+    elig_list, elig_idx = work_i[I_ELIG, :cap], work_i[I_ELIG_BY_IND, :cap]
+    busy = busy[:cap]
+    cell = cell[:cap]
+    raw = raw[:BLOCK]                        # the growth stream's outputs, a block at a time
+    blk = np.zeros((5, BLOCK))               # step_firms' hand-over between its passes
+    n_live = 0
+    for i in range(n_used):
+        cell[i] = park[i] * J + ind[i]
+        busy[i] = 0
+        n_live += alive[i]
+        # Each initial firm's exit clock (7.6), in slot order; entrants draw theirs in add_firm.
+        clock[i] = rng_exit.standard_exponential()
+
+    drift = np.empty(P * J)
     cell_out = np.zeros((P, J))
     cell_n = np.zeros((P, J))
     land_used = np.zeros(P)
     pending_land = np.zeros(P)               # land promised to fund-backed projects not yet built
     ind_out = np.zeros(J)
     park_out = np.zeros(P)
-    elig_list = np.empty(cap, np.int64)      # fund-eligible firms this step, in slot order
-    elig_wlist = np.empty(cap)
-    elig_idx = np.empty(cap, np.int64)       # the same, grouped by industry
-    elig_cum = np.empty(cap)
+    lanes = np.zeros((4, 4, P * J))          # partial sums of step_firms
     elig_count = np.zeros(J, np.int64)
     elig_start = np.zeros(J + 1, np.int64)
     deals = np.zeros(F, np.int64)
     tally = np.zeros(len(STEP_TALLY))
-    n_live = 0
-    for i in range(n_used):
-        n_live += alive[i]
 
     for k in range(n_years * spy):
         t = (k + 1) * dt
@@ -485,9 +1147,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_
         e = rng_macro.standard_normal(3 + J + NS)
         macro = update_shocks(s, macro, zind, e)
         common = macro + shift[k]
-        # One growth and one exit draw per live firm, in slot order.
-        eps = rng_growth.standard_normal(n_live)
-        exit_draw = rng_exit.standard_exponential(n_live)
+        rd_coef = cell_drift(s, k, mu, agg, common, zind, shortage, drift)
         cell_out[:, :] = 0.0
         cell_n[:, :] = 0.0
         land_used[:] = 0.0
@@ -495,23 +1155,23 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_
         park_out[:] = 0.0
         tally[:] = 0.0
         n_alive, n_above, n10, n100, demand, n_elig = step_firms(
-            s, k, mu, agg, common, zind, shortage, rd_rel, eps, exit_draw, logy, ind, park, rd,
-            age, alive, pipe, pipe_t, stake, stake_t, stake_f, n_used, cash, stakes,
-            pending_land, cell_out, cell_n, land_used, ind_out, park_out, elig_list, elig_wlist,
-            tally)
+            s, k, drift, rd_coef, growth, raw, n_live, logy, cell, park, rd, age, alive, busy,
+            clock, pipe, pipe_t, stake, stake_t, stake_f, n_used, cash, stakes, pending_land,
+            cell_out, cell_n, land_used, ind_out, park_out, elig_list, elig_wlist, tally, lanes,
+            blk)
         update_agglomeration(s, agg, cell_out, prev_cell)
         if raise_capital(s, f_inflow, f_max_deals, cash, deals):
             eligible_by_industry(ind, elig_list, elig_wlist, n_elig, elig_idx, elig_cum,
                                  elig_count, elig_start)
             invest_funds(s, k, f_lev, f_alloc_cum, deals, cash, stakes, land, land_used,
-                         pending_land, park, elig_idx, elig_cum, elig_count, elig_start, stake,
-                         stake_t, stake_f, pipe, pipe_t, rng_fund, tally)
+                         pending_land, park, elig_idx, elig_cum, elig_count, elig_start, busy,
+                         stake, stake_t, stake_f, pipe, pipe_t, rng_fund, tally)
         n_used = spawn_startups(s, allowed, land, land_used, cell_n, n_used, logy, ind, park, rd,
-                                age, alive, pipe, pipe_t, stake, stake_t, stake_f, rng_entry,
-                                tally)
+                                age, alive, cell, busy, clock, pipe, pipe_t, stake, stake_t,
+                                stake_f, rng_entry, rng_exit, tally)
         n_used = attract_projects(s, allowed, land, land_used, attract_cum, n_used, logy, ind,
-                                  park, rd, age, alive, pipe, pipe_t, stake, stake_t, stake_f,
-                                  rng_entry, tally)
+                                  park, rd, age, alive, cell, busy, clock, pipe, pipe_t, stake,
+                                  stake_t, stake_f, rng_entry, rng_exit, tally)
         n_live = n_alive + int(tally[T_ENTRIES_STARTUP]) + int(tally[T_ENTRIES_ATTRACTED])
         talent, need, shortage = update_talent(s, t, talent, tau0, demand)
         log_nonsei, log_rest, serv_total = step_rest_of_economy(
@@ -599,16 +1259,64 @@ def selection_weight(y, ly, theta):
 
 
 @njit(cache=True, error_model="numpy")
-def add_firm(i, size, j, p, rd_new, logy, ind, park, rd, age, alive, pipe, pipe_t, stake,
-              stake_t, stake_f):
+def add_firm(i, size, j, p, J, rd_new, logy, ind, park, rd, age, alive, cell, busy, clock, pipe,
+             pipe_t, stake, stake_t, stake_f, rng_exit):
+    """A new firm in slot i, with its exit clock (7.6) drawn from the exit stream."""
     logy[i] = math.log(size)
     ind[i] = j
     park[i] = p
+    cell[i] = p * J + j
     rd[i] = rd_new
     age[i] = 0.0
     alive[i] = 1
+    busy[i] = 0
+    clock[i] = rng_exit.standard_exponential()
     pipe[i] = 0.0
     pipe_t[i] = 0
     stake[i] = 0.0
     stake_t[i] = 0
     stake_f[i] = 0
+
+
+# -- many replications in one call ---------------------------------------------------------------
+
+@njit(cache=True, error_model="numpy")
+def simulate_batch(config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALLOC, F_MAX_DEALS,
+                   SERV0, SHIFT, POP, CELL, COUNTS, BIGS, PRICES_, spy, n_years, streams, GROWTH,
+                   slots, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t, stake_f,
+                   n_used, ANN, ANN_IND, ANN_PARK, ANN_SERV, hist_at, HIST):
+    """Replications ``r = 0, 1, ...`` of configurations of one shape (industries, parks, funds,
+    services, years): replication r runs configuration ``config[r]`` (row of the stacked inputs
+    ``S ... PRICES_``, with its layout ``COUNTS``/``BIGS``) with the streams
+    ``streams[6r : 6r + 6]`` (:data:`KERNEL_STREAMS` order, less ``growth``) and the growth
+    stream's PCG64 state ``GROWTH[r]``: its initial population, the run and its price levels. Its
+    firms occupy slots ``slots[r]:slots[r + 1]`` of the flat firm arrays (``n_used[r]`` of them
+    used at the end), its annual rows are ``ANN[r]`` ..., and with per-firm history
+    (``hist_at[-1] > 0``) its history is ``HIST[hist_at[r]:hist_at[r + 1]]`` as a
+    (years + 1, slots) table. Each replication touches only its own slices (the workspace is
+    rewritten before it is read), so results do not depend on how replications are batched."""
+    rows = n_years + 1
+    cap_max = 0
+    for r in range(config.size):
+        cap_max = max(cap_max, slots[r + 1] - slots[r])
+    work, work_i = np.zeros((N_WORK, cap_max)), np.zeros((2, cap_max), np.int64)
+    cell, busy = np.zeros(cap_max, np.int32), np.zeros(cap_max, np.int8)
+    raw = np.zeros(cap_max, np.uint64)
+    for r in range(config.size):
+        u = config[r]
+        a, b = slots[r], slots[r + 1]
+        g = r * N_KERNEL_STREAMS
+        n0 = synthesize_population(POP[u], CELL[u], COUNTS[u], BIGS[u], streams[g + R_POPULATION],
+                                   logy[a:b], ind[a:b], park[a:b], rd[a:b], age[a:b], alive[a:b])
+        if hist_at[-1] > 0:
+            history = HIST[hist_at[r]:hist_at[r + 1]].reshape((rows, b - a))
+        else:
+            history = np.zeros((0, 0))
+        n_used[r] = simulate(
+            S[u], MU[u], ALLOWED[u], LAND[u], ATTRACT[u], F_INFLOW[u], F_LEV[u], F_ALLOC[u],
+            F_MAX_DEALS[u], SERV0[u], SHIFT[u], spy, n_years, logy[a:b], ind[a:b], park[a:b],
+            rd[a:b], age[a:b], alive[a:b], pipe[a:b], pipe_t[a:b], stake[a:b], stake_t[a:b],
+            stake_f[a:b], n0, streams[g + R_MACRO], GROWTH[r], streams[g + R_EXIT],
+            streams[g + R_FUND], streams[g + R_ENTRY], ANN[r], ANN_IND[r], ANN_PARK[r],
+            ANN_SERV[r], history, work, work_i, cell, busy, raw)
+        price_levels(PRICES_[u], n_years, streams[g + R_PRICES], ANN[r])

@@ -39,6 +39,9 @@ class Firm(mesa.Agent):
         self.industry, self.park, self.rd, self.age = industry, park, rd, age
         self.pipeline, self.pipeline_step = 0.0, 0
         self.stake, self.stake_step, self.stake_fund = 0.0, 0, 0
+        # The exit clock (ODD 7.6): an Exp(1) amount of hazard the firm can absorb in its life,
+        # drawn at birth from the exit stream.
+        self.exit_clock = model.streams["exit"].standard_exponential()
 
     @property
     def output(self) -> float:
@@ -57,10 +60,8 @@ class Firm(mesa.Agent):
         j, p = self.industry, self.park
         sig = min(s["sigma0"] * math.exp(-s["sigma_elast"] * (ly - s["log_sigma_ref"])),
                   s["sigma_max"])
-        growth = (m.inputs.mu[k, j]
-                  + s["rd_effect"] * (self.rd * m.rd_rel * (1.0 - m.shortage) - 1.0)
-                  - s["shortage_penalty"] * m.shortage + m.agglomeration[p, j]
-                  + m.common_shock + m.industry_shock[j] - 0.5 * sig * sig)
+        # The cell's share of the growth rate plus the firm's own R&D term (RegionModel.step).
+        growth = m.cell_drift[p, j] + m.rd_coef * self.rd - 0.5 * sig * sig
         was_above = ly >= s["log_thr"]
         ly = ly + growth * s["dt"] + sig * s["sqrt_dt"] * m.eps[self.rank]
         if self.pipeline > 0.0 and k + 1 >= self.pipeline_step:
@@ -69,9 +70,11 @@ class Firm(mesa.Agent):
             self.pipeline = 0.0
         if self.stake > 0.0 and k + 1 - self.stake_step >= s["hold_steps"]:
             m.funds[self.stake_fund].take_exit(self)
-        # Exponential clock: exit when the draw falls below hazard * dt (P = 1 - exp(-h dt)).
-        if m.exit_draw[self.rank] < s["exit_h0"] * s["dt"] * math.exp(
-                -s["exit_gamma"] * (ly - s["log_thr"])):
+        # The exit clock runs down by hazard * dt; the firm exits in the step it passes zero
+        # (P = 1 - exp(-h dt) given survival so far), keeping the size it had then.
+        self.log_output = ly
+        self.exit_clock -= s["exit_h0"] * s["dt"] * math.exp(-s["exit_gamma"] * (ly - s["log_thr"]))
+        if self.exit_clock < 0.0:
             m.tally["exits"] += 1
             if self.stake > 0.0:
                 m.funds[self.stake_fund].write_off(self)
@@ -81,7 +84,6 @@ class Firm(mesa.Agent):
             m.firms.remove(self)  # the model keeps exited firms in by_slot for the firm table
             self.remove()
             return
-        self.log_output = ly
         self.age += s["dt"]
         m.record_firm(self, was_above)
 
@@ -335,11 +337,16 @@ class RegionModel(mesa.Model):
                                         for j in range(J)])
         self.common_shock = self.macro + inputs.drift_shift[k]
         n_live = 0
-        for firm in self.firms:  # one growth and one exit draw per live firm, in slot order
+        for firm in self.firms:  # one growth draw per live firm, in slot order
             firm.rank = n_live
             n_live += 1
         self.eps = self.streams["growth"].standard_normal(n_live)
-        self.exit_draw = self.streams["exit"].standard_exponential(n_live)
+        # ODD 7.3: the growth rate's part shared by a cell's firms, and the R&D coefficient.
+        base = -s["rd_effect"] - s["shortage_penalty"] * self.shortage
+        self.cell_drift = np.array([[inputs.mu[k, j] + base + self.agglomeration[p, j]
+                                     + self.common_shock + self.industry_shock[j]
+                                     for j in range(J)] for p in range(P)])
+        self.rd_coef = s["rd_effect"] * self.rd_rel * (1.0 - self.shortage)
         self.eligible = []
 
         self.cell_out, self.cell_n = np.zeros((P, J)), np.zeros((P, J))

@@ -15,7 +15,8 @@ import pandas as pd
 
 from sim.engines.kernel import A_INDEX, ANNUAL
 from sim.errors import InputError
-from sim.model.inputs import ModelInputs, initial_population
+from sim.model.inputs import ModelInputs
+from sim.engines.population import PopulationLayout, population_layout, synthesize
 
 
 @dataclass
@@ -47,14 +48,14 @@ class FirmState:
                    stake_fund=np.zeros(capacity, np.int64), n_used=0)
 
     @classmethod
-    def initial(cls, inputs: ModelInputs, rng: np.random.Generator) -> FirmState:
-        pop = initial_population(inputs, rng)
-        n = len(pop)
-        state = cls.empty(inputs.capacity(n))
-        state.logy[:n], state.industry[:n], state.park[:n] = np.log(pop.output), pop.industry, \
-            pop.park
-        state.rd[:n], state.age[:n], state.alive[:n] = pop.rd, pop.age, 1
-        state.n_used = n
+    def initial(cls, inputs: ModelInputs, rng: np.random.Generator,
+                layout: PopulationLayout | None = None) -> FirmState:
+        """The firm table at t0: the synthetic population (ODD 5.3, compiled) drawn with ``rng``
+        (the replication's population stream), in a table of ``inputs.capacity`` slots."""
+        layout = layout or population_layout(inputs.baseline, inputs.params)
+        state = cls.empty(inputs.capacity(layout.n_firms))
+        state.n_used = synthesize(layout, rng, state.logy, state.industry, state.park, state.rd,
+                                  state.age, state.alive)
         return state
 
 

@@ -17,7 +17,6 @@ from sim.errors import InputError, nearest
 from sim.model.baseline import Baseline, build_baseline
 from sim.model.levers import Levers
 from sim.model.params import ModelParams
-from sim.model.population import Population, build_population
 from sim.plans.schema import Plan
 
 #: Random streams of one replication, in spawn order. Separate streams keep one mechanism's draws
@@ -234,8 +233,10 @@ def fund_inflow_per_year(fund, scale: float, raised_fraction: float) -> float:
     return base * (1.0 + (scale - 1.0) * raised_fraction)
 
 
-def random_streams(seed: np.random.SeedSequence | int) -> dict[str, np.random.Generator]:
-    """The named random streams of one replication (see :data:`STREAMS`).
+def random_streams(seed: np.random.SeedSequence | int, names=STREAMS
+                   ) -> dict[str, np.random.Generator]:
+    """The named random streams of one replication (see :data:`STREAMS`); ``names`` picks some of
+    them (each stream is the same whichever others are asked for).
 
     Spawning mutates a SeedSequence, so we spawn from a copy: the same seed always yields the same
     streams, however often it is used.
@@ -245,8 +246,5 @@ def random_streams(seed: np.random.SeedSequence | int) -> dict[str, np.random.Ge
                                     pool_size=seed.pool_size)
     else:
         ss = np.random.SeedSequence(seed)
-    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, ss.spawn(len(STREAMS)))}
-
-
-def initial_population(inputs: ModelInputs, rng: np.random.Generator) -> Population:
-    return build_population(inputs.baseline, inputs.params, rng)
+    children = dict(zip(STREAMS, ss.spawn(len(STREAMS))))
+    return {name: np.random.default_rng(children[name]) for name in names}
