@@ -73,25 +73,49 @@ def run_replications(scenario: Scenario, replications, seed: int, engine: str = 
     """Annual rows (with a ``replication`` column) and failures for the given replications.
 
     Inputs are compiled once per parameter draw: once for all replications when the scenario's
-    parameters do not vary, else once per replication from its own parameter stream."""
-    runs, done, failures = [], [], []
+    parameters do not vary, else once per replication from its own parameter stream. The
+    replications then run as one batch (on numba, one compiled call; each replication still with
+    its own random streams, so results do not depend on how replications are grouped)."""
+    from sim.engines import run_batch
+
+    batch, failures = [], []
     fixed_inputs = None
-    varies = scenario.varies
     for r in replications:
         try:
-            if varies:
+            if scenario.varies:
                 inputs = monte_carlo_inputs(scenario, seed, r)
             else:
                 fixed_inputs = fixed_inputs or monte_carlo_inputs(scenario, seed, r)
                 inputs = fixed_inputs
-            result = run_engine(inputs, replication_seed(seed, r), engine)
+            batch.append((r, inputs))
+        except Exception as exc:  # noqa: BLE001 - reported with the seed, never swallowed
+            failures.append(failure_record(r, seed, exc))
+    runs, done = [], []
+    if batch:
+        try:
+            results = run_batch([inputs for _, inputs in batch],
+                                [replication_seed(seed, r) for r, _ in batch], engine,
+                                errors="return")
+        except Exception:  # noqa: BLE001 - find the replication that raised, one by one
+            results = [_run_alone(inputs, seed, r, engine) for r, inputs in batch]
+        for (r, inputs), result in zip(batch, results):
+            if isinstance(result, Exception):
+                failures.append(failure_record(r, seed, result))
+                continue
             runs.append((inputs, result.raw, result.by_industry, result.by_park,
                          result.by_services))
             done.append(r)
-        except Exception as exc:  # noqa: BLE001 - reported with the seed, never swallowed
-            failures.append(failure_record(r, seed, exc))
+    failures.sort(key=lambda f: f["replication"])
     annual = annual_table(runs, done) if runs else pd.DataFrame()
     return annual, failures
+
+
+def _run_alone(inputs, seed: int, replication: int, engine: str):
+    """One replication's result, or the exception it raised."""
+    try:
+        return run_engine(inputs, replication_seed(seed, replication), engine)
+    except Exception as exc:  # noqa: BLE001 - kept as this replication's failure
+        return exc
 
 
 def monte_carlo_inputs(scenario: Scenario, seed: int, replication: int):
@@ -107,7 +131,7 @@ def failure_record(replication: int, seed: int, exc: BaseException, **where) -> 
     """What a failed replication leaves on record: enough to rerun it alone."""
     return {**where, "replication": int(replication), "seed": int(seed),
             "spawn_key": [int(replication)], "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(limit=5)}
+            "traceback": "".join(traceback.format_exception(exc, limit=5))}
 
 
 def run_unit(task: ChunkTask, unit: Unit):
