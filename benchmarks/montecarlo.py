@@ -66,6 +66,7 @@ def child(spec: dict) -> dict:
 
     sys.path.insert(0, str(ROOT))
     import sim
+    from sim.experiments.backends import close_worker_pools
     from sim.experiments.driver import Experiment, warm_up
 
     scenario = sim.load_scenario(spec["scenario"])
@@ -81,6 +82,8 @@ def child(spec: dict) -> dict:
         result = sim.monte_carlo(scenario, spec["replications"], SEED, backend=spec["backend"],
                                  workers=spec["workers"], out=out, progress=False)
         wall = time.perf_counter() - start
+        # Workers are kept for the session; stop them so their peak memory is on record.
+        close_worker_pools(wait=True)
         rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         done = result.replications  # from the done markers; reads no rows

@@ -105,12 +105,12 @@ def worker_pool(workers: int):
     return pool
 
 
-def close_worker_pools() -> None:
+def close_worker_pools(wait: bool = False) -> None:
     """Stop every kept pool (at exit, and after a run fails or is interrupted, so no worker keeps
-    computing a cancelled run's chunks)."""
+    computing a cancelled run's chunks); ``wait`` until its workers have exited."""
     while _POOLS:
         _, pool = _POOLS.popitem()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=wait, cancel_futures=True)
 
 
 atexit.register(close_worker_pools)
