@@ -25,8 +25,8 @@ from sim.errors import InputError, nearest
 from sim.model.baseline import draw_figure_factors, qualified_baselines
 from sim.model.inputs import ModelInputs, compile_inputs
 from sim.model.levers import GrowthShock, Levers
-from sim.model.params import (INDUSTRY_MAPS, PRIORS, ModelParams, dotted_keys, merge_nested,
-                              nested_override)
+from sim.model.params import (INDUSTRY_MAPS, KEYED_MAPS, PRIORS, ModelParams, dotted_keys,
+                              merge_nested, nested_override)
 from sim.parameter_sets import load_parameter_set
 from sim.paths import SHIPPED_SCENARIOS
 from sim.plans import Plan, load
@@ -169,6 +169,7 @@ class Scenario:
             key = "version" if "version" in err.problem and spec.version is not None else "region"
             raise self.error((key,), err.problem) from None
         self.data_note = ""
+        self._base_params: dict[str | None, ModelParams] = {}  # see base_params
         if spec.as_of is not None:
             self._cut_plan_at(spec.as_of)
         # One parameter set per structural variant the replications may use (ODD 7.16).
@@ -278,7 +279,34 @@ class Scenario:
 
     def base_params(self, draw: dict | None = None, variant: str | None = None) -> ModelParams:
         """Parameter set (of the structural ``variant``; optionally one of its posterior draws),
-        then the scenario's explicit ``params``, which always win over the set."""
+        then the scenario's explicit ``params``, which always win over the set.
+
+        Without a draw the result is computed once per variant (parameters are immutable); with
+        one, the layers are validated together, once per draw (and again layer by layer only to
+        report an invalid value where it was written)."""
+        if not draw:
+            cached = self._base_params.get(variant)
+            if cached is None:
+                cached = self._base_params[variant] = self._layered_params(None, variant)
+            return cached
+        params = self._drawn_set_params(draw, variant)
+        override = self._variant_override(params, variant)
+        return params.updated(override) if override else params
+
+    def _drawn_set_params(self, draw: dict, variant: str | None) -> ModelParams:
+        """The set's parameters with its posterior ``draw`` and the scenario's ``params``, the
+        structural variant as written (possibly ``pooled``)."""
+        try:
+            return self.parameter_sets.get(variant, self.parameter_set).params.updated(
+                draw, self.spec.params or {})
+        except ValidationError:
+            return self._layered_params(draw, variant, pooled=True)
+
+    def _layered_params(self, draw: dict | None, variant: str | None,
+                        pooled: bool = False) -> ModelParams:
+        """:meth:`base_params` one layer at a time, each validated, so an invalid value in the
+        scenario's ``params`` is reported at its line (``pooled``: leave a pooled variant as
+        written)."""
         params = self.parameter_sets.get(variant, self.parameter_set).params
         if draw:
             params = params.updated(draw)
@@ -292,12 +320,15 @@ class Scenario:
                                            ModelParams, base=("params",))
                 except InputError as err:
                     raise self.relocate(err) from None
-        if params.structure.variant == "pooled":
-            # A pooled scenario draws its variant per replication (draw_params); without a draw
-            # (checks, a single run) it compiles as the given variant, else its first one.
-            params = params.updated({"structure": {
-                "variant": variant or next(iter(self.parameter_sets))}})
-        return params
+        override = {} if pooled else self._variant_override(params, variant)
+        return params.updated(override) if override else params
+
+    def _variant_override(self, params: ModelParams, variant: str | None) -> dict:
+        """A pooled scenario draws its variant per replication (draw_params); without a draw
+        (checks, a single run) it compiles as the given variant, else its first one."""
+        if params.structure.variant != "pooled":
+            return {}
+        return {"structure": {"variant": variant or next(iter(self.parameter_sets))}}
 
     def draw_params(self, rng: np.random.Generator | None) -> ModelParams:
         """Parameters for one replication: a posterior draw of the parameter set (if it has
@@ -309,10 +340,13 @@ class Scenario:
             weight = self.base_params().structure.converge_weight
             variant = "converge" if rng.random() < weight else "persist"
         pset = self.parameter_sets.get(variant, self.parameter_set)
-        params = self.base_params(pset.sample(rng), variant)
-        overrides: dict = {}
+        draw = pset.sample(rng)
+        # The set, its draw and the scenario's params, validated with the draws below in one go.
+        params = self._drawn_set_params(draw, variant) if draw else self.base_params(None, variant)
+        overrides: dict = self._variant_override(params, variant)
         for key, dist in self.spec.uncertainties.items():
-            overrides = merge_nested(overrides, nested_override(key, dist.sample(rng)))
+            overrides = merge_nested(overrides, self._entry_override(params, key,
+                                                                     dist.sample(rng)))
         for key in self.prior_keys(pset):
             low, high = PRIORS[key]
             overrides = merge_nested(overrides, nested_override(key, rng.uniform(low, high)))
@@ -323,6 +357,19 @@ class Scenario:
         if variant is not None:
             overrides = merge_nested(overrides, {"structure": {"variant": variant}})
         return params.updated(overrides) if overrides else params
+
+    @staticmethod
+    def _entry_override(params: ModelParams, key: str, value) -> dict:
+        """The nested override setting dotted ``key`` to ``value``. A keyed map is one value when
+        overrides are applied (``firms.industry_drift``), so an entry drawn on its own
+        (``firms.industry_drift.<id>``) comes with the map's other entries as they stand."""
+        parts = key.split(".")
+        if len(parts) >= 2 and parts[-2] in KEYED_MAPS:
+            current = params
+            for part in parts[:-1]:
+                current = getattr(current, part)
+            return nested_override(".".join(parts[:-1]), {**current, parts[-1]: value})
+        return nested_override(key, value)
 
     def prior_keys(self, pset) -> list[str]:
         """The model's prior-driven parameters (:data:`PRIORS`) this scenario leaves open: not set

@@ -753,3 +753,53 @@ def test_base_year_value_added_share_starts_at_the_published_figure():
     fixed = as_inputs("chongqing", params={"economy": {"nonsei_va_ratio": 0.3}})
     assert fixed.baseline.nonsei_va_ratio == 0.3
     assert inputs_for("fuling").baseline.nonsei_va_ratio == 0.25
+
+
+def _ipf_with_numpy(row_totals, col_totals, allowed, iterations=500):
+    """The fitting loop written with numpy's own sums: the reference the compiled loop of
+    ``sim.model.baseline.ipf`` must reproduce bit for bit."""
+    m = allowed.astype(float) * np.outer(row_totals, col_totals)
+    m[np.outer(row_totals, col_totals) == 0] = 0.0
+    m += allowed * 1e-12
+    cs = m.sum(axis=0)
+    for _ in range(iterations):
+        m *= np.divide(col_totals, cs, out=np.zeros_like(cs), where=cs > 0)
+        rs = m.sum(axis=1)
+        m *= np.divide(row_totals, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
+        cs = m.sum(axis=0)
+        if np.allclose(cs, col_totals, rtol=1e-13, atol=1e-9):
+            break
+    return m
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (12, 1), (1, 9), (11, 4), (30, 25), (7, 130)])
+def test_compiled_proportional_fitting_matches_numpy_bit_for_bit(shape):
+    from sim.model.baseline import ipf
+
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(20):
+        allowed = rng.random(shape) < 0.6
+        allowed[rng.integers(shape[0]), :] = True
+        allowed[:, rng.integers(shape[1])] = True
+        rows = rng.random(shape[0]) * 10 ** rng.uniform(-1, 4, shape[0])
+        rows[rng.random(shape[0]) < 0.1] = 0.0
+        cols = rng.random(shape[1])
+        cols *= rows.sum() / cols.sum()
+        fitted = ipf(rows, cols, allowed)
+        np.testing.assert_array_equal(fitted, _ipf_with_numpy(rows, cols, allowed))
+        if rows.sum() > 0:
+            np.testing.assert_allclose(fitted.sum(axis=1), rows, rtol=1e-12)
+
+
+def test_parameter_layers_validated_together_equal_one_at_a_time():
+    from sim.model.params import ModelParams
+
+    base = ModelParams()
+    layers = ({"firms": {"drift": 0.07, "industry_drift": {"a": 0.01}}},
+              {"firms": {"industry_drift": {"b": 0.02}}, "funds": {"leverage": 3.5}},
+              {"firms": {"drift": 0.05}})
+    one_by_one = base
+    for layer in layers:
+        one_by_one = one_by_one.updated(layer)
+    assert base.updated(*layers) == one_by_one
+    assert base.updated(*layers).firms.industry_drift == {"b": 0.02}  # a keyed map is one value

@@ -370,6 +370,18 @@ def test_uncertainties_are_sampled_per_replication_and_reproducibly():
     assert d["nm"].between(-0.02, 0.02).all()
 
 
+def test_a_drawn_industry_entry_keeps_the_other_entries_of_its_map():
+    """``firms.industry_drift`` is one value when parameters are layered; drawing one industry's
+    entry must not drop the entries the scenario sets for the others."""
+    data = {**UNCERTAIN, "params": {"firms": {"industry_drift": {"biomedicine": 0.03}}},
+            "uncertainties": {
+                "firms.industry_drift.new_materials": {"dist": "uniform", "low": 0, "high": 0.01},
+                "firms.industry_drift.clean_energy": {"dist": "uniform", "low": 0, "high": 0.01}}}
+    drift = scenario_from_dict(data).draw_params(parameter_rng(3, 0)).firms.industry_drift
+    assert set(drift) == {"biomedicine", "new_materials", "clean_energy"}
+    assert drift["biomedicine"] == 0.03 and 0 <= drift["new_materials"] <= 0.01
+
+
 def test_without_a_random_generator_no_uncertainty_is_drawn():
     sc = scenario_from_dict(UNCERTAIN)
     p = sc.draw_params(None)  # what `seisim run` uses

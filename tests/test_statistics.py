@@ -4,6 +4,7 @@ they map to, and the calibration rules that use them."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +230,21 @@ def test_a_short_history_fits_breaks_and_year_shocks_before_trends():
     # not absorb the rebound year; the rest keep the spec's order.
     assert order[0] == "shock.2021"
     assert order[1:] == [k for k in loaded.free if k != "shock.2021"]
+
+
+def test_statistics_lookup_sees_files_added_edited_and_removed(tmp_path, monkeypatch):
+    """The look-up remembers where a region's statistics may be, not whether the file is there:
+    a file added, edited or removed during a session is seen on the next call."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SEISIM_SEEDS", str(tmp_path / "mine"))
+    assert load_statistics("demo") is None
+    folder = tmp_path / "mine" / "statistics"
+    folder.mkdir(parents=True)
+    path = write(folder, MINIMAL)
+    assert [s.value for s in load_statistics("demo").items] == [25.0, 1000]
+    path.write_text(MINIMAL.replace("value: 25.0", "value: 26.5"), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a clearly later edit
+    assert load_statistics("demo").items[0].value == 26.5
+    path.unlink()
+    assert load_statistics("demo") is None

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from sim.errors import InputError
 from sim.model.params import ModelParams
@@ -263,23 +264,103 @@ def ipf(row_totals: np.ndarray, col_totals: np.ndarray, allowed: np.ndarray,
     """Iterative proportional fitting of a (rows x cols) matrix with structural zeros.
 
     Returns a non-negative matrix whose row sums equal ``row_totals`` exactly and whose column sums
-    approach ``col_totals`` as closely as the zero pattern allows.
+    approach ``col_totals`` as closely as the zero pattern allows. Converged when every column sum
+    is within 1e-9 + 1e-13 x its total (``np.allclose``'s rule).
     """
-    m = allowed.astype(float) * np.outer(row_totals, col_totals)
+    row_totals = np.ascontiguousarray(row_totals, dtype=float)
+    col_totals = np.ascontiguousarray(col_totals, dtype=float)
+    m = np.ascontiguousarray(allowed.astype(float) * np.outer(row_totals, col_totals))
     m[np.outer(row_totals, col_totals) == 0] = 0.0
     m += allowed * 1e-12
-    # Converged when every column sum is within 1e-9 + 1e-13 x its total (np.allclose's rule,
-    # written out: this runs once per parameter draw, and the column sums are needed anyway).
-    tolerance = 1e-9 + 1e-13 * np.abs(col_totals)
-    cs = m.sum(axis=0)
-    for _ in range(iterations):
-        m *= np.divide(col_totals, cs, out=np.zeros_like(cs), where=cs > 0)
-        rs = m.sum(axis=1)
-        m *= np.divide(row_totals, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
-        cs = m.sum(axis=0)
-        if (np.abs(cs - col_totals) <= tolerance).all():
-            break
+    _fit_proportions(m, row_totals, col_totals, 1e-9 + 1e-13 * np.abs(col_totals), iterations,
+                     _numpy_sum_program(m.shape[1]), _numpy_sum_program(m.shape[0]))
     return m
+
+
+@njit(cache=True, error_model="numpy")
+def _fit_proportions(m, row_totals, col_totals, tolerance, iterations, row_sum, column_sum):
+    """The fitting loop of :func:`ipf`, in place (it runs once per parameter draw). Its sums are
+    numpy's, bit for bit (on up to 8,192 cells; numpy buffers larger arrays, and their rounding
+    may differ): column sums row after row (a single column as one contiguous run),
+    row sums by :func:`_numpy_sum` (``row_sum`` and ``column_sum``: its programs)."""
+    rows, cols = m.shape
+    cs = np.zeros(cols)
+    _column_sums(m, cs, column_sum)
+    for _ in range(iterations):
+        for c in range(cols):
+            factor = col_totals[c] / cs[c] if cs[c] > 0 else 0.0
+            for r in range(rows):
+                m[r, c] *= factor
+        for r in range(rows):
+            rs = _numpy_sum(m[r], row_sum)
+            factor = row_totals[r] / rs if rs > 0 else 0.0
+            for c in range(cols):
+                m[r, c] *= factor
+        _column_sums(m, cs, column_sum)
+        converged = True
+        for c in range(cols):
+            if not abs(cs[c] - col_totals[c]) <= tolerance[c]:
+                converged = False
+        if converged:
+            break
+
+
+@njit(cache=True, error_model="numpy")
+def _column_sums(m, out, program):
+    if m.shape[1] == 1:  # numpy sums an (n, 1) array's column as a contiguous run
+        out[0] = _numpy_sum(m[:, 0], program)
+        return
+    out[:] = 0.0
+    for r in range(m.shape[0]):
+        for c in range(m.shape[1]):
+            out[c] += m[r, c]
+
+
+def _numpy_sum_program(n: int) -> np.ndarray:
+    """How numpy adds a contiguous run of ``n`` values: it halves runs longer than 128 (at a
+    multiple of 8) and adds the halves' sums. As a postfix program for :func:`_numpy_sum`: rows
+    (start, length) sum a run of at most 128 values, rows (-1, 0) add the last two sums."""
+    if n <= 128:
+        return np.array([[0, n]], np.int64)
+    half = n // 2 - (n // 2) % 8
+    right = _numpy_sum_program(n - half)
+    right[right[:, 0] >= 0, 0] += half
+    return np.vstack([_numpy_sum_program(half), right, [[-1, 0]]])
+
+
+@njit(cache=True, error_model="numpy")
+def _numpy_sum(a, program):
+    """``a.sum()`` of a contiguous vector as numpy adds it, bit for bit (``program`` from
+    :func:`_numpy_sum_program`): runs of under 8 values one after the other, runs of up to 128 in
+    eight partial sums."""
+    stack = np.empty(program.shape[0])
+    top = 0
+    for k in range(program.shape[0]):
+        lo, n = program[k, 0], program[k, 1]
+        if lo < 0:
+            top -= 1
+            stack[top - 1] += stack[top]
+            continue
+        if n < 8:
+            res = 0.0
+            for i in range(n):
+                res += a[lo + i]
+        else:
+            r = np.empty(8)
+            for j in range(8):
+                r[j] = a[lo + j]
+            i = 8
+            while i < n - (n % 8):
+                for j in range(8):
+                    r[j] += a[lo + i + j]
+                i += 8
+            res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+            while i < n:
+                res += a[lo + i]
+                i += 1
+        stack[top] = res
+        top += 1
+    return stack[0]
 
 
 def draw_figure_factors(plan: Plan, params: ModelParams, rng: np.random.Generator) -> dict:

@@ -289,9 +289,13 @@ class ModelParams(Section):
     structure: StructureParams = StructureParams()
     allocation: AllocationParams = AllocationParams()
 
-    def updated(self, overrides: dict) -> ModelParams:
-        """A copy with nested ``overrides`` applied (validated)."""
-        return ModelParams.model_validate(_merge(self.model_dump(), overrides))
+    def updated(self, *overrides: dict) -> ModelParams:
+        """A copy with nested ``overrides`` applied, each over the ones before it, then validated
+        once (fields are validated one by one, so this equals applying them one at a time)."""
+        merged = self.model_dump()
+        for layer in overrides:
+            merged = _merge(merged, layer)
+        return ModelParams.model_validate(merged)
 
 
 def _merge(base: dict, overrides: dict) -> dict:

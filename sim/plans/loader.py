@@ -22,15 +22,16 @@ from sim.yamlio import load_located, raise_validation_error
 PACKAGE_SEEDS = SHIPPED_SEEDS
 
 
-def seed_dirs() -> list[Path]:
+def seed_dirs(existing: bool = True) -> list[Path]:
     """Where plan and statistics files are looked up: ``$SEISIM_SEEDS``, ``./seeds``, then the
-    shipped seeds; existing directories only, each real directory once."""
+    shipped seeds; each real directory once, and only existing ones unless ``existing`` is
+    False (a list of places to look again later)."""
     dirs = [Path(p) for p in os.environ.get("SEISIM_SEEDS", "").split(os.pathsep) if p]
     dirs += [Path.cwd() / "seeds", PACKAGE_SEEDS]
     unique: list[Path] = []
     seen: set[str] = set()
     for d in dirs:
-        if d.is_dir() and real_path(str(d)) not in seen:
+        if (not existing or d.is_dir()) and real_path(str(d)) not in seen:
             seen.add(real_path(str(d)))
             unique.append(d)
     return unique

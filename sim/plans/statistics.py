@@ -211,15 +211,6 @@ class Statistics:
         return sorted({s.year for s in self.items})
 
 
-def statistics_path(region: str, seed_dirs: list[Path]) -> Path | None:
-    """The statistics file of ``region`` in the first seed directory that has one."""
-    for d in seed_dirs:
-        candidate = d / STATISTICS_DIR / f"{region}.yaml"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def read_statistics_file(path: str | os.PathLike, display: str | None = None) -> Statistics:
     """Parse and validate a statistics file; errors are one line naming file, line and key."""
     path = Path(path)
@@ -260,14 +251,39 @@ def load_statistics(region: str, plan_file: str | None = None) -> Statistics | N
     """The published statistics of ``region``, or None if it has no statistics file.
 
     Looked up in ``statistics/`` beside the region's plan file first (so a user's own region
-    directory works), then in the seed directories.
+    directory works), then in the seed directories. Every model compilation (one per parameter
+    draw in a Monte Carlo run) asks, so the candidate paths are worked out once per region, plan
+    file, working directory and ``SEISIM_SEEDS``; which of them exists and its modification time
+    are checked on every call, so a file added, edited or removed is seen at once.
     """
-    from sim.plans.loader import display_path, real_path, seed_dirs
+    candidates = _statistics_candidates(region, plan_file, os.getcwd(),
+                                        os.environ.get("SEISIM_SEEDS", ""))
+    for path in candidates:
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            continue
+        if os.path.isfile(path):
+            return _read_cached(path, mtime, _display(path, os.getcwd()))
+    return None
 
-    dirs = []
-    if plan_file is not None and Path(plan_file).parent.is_dir():
-        dirs.append(Path(plan_file).parent)
-    path = statistics_path(region, dirs + seed_dirs())
-    if path is None:
-        return None
-    return _read_cached(real_path(str(path)), path.stat().st_mtime_ns, display_path(path))
+
+@functools.lru_cache(maxsize=64)
+def _statistics_candidates(region: str, plan_file: str | None, cwd: str,
+                           seeds_env: str) -> tuple[str, ...]:
+    """Real paths where ``region``'s statistics file may be, in look-up order (see
+    :func:`load_statistics`; ``cwd`` and ``seeds_env`` only key the cache)."""
+    from sim.plans.loader import seed_dirs
+
+    dirs = [Path(plan_file).parent] if plan_file is not None else []
+    dirs += seed_dirs(existing=False)
+    return tuple(dict.fromkeys(os.path.realpath(d / STATISTICS_DIR / f"{region}.yaml")
+                               for d in dirs))
+
+
+@functools.lru_cache(maxsize=64)
+def _display(path: str, cwd: str) -> str:
+    """``display_path`` of ``path`` (``cwd`` keys the cache: the display is relative to it)."""
+    from sim.plans.loader import display_path
+
+    return display_path(Path(path))
