@@ -27,6 +27,12 @@ Figures
       the run (``workers=2``, no ``address``) over ``processes`` with 2 workers, same
       replications; target <= 1.15 (15 % overhead). Also without either start-up (for Dask it
       includes starting the LocalCluster).
+  (a, b) again with the workers already running and warm, as they are for the second run of a
+      session (the local pool is kept between runs) or on a cluster started beforehand: before
+      the clock, the child runs 2 chunks per worker on other seeds with the same backend (for
+      Dask on a LocalCluster it started itself, passed as ``address``). The serial run it is
+      compared with is warm too (its warm-up replication), so this pair is like for like; the
+      pair above charges the workers' start-up to the processes and Dask runs only.
   (c) driver peak RSS at ``--replications`` and ``--large`` replications of ``--large-scenario``
       (default Fuling baseline, chunk size 100), processes backend with 2 workers.
   (d) replications/s of the Chongqing baseline, processes backend with 2 workers (from (a)).
@@ -74,13 +80,32 @@ def child(spec: dict) -> dict:
         scenario = scenario.with_overrides({"monte_carlo.chunk_size": spec["chunk_size"]})
     # numba kernel loaded before the clock starts
     warm_up(Experiment({"": scenario}, 1, SEED, scenario.spec.monte_carlo.engine))
+    out = Path(tempfile.mkdtemp(prefix="seisim-bench-")) / "run"
+    cluster, address = None, None
+    if spec.get("warm_workers"):
+        # Workers already running and warm, as for the second run of a session (the local
+        # pool is kept between runs) or on a cluster started beforehand: a short run on other
+        # seeds, 2 chunks per worker, before the clock.
+        if spec["backend"] == "dask":
+            import logging
+
+            from distributed import LocalCluster
+
+            cluster = LocalCluster(n_workers=spec["workers"], threads_per_worker=1,
+                                   processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+            address = cluster.scheduler_address
+        size = scenario.spec.monte_carlo.chunk_size
+        sim.monte_carlo(scenario, 2 * spec["workers"] * size, SEED + 1, backend=spec["backend"],
+                        workers=spec["workers"], address=address, out=out.parent / "warm",
+                        progress=False)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     chunk_starts = instrument_execute()
-    out = Path(tempfile.mkdtemp(prefix="seisim-bench-")) / "run"
     try:
         start = time.perf_counter()
         result = sim.monte_carlo(scenario, spec["replications"], SEED, backend=spec["backend"],
-                                 workers=spec["workers"], out=out, progress=False)
+                                 workers=spec["workers"], address=address, out=out,
+                                 progress=False)
         wall = time.perf_counter() - start
         # Workers are kept for the session; stop them so their peak memory is on record.
         close_worker_pools(wait=True)
@@ -91,6 +116,8 @@ def child(spec: dict) -> dict:
         chunks = len(list((out / "done" / "main").glob("chunk-*.json")))
         failures = len(result.failures)
     finally:
+        if cluster is not None:
+            cluster.close()
         shutil.rmtree(out.parent, ignore_errors=True)
     # when each worker began its first chunk, counted from the moment chunks were handed out
     workers = 1 if spec["backend"] == "serial" else spec["workers"]
@@ -126,9 +153,9 @@ def instrument_execute() -> list[float]:
 
 
 def measure(scenario: Path, replications: int, backend: str, workers: int | None = 2,
-            chunk_size: int | None = None) -> dict:
+            chunk_size: int | None = None, warm_workers: bool = False) -> dict:
     spec = {"scenario": str(scenario), "replications": replications, "backend": backend,
-            "workers": workers, "chunk_size": chunk_size}
+            "workers": workers, "chunk_size": chunk_size, "warm_workers": warm_workers}
     busy0, own0 = machine.busy_cpu_seconds(), machine.own_cpu_seconds()
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], cwd=ROOT,
                           capture_output=True, text=True)
@@ -206,6 +233,10 @@ def main() -> None:
     procs = repeated("processes, 2 workers", args.repeats, CHONGQING, n, "processes", 2)
     dask = repeated("dask, LocalCluster of 2 started for run", args.repeats, CHONGQING, n,
                     "dask", 2)
+    procs_warm = repeated("processes, 2 workers kept warm from an earlier run", args.repeats,
+                          CHONGQING, n, "processes", 2, warm_workers=True)
+    dask_warm = repeated("dask, LocalCluster of 2 started and warmed beforehand (--address)",
+                         args.repeats, CHONGQING, n, "dask", 2, warm_workers=True)
     fig = {}
     for stat in ("median", "best"):
         rs, rp = n / serial[stat], n / procs[stat]
@@ -216,7 +247,10 @@ def main() -> None:
         fig[stat] = {"rate_serial": rs, "rate_procs": rp, "rate_procs_net": rp_net,
                      "eff": rp / rs / 2, "eff_net": rp_net / rs / 2, "dask": rd_ratio,
                      "dask_net": rd_ratio_net, "startup": procs[f"startup_{stat}"],
-                     "dask_startup": dask[f"startup_{stat}"]}
+                     "dask_startup": dask[f"startup_{stat}"],
+                     "rate_procs_warm": n / procs_warm[stat],
+                     "eff_warm": n / procs_warm[stat] / rs / 2,
+                     "dask_warm": dask_warm[stat] / procs_warm[stat]}
     for stat in ("median", "best"):
         f = fig[stat]
         print(f"  {stat} of {args.repeats}:")
@@ -230,6 +264,9 @@ def main() -> None:
               f"{'met' if f['dask'] <= DASK_TARGET else 'NOT met'}); excluding start-ups "
               f"({f['dask_startup']:.2f} s vs {f['startup']:.2f} s) {f['dask_net']:.3f} "
               f"({f['dask_net'] - 1:+.1%})")
+        print(f"    workers kept warm from an earlier run: processes {f['rate_procs_warm']:.1f} "
+              f"replications/s, (a) efficiency {f['eff_warm']:.1%}; (b) dask / processes "
+              f"{f['dask_warm']:.3f} ({f['dask_warm'] - 1:+.1%})")
 
     large = Path(args.large_scenario)
     large_name = large.relative_to(ROOT) if large.is_relative_to(ROOT) else large
@@ -255,6 +292,9 @@ def main() -> None:
           f"{med['dask']:.3f} [{best['dask']:.3f}] ({med['dask'] - 1:+.1%}; target <= "
           f"+{DASK_TARGET - 1:.0%}); excluding start-ups {med['dask_net']:.3f} "
           f"[{best['dask_net']:.3f}]")
+    print(f"  (a, b) workers kept warm from an earlier run (a session's second run; a cluster "
+          f"started beforehand): efficiency {med['eff_warm']:.1%} [{best['eff_warm']:.1%}]; "
+          f"dask / processes {med['dask_warm']:.3f} [{best['dask_warm']:.3f}]")
     if len(memory) == 2:
         small, big = memory[n], memory[args.large]
         print(f"  (c) driver peak RSS {small['rss_peak_mib']:.0f} MiB at {n:,} vs "

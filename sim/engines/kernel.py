@@ -1280,7 +1280,9 @@ def add_firm(i, size, j, p, J, rd_new, logy, ind, park, rd, age, alive, cell, bu
 
 # -- many replications in one call ---------------------------------------------------------------
 
-@njit(cache=True, error_model="numpy")
+#: ``nogil``: the batch releases the GIL while it runs, so the threads of the process that calls it
+#: keep working (a Dask worker's event loop answers its scheduler; a notebook stays responsive).
+@njit(cache=True, error_model="numpy", nogil=True)
 def simulate_batch(config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALLOC, F_MAX_DEALS,
                    SERV0, SHIFT, POP, CELL, COUNTS, BIGS, PRICES_, spy, n_years, streams, GROWTH,
                    slots, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t, stake_f,
