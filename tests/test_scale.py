@@ -123,6 +123,21 @@ def test_processes_two_workers_identical_to_serial(uncertain_scenario, scale_dir
     assert_same_results(result, serial_result)
 
 
+def test_workers_start_before_the_first_chunk_only_when_a_pool_runs_it():
+    from sim.experiments import backends
+
+    backends.close_worker_pools(wait=True)
+    for backend, workers, chunks in (("serial", 2, 5), ("processes", 1, 5), ("processes", 2, 1),
+                                     ("dask", 2, 5)):
+        backends.start_workers(backend, workers, chunks)
+        assert not backends._POOLS, (backend, workers, chunks)
+    backends.start_workers("processes", 2, 5)
+    (pool,) = backends._POOLS.values()
+    # the two warm-up tasks were handed out: one process each (spawned on demand)
+    assert len(pool._processes) == 2
+    backends.close_worker_pools(wait=True)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A real two-worker Dask cluster, one thread per worker, as ``dask worker`` would start."""

@@ -42,13 +42,38 @@ def execute(tasks: Iterable[ChunkTask], backend: str = "processes", workers: int
     if backend not in BACKENDS:
         raise InputError(f"unknown backend '{backend}' (choose one of {', '.join(BACKENDS)})")
     workers = workers or default_workers()
-    if backend == "serial" or (backend == "processes" and (workers == 1 or len(tasks) <= 1)):
+    if backend == "serial" or (backend == "processes" and not _uses_pool(workers, len(tasks))):
         for task in tasks:
             yield func(task)
     elif backend == "processes":
         yield from _processes(func, tasks, workers)
     else:
         yield from _dask(func, tasks, workers, address)
+
+
+def _uses_pool(workers: int, n_tasks: int) -> bool:
+    """Whether the processes backend runs ``n_tasks`` on the pool (else in this process)."""
+    return workers > 1 and n_tasks > 1
+
+
+def start_workers(backend: str, workers: int | None, n_tasks: int) -> None:
+    """Start the local worker pool ahead of the first chunk, so that starting the processes and
+    their imports overlap what the driver does first (its own warm-up replication). The workers
+    do not touch the kernel here: they load it from the cache the driver's warm-up writes, rather
+    than compiling it side by side on a fresh install."""
+    workers = workers or default_workers()
+    if backend != "processes" or not _uses_pool(workers, n_tasks):
+        return
+    pool = worker_pool(workers)
+    for _ in range(workers):
+        pool.submit(import_chunk_modules)
+
+
+def import_chunk_modules() -> None:
+    """What a worker imports to run its first chunk (the kernel module, pandas, Parquet)."""
+    import pyarrow.parquet  # noqa: F401 - chunk files are written as Parquet
+
+    import sim.experiments.runner  # noqa: F401
 
 
 #: Chunks in flight per worker: enough to keep workers busy, few enough that the driver's memory

@@ -25,7 +25,7 @@ import yaml
 
 from sim._version import __version__
 from sim.errors import InputError
-from sim.experiments.backends import check_backend, execute
+from sim.experiments.backends import check_backend, execute, start_workers
 from sim.experiments.runner import ChunkTask, Overrides, Unit, run_replications
 from sim.experiments.store import DEFAULT_LABEL, RunStore
 from sim.fingerprints import fingerprint
@@ -214,6 +214,7 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
         store.update_manifest(status="running", backend=backend)
         start = time.perf_counter()
         if tasks:
+            start_workers(backend, workers, len(tasks))
             warm_up(experiment)
         failures = 0
         total = sum(t.size for t in tasks)
