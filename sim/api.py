@@ -283,10 +283,12 @@ def solve(scenario, target: str | None = None, lever: str = "levers.fund.scale",
 def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int = 12,
              seed: int | None = None, calibration=None, structure: str = "pooled",
              workers: int | None = None, out=None, progress: bool = True,
-             backend: str = "processes", address: str | None = None):
+             backend: str = "processes", address: str | None = None,
+             calibration_seed: int | None = None):
     """Rolling-origin back-test of a scenario's region and plan version against its published
-    statistics, pooling the structural variants by default (``structure``); returns a
-    :class:`~sim.analysis.backtest.BacktestResult` (``.table()``,
+    statistics, pooling the structural variants by default (``structure``; ``seed`` draws the
+    forecasts, ``calibration_seed`` the refits: see :func:`sim.analysis.backtest.backtest`);
+    returns a :class:`~sim.analysis.backtest.BacktestResult` (``.table()``,
     ``.summary()``, ``.points``). With ``out`` the tables, charts and ``report.md`` are written
     there (a new directory)."""
     from sim.analysis.backtest import backtest as _backtest
@@ -294,7 +296,8 @@ def backtest(scenario, origins=None, *, replications: int = 300, bootstrap: int 
 
     result = _backtest(scenario, origins, replications=replications, bootstrap=bootstrap,
                        seed=seed, calibration=calibration, structure=structure, workers=workers,
-                       progress=progress, backend=backend, address=address)
+                       progress=progress, backend=backend, address=address,
+                       calibration_seed=calibration_seed)
     if out is not None:
         write_backtest(result, out)
     return result

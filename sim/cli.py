@@ -406,7 +406,7 @@ def cmd_backtest(args) -> int:
                       bootstrap=args.bootstrap, seed=args.seed, calibration=args.calibration,
                       structure=args.structure, workers=args.workers, out=out,
                       backend=args.backend, address=args.address,
-                      progress=not args.quiet)
+                      calibration_seed=args.calibration_seed, progress=not args.quiet)
     headline = result.table()
     rows = [[r.measure, r.points, _num(r.model_mae), _share(r.model_coverage_90),
              *(f"{_num(r[f'{m}_mae'])} ({r[f'{m}_n']})" for m in ("no_change", "linear_trend",
@@ -678,7 +678,11 @@ def add_simulation_commands(subparsers) -> None:
     bt.add_argument("--replications", type=int, default=300)
     bt.add_argument("--bootstrap", type=int, default=12,
                     help="bootstrap refits per origin for parameter uncertainty")
-    bt.add_argument("--seed", type=int, default=None)
+    bt.add_argument("--seed", type=int, default=None,
+                    help="seed of the forecasts (default: the scenario's)")
+    bt.add_argument("--calibration-seed", type=int, default=None,
+                    help="seed of the refits at each origin (default: the calibration spec's "
+                         "seed); vary both to see the scores' Monte Carlo noise")
     bt.add_argument("--structure", choices=["persist", "converge", "pooled"], default="pooled",
                     help="structural variant(s) to forecast with (default: both, pooled)")
     bt.add_argument("--calibration", nargs="+", default=None,

@@ -23,6 +23,7 @@ from sim.experiments.seeding import replication_seed
 from sim.model.inputs import compile_inputs
 from sim.model.params import ModelParams
 from sim.plans import load
+from sim.reporting.backtest_report import report_markdown
 
 PLAN = """\
 format: seisim-plan/1
@@ -167,6 +168,24 @@ def test_origin_calibration_sees_only_data_up_to_it(tmp_path):
     assert len(fit.moments) == 4 and all(m.endswith("2021") for m in fit.moments)
     assert fit.fitted == list(PRIORS)
     assert (result.points.year > 2021).all()
+
+
+def test_forecast_seed_leaves_the_refits_alone_and_calibration_seed_moves_them(tmp_path):
+    """``seed`` draws the forecasts only; the refits keep the calibration spec's seed unless
+    ``calibration_seed`` replaces it, so both must vary to see a score's Monte Carlo noise."""
+    plan_path, spec_path = make_region(tmp_path / "region", 2)
+
+    def run(**seeds):
+        return backtest({"name": "synth", "region": str(plan_path)}, [2021], replications=10,
+                        bootstrap=0, calibration=str(spec_path), progress=False, **seeds)
+
+    base, other_forecast, other_fit = run(seed=1), run(seed=2), run(seed=1, calibration_seed=8)
+    assert base.fits[0].theta == other_forecast.fits[0].theta
+    assert not base.points["median"].equals(other_forecast.points["median"])
+    assert other_fit.fits[0].theta != base.fits[0].theta
+    assert other_fit.calibration_seeds == (8,) and base.calibration_seeds == (7,)
+    assert base.calibration_seed is None
+    assert "--calibration-seed 8" in report_markdown(other_fit)
 
 
 def test_mid_plan_forecast_runs_on_data_up_to_its_year(tmp_path, monkeypatch, capsys):

@@ -71,7 +71,9 @@ def report_markdown(result: BacktestResult) -> str:
     lines = [f"# Back-test: {result.region} (plan version {result.version})", "",
              f"Origins {', '.join(map(str, result.origins))}; {result.replications} "
              f"replications per origin (seed {result.seed}); calibration spec "
-             f"`{result.spec_file}`; statistics `{result.statistics.file}`.", "",
+             f"`{result.spec_file}`, refits with seed "
+             f"{', '.join(map(str, sorted(set(result.calibration_seeds))))}; statistics "
+             f"`{result.statistics.file}`.", "",
              "At each origin the model is calibrated on data dated at or before it (plan "
              "baselines and published statistics), starts from the latest plan baseline at or "
              "before it, and forecasts every later published statistic it simulates. The naive "
@@ -147,7 +149,9 @@ def report_markdown(result: BacktestResult) -> str:
     specs = " ".join(result.spec_file.split(", "))
     lines += ["", "Reproduce: `seisim backtest <scenario> --origins "
               f"{' '.join(map(str, result.origins))} --replications {result.replications} "
-              f"--bootstrap {result.bootstrap} --seed {result.seed} --calibration {specs}`"]
+              f"--bootstrap {result.bootstrap} --seed {result.seed} --calibration {specs}"
+              + (f" --calibration-seed {result.calibration_seed}"
+                 if result.calibration_seed is not None else "") + "`"]
     return "\n".join(lines) + "\n"
 
 
