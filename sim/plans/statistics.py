@@ -18,6 +18,7 @@ import datetime as _dt
 import functools
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -260,11 +261,11 @@ def load_statistics(region: str, plan_file: str | None = None) -> Statistics | N
                                         os.environ.get("SEISIM_SEEDS", ""))
     for path in candidates:
         try:
-            mtime = os.stat(path).st_mtime_ns
+            status = os.stat(path)
         except OSError:
             continue
-        if os.path.isfile(path):
-            return _read_cached(path, mtime, _display(path, os.getcwd()))
+        if stat.S_ISREG(status.st_mode):
+            return _read_cached(path, status.st_mtime_ns, _display(path, os.getcwd()))
     return None
 
 
