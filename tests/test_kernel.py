@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 
 from sim.api import as_inputs
-from sim.engines import kernel, run_batch, run_engine
+from sim.engines import kernel, run_batch, run_engine, streams
 from sim.engines.population import build_population, population_layout
 from sim.errors import InputError
+from sim.experiments.seeding import replication_seed
+from sim.model.inputs import STREAMS, random_streams
 from sim.model.levers import Levers
 
 
@@ -220,3 +222,60 @@ def test_growth_normals_are_numpys_draw_for_draw():
         assert np.array_equal(eps[alive == 1], ref.standard_normal(int(alive.sum())))
         kernel.set_growth_state(rng, state)
         assert rng.standard_normal() == ref.standard_normal()  # the stream is where numpy's is
+
+
+# -- streams seeded in compiled code ------------------------------------------------------------
+def _numpy_states(seed, names):
+    named = random_streams(seed, names)
+    return np.array([streams.state_words(named[n].bit_generator.state["state"]["state"],
+                                         named[n].bit_generator.state["state"]["inc"])
+                     for n in names])
+
+
+def test_streams_are_seeded_as_numpy_seeds_them():
+    """Every stream's PCG64 state equals the one numpy's SeedSequence and PCG64 give, for run
+    entropy of one, two and three 32-bit words, replication numbers beyond 32 bits, plain integer
+    seeds, and the forms numpy seeds itself (entropy as a sequence, another pool size)."""
+    seeds = [replication_seed(s, r) for s in (0, 1, 20250101, 2**32 - 1, 2**32, 2**70 + 5)
+             for r in (0, 1, 999, 2**32 + 3)]
+    seeds += [0, 7, 2**40, np.random.SeedSequence([1, 2, 3]),
+              np.random.SeedSequence(5, spawn_key=(1, 2, 3)),
+              np.random.SeedSequence(5, pool_size=8, spawn_key=(4,))]
+    used = np.random.SeedSequence(9, spawn_key=(2,))
+    used.spawn(3)  # a sequence that has spawned before: streams still start from its first child
+    seeds.append(used)
+    got = streams.seeded_states(seeds, STREAMS)
+    for r, seed in enumerate(seeds):
+        assert np.array_equal(got[r], _numpy_states(seed, STREAMS)), seed
+    assert streams.assembled_entropy(np.random.SeedSequence([1, 2])) is None  # left to numpy
+    assert streams.assembled_entropy(replication_seed(3, 4)) == [3, 0, 0, 0, 4]
+
+
+def test_kept_generators_draw_what_numpys_draw_after_any_earlier_batch():
+    names = kernel.KERNEL_STREAMS
+    kept = streams.KernelStreams()
+    for batch in ([replication_seed(1, r) for r in range(3)],
+                  [replication_seed(2, r) for r in range(5)],   # the list grows
+                  [replication_seed(3, 9)]):                    # a shorter batch after
+        generators = kept.load(streams.seeded_states(batch, names))
+        assert len(generators) >= len(batch) * len(names)
+        for r, seed in enumerate(batch):
+            fresh = random_streams(seed, names)
+            for k, name in enumerate(names):
+                rng = generators[r * len(names) + k]
+                assert np.array_equal(rng.standard_normal(4), fresh[name].standard_normal(4))
+                assert rng.poisson(3.0) == fresh[name].poisson(3.0)
+
+
+def test_kept_generators_belong_to_their_thread():
+    """A batch advances its generators while it runs: another thread gets its own."""
+    import threading
+
+    mine = streams.KERNEL_GENERATORS.load(streams.seeded_states([1], ("macro",)))
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(
+        streams.KERNEL_GENERATORS.load(streams.seeded_states([2], ("macro",)))))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine
+    assert mine[0].random() == random_streams(1, ("macro",))["macro"].random()

@@ -8,8 +8,9 @@ reference, this one is the one to use for Monte Carlo.
 (``kernel.simulate_batch``): per replication the initial population, the run and the price levels,
 each replication with its own random streams and its own slices of the firm and result arrays. What
 stays in Python is per batch (stacking the configurations' arrays, allocating, building the result
-objects), except spawning each replication's streams. One replication is a batch of one, so a
-replication's result does not depend on the batch it ran in.
+objects); each replication's streams are seeded in compiled code too (:mod:`sim.engines.streams`).
+One replication is a batch of one, so a replication's result does not depend on the batch it ran
+in.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import typed
 
 from sim.engines import kernel
 from sim.engines.state import FirmState, RunResult, finish_run, new_annual_arrays
-from sim.model.inputs import ModelInputs, random_streams
+from sim.engines.streams import KERNEL_GENERATORS, seeded_states
+from sim.model.inputs import ModelInputs
 from sim.engines.population import PopulationLayout, population_layout
 
 
@@ -128,13 +129,9 @@ def _run_group(configs: list[_Config], seeds: list, record_firms: bool) -> list:
     if record_firms:
         np.cumsum(caps * rows, out=hist_at[1:])
     hist = np.zeros(int(hist_at[-1]))
-    streams = typed.List()
-    growth = np.empty((R, 4), np.uint64)
-    for r, seed in enumerate(seeds):
-        named = random_streams(seed, kernel.KERNEL_STREAMS + ("growth",))
-        for name in kernel.KERNEL_STREAMS:
-            streams.append(named[name])
-        growth[r] = kernel.growth_state(named["growth"])
+    states = seeded_states(seeds, kernel.KERNEL_STREAMS + ("growth",))
+    streams = KERNEL_GENERATORS.load(states[:, :-1])
+    growth = np.ascontiguousarray(states[:, -1])
 
     kernel.simulate_batch(
         config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALLOC, F_MAX_DEALS, SERV0, SHIFT,
