@@ -212,7 +212,7 @@ def test_growth_normals_are_numpys_draw_for_draw():
         n = 5000
         alive = (np.random.default_rng(seed).random(n) < 0.8).astype(np.int8)
         rng = np.random.default_rng(seed + 10)
-        state = kernel.growth_state(rng)
+        state = kernel.stream_state(rng)
         eps = np.full(n, np.nan)
         at = np.array([0, 0, int(alive.sum())])
         raw = np.empty(64, np.uint64)  # small buffer: refills and blocks are exercised
@@ -220,16 +220,14 @@ def test_growth_normals_are_numpys_draw_for_draw():
             kernel.growth_normals(state, raw, at, alive, lo, min(lo + 700, n), eps[lo:lo + 700])
         ref = np.random.default_rng(seed + 10)
         assert np.array_equal(eps[alive == 1], ref.standard_normal(int(alive.sum())))
-        kernel.set_growth_state(rng, state)
+        kernel.set_stream_state(rng, state)
         assert rng.standard_normal() == ref.standard_normal()  # the stream is where numpy's is
 
 
 # -- streams seeded in compiled code ------------------------------------------------------------
 def _numpy_states(seed, names):
     named = random_streams(seed, names)
-    return np.array([streams.state_words(named[n].bit_generator.state["state"]["state"],
-                                         named[n].bit_generator.state["state"]["inc"])
-                     for n in names])
+    return np.array([kernel.stream_state(named[n]) for n in names])
 
 
 def test_streams_are_seeded_as_numpy_seeds_them():
@@ -251,31 +249,23 @@ def test_streams_are_seeded_as_numpy_seeds_them():
     assert streams.assembled_entropy(replication_seed(3, 4)) == [3, 0, 0, 0, 4]
 
 
-def test_kept_generators_draw_what_numpys_draw_after_any_earlier_batch():
-    names = kernel.KERNEL_STREAMS
-    kept = streams.KernelStreams()
-    for batch in ([replication_seed(1, r) for r in range(3)],
-                  [replication_seed(2, r) for r in range(5)],   # the list grows
-                  [replication_seed(3, 9)]):                    # a shorter batch after
-        generators = kept.load(streams.seeded_states(batch, names))
-        assert len(generators) >= len(batch) * len(names)
-        for r, seed in enumerate(batch):
-            fresh = random_streams(seed, names)
-            for k, name in enumerate(names):
-                rng = generators[r * len(names) + k]
-                assert np.array_equal(rng.standard_normal(4), fresh[name].standard_normal(4))
-                assert rng.poisson(3.0) == fresh[name].poisson(3.0)
-
-
-def test_kept_generators_belong_to_their_thread():
-    """A batch advances its generators while it runs: another thread gets its own."""
-    import threading
-
-    mine = streams.KERNEL_GENERATORS.load(streams.seeded_states([1], ("macro",)))
-    theirs = []
-    thread = threading.Thread(target=lambda: theirs.append(
-        streams.KERNEL_GENERATORS.load(streams.seeded_states([2], ("macro",)))))
-    thread.start()
-    thread.join()
-    assert theirs[0] is not mine
-    assert mine[0].random() == random_streams(1, ("macro",))["macro"].random()
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kernel_draws_are_numpys_draw_for_draw(seed):
+    """Each distribution the kernel draws, on a PCG64 state, returns what numpy's Generator
+    returns and leaves the stream where numpy leaves it: enough draws to pass through the rare
+    branches (the ziggurats' tails and wedges, Poisson's rejection steps)."""
+    n = 20_000
+    rng = np.random.default_rng(seed)
+    state = kernel.stream_state(rng)
+    ref = np.random.default_rng(seed)
+    assert np.array_equal([kernel.draw_uniform(state) for _ in range(n)], ref.random(n))
+    assert np.array_equal(kernel.draw_normals(state, n), ref.standard_normal(n))
+    assert np.array_equal([kernel.draw_exponential(state) for _ in range(n)],
+                          ref.standard_exponential(n))
+    for a in (1.1, 2.5):
+        assert np.array_equal([kernel.draw_pareto(state, a) for _ in range(n)], ref.pareto(a, n))
+    for lam in (0.0, 0.05, 3.0, 9.99, 10.0, 37.5, 1e4):
+        assert np.array_equal([kernel.draw_poisson(state, lam) for _ in range(n // 4)],
+                              ref.poisson(lam, n // 4)), lam
+    kernel.set_stream_state(rng, state)
+    assert rng.random() == ref.random()

@@ -11,7 +11,9 @@ reference, this one is the one to use for Monte Carlo. Three parts:
   :func:`synthesize_population` per replication), which both engines use;
 * one replication (:func:`simulate`, one call per submodel, in the order of ``RegionModel.step``);
 * :func:`simulate_batch`, many replications in one call (population, run and price levels of each,
-  every replication with its own random streams), so Monte Carlo pays no Python per replication.
+  every replication with its own random streams), so Monte Carlo pays no Python per replication;
+* the random streams: numpy's PCG64 and the distributions the model draws (numpy's algorithms,
+  draw for draw), stepped on states of four words, so a replication needs no Generator object.
 
 Every compiled function lives in this one file on purpose: numba's cache (``cache=True``: the first
 call in a fresh environment compiles, later processes load the machine code) is keyed on the file of
@@ -52,10 +54,9 @@ POPULATION = (
 PRICES = ("industrial_inflation", "gdp_inflation", "industrial_inflation_sigma",
           "gdp_inflation_sigma")
 
-#: The numpy Generators the kernel draws from, in the order :func:`simulate_batch` takes them per
-#: replication: ``sim.model.inputs.STREAMS`` less ``agents``, which only Mesa uses, and less
-#: ``growth``, which the kernel draws itself from its PCG64 state (see "the growth stream").
-KERNEL_STREAMS = ("population", "macro", "exit", "fund", "entry", "prices")
+#: The streams the kernel draws from, in the order :func:`simulate_batch` takes their PCG64 states
+#: per replication: ``sim.model.inputs.STREAMS`` less ``agents``, which only Mesa uses.
+KERNEL_STREAMS = ("population", "macro", "growth", "exit", "fund", "entry", "prices")
 
 #: Columns of the per-year output: flows are yearly totals (output: the year's production);
 #: non-SEI output is on the comparable (same-sample) basis of published growth rates, the published
@@ -88,7 +89,6 @@ for _k, _name in enumerate(KERNEL_STREAMS):
 for _k, _name in enumerate(ANNUAL):
     globals()["A_" + _name.upper()] = _k
 A_INDEX = {name: k for k, name in enumerate(ANNUAL)}
-N_KERNEL_STREAMS = len(KERNEL_STREAMS)
 
 #: Event counts and amounts a step adds to its year's row, in the order both engines tally them
 #: (the Mesa engine's ``RegionModel.tally`` has the same keys).
@@ -187,40 +187,50 @@ def exp_fast(x):
     return y if x == x else x
 
 
-# -- the growth stream ---------------------------------------------------------------------------
-# Every live firm draws one standard normal per step from its replication's growth stream: the one
-# draw per firm-step, so the one place where the cost of a random number counts. numpy's Generator
-# (numba calls it through a function pointer per number) steps its PCG64 state one number at a
-# time, each step waiting for the last. Here the same PCG64 stream is generated four numbers at a
-# time from four interleaved states (s_{n+4} = M^4 s_n + c_4, independent multiplications), and
-# numpy's ziggurat turns the numbers into normals exactly as ``Generator.standard_normal`` does:
-# the draws are numpy's, bit for bit (tests/test_kernel.py), so the Mesa engine, which calls numpy,
-# gets the same ones. The stream's state travels as four uint64 (state and increment, high and low
-# words: ``growth_state`` / ``set_growth_state`` move it between a numpy Generator and the kernel).
+# -- the random streams --------------------------------------------------------------------------
+# Every stream is numpy's PCG64, and every draw is what numpy's Generator would return, bit for bit
+# (tests/test_kernel.py), so the Mesa engine, which calls numpy, gets the same draws. A stream's
+# state travels as four uint64 (state and increment, high and low words: ``stream_state`` /
+# ``set_stream_state`` move it between a numpy Generator and the kernel), so a replication's
+# streams are rows of an array rather than Generator objects (numba converts each Generator it is
+# handed at a cost of tens of microseconds, and compiles a typed list of them in every process).
+#
+# The growth stream is the hot one: every live firm draws one standard normal per step from it. A
+# PCG64 step waits for the one before; here the growth stream is generated four numbers at a time
+# from four interleaved states (s_{n+4} = M^4 s_n + c_4, independent multiplications) and numpy's
+# ziggurat turns them into normals (``growth_normals``). The other streams draw one number at a
+# time (``next_uint64`` and the distributions after it).
 
-_PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341  # PCG64's 128-bit multiplier
+PCG64_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341  # the LCG's multiplier
 _MASK128, _MASK64 = (1 << 128) - 1, (1 << 64) - 1
-_PCG_M4 = pow(_PCG_MULT, 4, 1 << 128)                             # four steps at once ...
-_PCG_G4 = (1 + _PCG_MULT + _PCG_MULT ** 2 + _PCG_MULT ** 3) & _MASK128  # ... c_4 = inc * G4
-_M_HI, _M_LO = np.uint64(_PCG_MULT >> 64), np.uint64(_PCG_MULT & _MASK64)
+_PCG_M4 = pow(PCG64_MULTIPLIER, 4, 1 << 128)                      # four steps at once ...
+_PCG_G4 = sum(PCG64_MULTIPLIER ** e for e in range(4)) & _MASK128  # ... c_4 = inc * G4
+_M_HI, _M_LO = np.uint64(PCG64_MULTIPLIER >> 64), np.uint64(PCG64_MULTIPLIER & _MASK64)
 _M4_HI, _M4_LO = np.uint64(_PCG_M4 >> 64), np.uint64(_PCG_M4 & _MASK64)
 _G4_HI, _G4_LO = np.uint64(_PCG_G4 >> 64), np.uint64(_PCG_G4 & _MASK64)
-_U0, _U1, _U8, _U11, _U58, _U63 = (np.uint64(v) for v in (0, 1, 8, 11, 58, 63))
+_U0, _U1, _U3, _U8, _U11, _U58, _U63 = (np.uint64(v) for v in (0, 1, 3, 8, 11, 58, 63))
 _U_FF, _U_MANT = np.uint64(0xff), np.uint64(0x000fffffffffffff)
 _ZIG_W, _ZIG_K, _ZIG_F = zig.wi_double, zig.ki_double, zig.fi_double  # numpy's ziggurat tables
 _ZIG_R, _ZIG_INV_R = zig.ziggurat_nor_r, zig.ziggurat_nor_inv_r
+_ZIG_WE, _ZIG_KE, _ZIG_FE = zig.we_double, zig.ke_double, zig.fe_double  # ... of the exponential
+_ZIG_EXP_R = zig.ziggurat_exp_r
+_TO_DOUBLE = 1.0 / 9007199254740992.0  # 2^-53: the top 53 bits of an output as a double in [0, 1)
 
 
-def growth_state(rng: np.random.Generator) -> np.ndarray:
-    """A PCG64 generator's position as the kernel's four words."""
-    st = rng.bit_generator.state
-    if st["bit_generator"] != "PCG64":
-        raise TypeError(f"the growth stream must be PCG64, not {st['bit_generator']}")
-    state, inc = st["state"]["state"], st["state"]["inc"]
+def state_words(state: int, inc: int) -> np.ndarray:
+    """A PCG64 (state, increment) as the kernel's four words."""
     return np.array([state >> 64, state & _MASK64, inc >> 64, inc & _MASK64], np.uint64)
 
 
-def set_growth_state(rng: np.random.Generator, words: np.ndarray) -> None:
+def stream_state(rng: np.random.Generator) -> np.ndarray:
+    """A PCG64 generator's position as the kernel's four words."""
+    st = rng.bit_generator.state
+    if st["bit_generator"] != "PCG64":
+        raise TypeError(f"model streams must be PCG64, not {st['bit_generator']}")
+    return state_words(st["state"]["state"], st["state"]["inc"])
+
+
+def set_stream_state(rng: np.random.Generator, words: np.ndarray) -> None:
     """Move a PCG64 generator to the position the kernel left in ``words``."""
     st = rng.bit_generator.state
     st["state"]["state"] = (int(words[0]) << 64) | int(words[1])
@@ -352,6 +362,136 @@ def growth_normals(state, raw, at, alive, lo, hi, eps):
         eps[i - lo] = x
         left -= 1
     at[0], at[1], at[2] = pos, avail, left
+
+
+@njit(cache=True, error_model="numpy")
+def next_uint64(st):
+    """The next output of the PCG64 stream at ``st`` (advanced): numpy's ``pcg64_next64``."""
+    hi, lo = _mul_add_128(st[0], st[1], _M_HI, _M_LO, st[2], st[3])
+    st[0], st[1] = hi, lo
+    return _pcg_output(hi, lo)
+
+
+@njit(cache=True, error_model="numpy")
+def draw_uniform(st):
+    """``Generator.random()``: a double in [0, 1) from the top 53 bits of an output."""
+    return (next_uint64(st) >> _U11) * _TO_DOUBLE
+
+
+@njit(cache=True, error_model="numpy")
+def draw_normal(st):
+    """``Generator.standard_normal()``: numpy's ziggurat (the scalar form of ``growth_normals``)."""
+    while True:
+        r = next_uint64(st)
+        idx = r & _U_FF
+        r = r >> _U8
+        rabs = (r >> _U1) & _U_MANT
+        x = rabs * _ZIG_W[idx]
+        if r & _U1:
+            x = -x
+        if rabs < _ZIG_K[idx]:
+            return x
+        if idx == 0:  # the tail
+            while True:
+                xx = -_ZIG_INV_R * math.log1p(-draw_uniform(st))
+                yy = -math.log1p(-draw_uniform(st))
+                if yy + yy > xx * xx:
+                    return -(_ZIG_R + xx) if (rabs >> _U8) & _U1 else _ZIG_R + xx
+        if (_ZIG_F[idx - 1] - _ZIG_F[idx]) * draw_uniform(st) + _ZIG_F[idx] \
+                < math.exp(-0.5 * x * x):
+            return x
+
+
+@njit(cache=True, error_model="numpy")
+def draw_normals(st, n):
+    """``Generator.standard_normal(n)``: ``n`` normals in order."""
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = draw_normal(st)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def draw_exponential(st):
+    """``Generator.standard_exponential()``: numpy's exponential ziggurat."""
+    while True:
+        ri = next_uint64(st) >> _U3
+        idx = ri & _U_FF
+        ri = ri >> _U8
+        x = ri * _ZIG_WE[idx]
+        if ri < _ZIG_KE[idx]:
+            return x
+        if idx == 0:  # the tail
+            return _ZIG_EXP_R - math.log1p(-draw_uniform(st))
+        if (_ZIG_FE[idx - 1] - _ZIG_FE[idx]) * draw_uniform(st) + _ZIG_FE[idx] < math.exp(-x):
+            return x
+
+
+@njit(cache=True, error_model="numpy")
+def draw_pareto(st, a):
+    """``Generator.pareto(a)`` (Lomax: a Pareto variate less one)."""
+    return math.expm1(draw_exponential(st) / a)
+
+
+@njit(cache=True, error_model="numpy")
+def _loggam(x):
+    """log Gamma(x) as numpy's Poisson sampler computes it (a Stirling series, shifted up to 7)."""
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = int(7 - x) if x < 7.0 else 0
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = _LOGGAM_A[9]
+    for k in range(8, -1, -1):
+        gl0 *= x2
+        gl0 += _LOGGAM_A[k]
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453 + (x0 - 0.5) * math.log(x0) - x0
+    if x < 7.0:
+        for _ in range(n):
+            gl -= math.log(x0 - 1.0)
+            x0 -= 1.0
+    return gl
+
+
+_LOGGAM_A = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
+                      -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
+                      6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
+                      -1.39243221690590e+00])
+
+
+@njit(cache=True, error_model="numpy")
+def draw_poisson(st, lam):
+    """``Generator.poisson(lam)``: numpy's multiplication method below 10, its transformed
+    rejection (PTRS, Hormann 1993) from 10 on."""
+    if lam >= 10.0:
+        slam, loglam = math.sqrt(lam), math.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2)
+        while True:
+            u = draw_uniform(st) - 0.5
+            v = draw_uniform(st)
+            us = 0.5 - abs(u)
+            k = int(math.floor((2 * a / us + b) * u + lam + 0.43))
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)
+                    <= -lam + k * loglam - _loggam(k + 1)):
+                return k
+    if lam == 0.0:
+        return 0
+    enlam = math.exp(-lam)
+    x = 0
+    prod = 1.0
+    while True:
+        prod *= draw_uniform(st)
+        if prod > enlam:
+            x += 1
+        else:
+            return x
 
 
 # -- the initial population (ODD 5.3) ------------------------------------------------------------
@@ -545,9 +685,9 @@ def synthesize_population(pop, cell_output, counts, bigs, rng, logy, ind, park, 
     """ODD 5.3 steps 4-6: one replication's initial firms, written into the first slots of the
     firm arrays (cells in park-then-industry order, then the sub-threshold firms). ``pop`` is the
     :data:`POPULATION` vector, ``counts``/``bigs`` come from :func:`population_layout`. Draws, all
-    from the population stream: per cell ``n`` Pareto variates; per sub-threshold firm a uniform
-    (its cell) and then a normal (its size); per firm a normal (R&D) and then an exponential (age).
-    Returns the number of firms."""
+    from the population stream (``rng``, its PCG64 state, advanced): per cell ``n`` Pareto
+    variates; per sub-threshold firm a uniform (its cell) and then a normal (its size); per firm a
+    normal (R&D) and then an exponential (age). Returns the number of firms."""
     thr, alpha = pop[POP_THR], pop[POP_PARETO_ALPHA]
     big, big_below = pop[POP_BIG], pop[POP_BIG_BELOW]
     P, J = counts.shape
@@ -561,7 +701,7 @@ def synthesize_population(pop, cell_output, counts, bigs, rng, logy, ind, park, 
                 continue
             raw = np.empty(m)
             for i in range(m):
-                raw[i] = rng.pareto(alpha) + 1.0
+                raw[i] = draw_pareto(rng, alpha) + 1.0
             raw = np.sort(raw)[::-1].copy()
             lower, upper, _ = cell_bounds(total, m, b, thr, big, big_below)
             sizes = fit_sizes(raw, total, lower, upper)
@@ -578,18 +718,18 @@ def synthesize_population(pop, cell_output, counts, bigs, rng, logy, ind, park, 
         cdf /= cdf[-1]
         cells = np.empty(n_sub, np.int64)
         for i in range(n_sub):
-            cells[i] = np.searchsorted(cdf, rng.random(), side="right")
+            cells[i] = np.searchsorted(cdf, draw_uniform(rng), side="right")
         sd = pop[POP_SUBSCALE_LOG_SD]
         for i in range(n_sub):
-            logy[n] = math.log(thr * math.exp(-abs(rng.standard_normal()) * sd - 1e-3))
+            logy[n] = math.log(thr * math.exp(-abs(draw_normal(rng)) * sd - 1e-3))
             ind[n] = cells[i] % J
             park[n] = cells[i] // J
             n += 1
     rd_mean, rd_sd = pop[POP_RD_MEAN], pop[POP_RD_LOG_SD]
     for i in range(n):
-        rd[i] = rd_mean * math.exp(rd_sd * rng.standard_normal() - 0.5 * rd_sd ** 2)
+        rd[i] = rd_mean * math.exp(rd_sd * draw_normal(rng) - 0.5 * rd_sd ** 2)
     for i in range(n):
-        age[i] = 10.0 * rng.standard_exponential()
+        age[i] = 10.0 * draw_exponential(rng)
         alive[i] = 1
     return n
 
@@ -597,8 +737,8 @@ def synthesize_population(pop, cell_output, counts, bigs, rng, logy, ind, park, 
 @njit(cache=True, error_model="numpy")
 def price_levels(prices, n_years, rng, ann):
     """ODD 7.15: the industrial price level and the GDP deflator (base year 1), drawn per year
-    from the prices stream (industrial first), into their columns of ``ann``. ``prices`` is the
-    :data:`PRICES` vector."""
+    from the prices stream (``rng``, its PCG64 state, advanced; industrial first), into their
+    columns of ``ann``. ``prices`` is the :data:`PRICES` vector."""
     drift_i = math.log1p(prices[PR_INDUSTRIAL_INFLATION])
     drift_g = math.log1p(prices[PR_GDP_INFLATION])
     sig_i, sig_g = prices[PR_INDUSTRIAL_INFLATION_SIGMA], prices[PR_GDP_INFLATION_SIGMA]
@@ -606,8 +746,8 @@ def price_levels(prices, n_years, rng, ann):
     ann[0, A_GDP_PRICE_LEVEL] = 1.0
     log_i = log_g = 0.0
     for t in range(n_years):
-        z_i = rng.standard_normal()
-        z_g = rng.standard_normal()
+        z_i = draw_normal(rng)
+        z_g = draw_normal(rng)
         log_i += z_i * sig_i + drift_i - 0.5 * sig_i ** 2
         log_g += z_g * sig_g + drift_g - 0.5 * sig_g ** 2
         ann[t + 1, A_INDUSTRIAL_PRICE_LEVEL] = math.exp(log_i)
@@ -916,9 +1056,9 @@ def invest_funds(s, k, f_lev, f_alloc_cum, deals, cash, stakes, land, land_used,
     ticket, lag = s[S_TICKET], s[S_LAG_STEPS]
     for f in range(deals.size):
         for _ in range(deals[f]):
-            u1 = rng_fund.random()
-            u2 = rng_fund.random()
-            u3 = rng_fund.random()
+            u1 = draw_uniform(rng_fund)
+            u2 = draw_uniform(rng_fund)
+            u3 = draw_uniform(rng_fund)
             j = 0
             while j < J and f_alloc_cum[f, j] <= u1:
                 j += 1
@@ -978,10 +1118,10 @@ def spawn_startups(s, allowed, land, land_used, cell_n, n_used, logy, ind, park,
             if allowed[p, j] == 0:
                 continue
             lam = (s[S_STARTUP_RATE] * cell_n[p, j] + s[S_STARTUP_FLOOR]) * dt
-            for _ in range(events_within_guard(rng_entry.poisson(lam), cap, tally)):
+            for _ in range(events_within_guard(draw_poisson(rng_entry, lam), cap, tally)):
                 size = math.exp(s[S_LOG_STARTUP_SIZE]
-                                + s[S_STARTUP_LOG_SD] * rng_entry.standard_normal())
-                rd_new = new_rd(s, rng_entry.standard_normal())
+                                + s[S_STARTUP_LOG_SD] * draw_normal(rng_entry))
+                rd_new = new_rd(s, draw_normal(rng_entry))
                 if land_used[p] + size > land[p]:
                     tally[T_ENTRIES_BLOCKED] += 1
                 elif n_used >= cap:
@@ -1004,12 +1144,12 @@ def attract_projects(s, allowed, land, land_used, attract_cum, n_used, logy, ind
     to its free land. Mesa: ``RegionModel._attract_projects``. Returns the slots used."""
     cap = logy.size
     P, J = allowed.shape
-    for _ in range(events_within_guard(rng_entry.poisson(s[S_ATTRACT_RATE] * s[S_DT]), cap,
+    for _ in range(events_within_guard(draw_poisson(rng_entry, s[S_ATTRACT_RATE] * s[S_DT]), cap,
                                        tally)):
-        u1 = rng_entry.random()
-        u2 = rng_entry.random()
-        rd_new = new_rd(s, rng_entry.standard_normal())
-        u3 = rng_entry.random()
+        u1 = draw_uniform(rng_entry)
+        u2 = draw_uniform(rng_entry)
+        rd_new = new_rd(s, draw_normal(rng_entry))
+        u3 = draw_uniform(rng_entry)
         j = 0
         while j < J - 1 and attract_cum[j] <= u1:
             j += 1
@@ -1082,9 +1222,10 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_
              stake_f, n_used, rng_macro, growth, rng_exit, rng_fund, rng_entry,
              ann, ann_ind, ann_park, ann_serv, history, work, work_i, cell, busy, raw):
     """One replication: the schedule of ODD 3, one call per submodel, in the order of
-    ``RegionModel.step``. ``growth`` is the growth stream's PCG64 state (four words, advanced);
-    ``work`` ... ``raw`` a workspace of :func:`new_workspace` of at least the table's capacity.
-    Returns the number of firm slots used."""
+    ``RegionModel.step``. ``rng_macro`` ... ``rng_entry`` (``growth`` the growth stream) are the
+    streams' PCG64 states (four words each, advanced); ``work`` ... ``raw`` a workspace of
+    :func:`new_workspace` of at least the table's capacity. Returns the number of firm slots
+    used."""
     J, P, F, NS = mu.shape[1], land.size, f_inflow.size, serv0.size
     cap = logy.size
     dt = s[S_DT]
@@ -1092,7 +1233,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_
                        ann_serv, history)
 
     # Aggregate state.
-    e0 = rng_macro.standard_normal(1 + J)
+    e0 = draw_normals(rng_macro, 1 + J)
     macro = s[S_MACRO_SIGMA] * e0[0]
     zind = np.empty(J)
     for j in range(J):
@@ -1126,7 +1267,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_
         busy[i] = 0
         n_live += alive[i]
         # Each initial firm's exit clock (7.6), in slot order; entrants draw theirs in add_firm.
-        clock[i] = rng_exit.standard_exponential()
+        clock[i] = draw_exponential(rng_exit)
 
     drift = np.empty(P * J)
     cell_out = np.zeros((P, J))
@@ -1144,7 +1285,7 @@ def simulate(s, mu, allowed, land, attract_cum, f_inflow, f_lev, f_alloc_cum, f_
     for k in range(n_years * spy):
         t = (k + 1) * dt
         row = k // spy + 1
-        e = rng_macro.standard_normal(3 + J + NS)
+        e = draw_normals(rng_macro, 3 + J + NS)
         macro = update_shocks(s, macro, zind, e)
         common = macro + shift[k]
         rd_coef = cell_drift(s, k, mu, agg, common, zind, shortage, drift)
@@ -1270,7 +1411,7 @@ def add_firm(i, size, j, p, J, rd_new, logy, ind, park, rd, age, alive, cell, bu
     age[i] = 0.0
     alive[i] = 1
     busy[i] = 0
-    clock[i] = rng_exit.standard_exponential()
+    clock[i] = draw_exponential(rng_exit)
     pipe[i] = 0.0
     pipe_t[i] = 0
     stake[i] = 0.0
@@ -1284,14 +1425,14 @@ def add_firm(i, size, j, p, J, rd_new, logy, ind, park, rd, age, alive, cell, bu
 #: keep working (a Dask worker's event loop answers its scheduler; a notebook stays responsive).
 @njit(cache=True, error_model="numpy", nogil=True)
 def simulate_batch(config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALLOC, F_MAX_DEALS,
-                   SERV0, SHIFT, POP, CELL, COUNTS, BIGS, PRICES_, spy, n_years, streams, GROWTH,
+                   SERV0, SHIFT, POP, CELL, COUNTS, BIGS, PRICES_, spy, n_years, STREAMS,
                    slots, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t, stake_f,
                    n_used, ANN, ANN_IND, ANN_PARK, ANN_SERV, hist_at, HIST):
     """Replications ``r = 0, 1, ...`` of configurations of one shape (industries, parks, funds,
     services, years): replication r runs configuration ``config[r]`` (row of the stacked inputs
     ``S ... PRICES_``, with its layout ``COUNTS``/``BIGS``) with the streams
-    ``streams[6r : 6r + 6]`` (:data:`KERNEL_STREAMS` order, less ``growth``) and the growth
-    stream's PCG64 state ``GROWTH[r]``: its initial population, the run and its price levels. Its
+    the PCG64 states ``STREAMS[r]`` (one row of four words per stream, :data:`KERNEL_STREAMS`
+    order; advanced): its initial population, the run and its price levels. Its
     firms occupy slots ``slots[r]:slots[r + 1]`` of the flat firm arrays (``n_used[r]`` of them
     used at the end), its annual rows are ``ANN[r]`` ..., and with per-firm history
     (``hist_at[-1] > 0``) its history is ``HIST[hist_at[r]:hist_at[r + 1]]`` as a
@@ -1307,8 +1448,8 @@ def simulate_batch(config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALL
     for r in range(config.size):
         u = config[r]
         a, b = slots[r], slots[r + 1]
-        g = r * N_KERNEL_STREAMS
-        n0 = synthesize_population(POP[u], CELL[u], COUNTS[u], BIGS[u], streams[g + R_POPULATION],
+        st = STREAMS[r]
+        n0 = synthesize_population(POP[u], CELL[u], COUNTS[u], BIGS[u], st[R_POPULATION],
                                    logy[a:b], ind[a:b], park[a:b], rd[a:b], age[a:b], alive[a:b])
         if hist_at[-1] > 0:
             history = HIST[hist_at[r]:hist_at[r + 1]].reshape((rows, b - a))
@@ -1318,7 +1459,7 @@ def simulate_batch(config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALL
             S[u], MU[u], ALLOWED[u], LAND[u], ATTRACT[u], F_INFLOW[u], F_LEV[u], F_ALLOC[u],
             F_MAX_DEALS[u], SERV0[u], SHIFT[u], spy, n_years, logy[a:b], ind[a:b], park[a:b],
             rd[a:b], age[a:b], alive[a:b], pipe[a:b], pipe_t[a:b], stake[a:b], stake_t[a:b],
-            stake_f[a:b], n0, streams[g + R_MACRO], GROWTH[r], streams[g + R_EXIT],
-            streams[g + R_FUND], streams[g + R_ENTRY], ANN[r], ANN_IND[r], ANN_PARK[r],
+            stake_f[a:b], n0, st[R_MACRO], st[R_GROWTH], st[R_EXIT],
+            st[R_FUND], st[R_ENTRY], ANN[r], ANN_IND[r], ANN_PARK[r],
             ANN_SERV[r], history, work, work_i, cell, busy, raw)
-        price_levels(PRICES_[u], n_years, streams[g + R_PRICES], ANN[r])
+        price_levels(PRICES_[u], n_years, st[R_PRICES], ANN[r])

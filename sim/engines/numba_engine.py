@@ -21,7 +21,7 @@ import numpy as np
 
 from sim.engines import kernel
 from sim.engines.state import FirmState, RunResult, finish_run, new_annual_arrays
-from sim.engines.streams import KERNEL_GENERATORS, seeded_states
+from sim.engines.streams import seeded_states
 from sim.model.inputs import ModelInputs
 from sim.engines.population import PopulationLayout, population_layout
 
@@ -36,8 +36,10 @@ def price_vector(inputs: ModelInputs) -> np.ndarray:
 
 def draw_price_levels(inputs: ModelInputs, rng: np.random.Generator, raw: np.ndarray) -> None:
     """ODD 7.15 (compiled, the function the batched kernel calls): the price-level columns of
-    ``raw``, drawn from the replication's prices stream."""
-    kernel.price_levels(price_vector(inputs), inputs.n_years, rng, raw)
+    ``raw``, drawn from the replication's prices stream (``rng`` advances by the draws)."""
+    state = kernel.stream_state(rng)
+    kernel.price_levels(price_vector(inputs), inputs.n_years, state, raw)
+    kernel.set_stream_state(rng, state)
 
 
 @dataclass
@@ -129,14 +131,12 @@ def _run_group(configs: list[_Config], seeds: list, record_firms: bool) -> list:
     if record_firms:
         np.cumsum(caps * rows, out=hist_at[1:])
     hist = np.zeros(int(hist_at[-1]))
-    states = seeded_states(seeds, kernel.KERNEL_STREAMS + ("growth",))
-    streams = KERNEL_GENERATORS.load(states[:, :-1])
-    growth = np.ascontiguousarray(states[:, -1])
+    states = seeded_states(seeds, kernel.KERNEL_STREAMS)
 
     kernel.simulate_batch(
         config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALLOC, F_MAX_DEALS, SERV0, SHIFT,
-        POP, CELL, COUNTS, BIGS, PRICES, int(first.steps_per_year), int(first.n_years), streams,
-        growth, slots, firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive,
+        POP, CELL, COUNTS, BIGS, PRICES, int(first.steps_per_year), int(first.n_years), states,
+        slots, firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive,
         firms.pipeline, firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund,
         n_used, ann, ann_ind, ann_park, ann_serv, hist_at, hist)
 
@@ -177,14 +177,16 @@ def simulate_firms(inputs: ModelInputs, firms: FirmState, streams: dict, arrays,
     ann, ann_ind, ann_park, ann_serv, history = arrays
     if workspace is None or workspace[2].size < firms.capacity:
         workspace = kernel.new_workspace(firms.capacity)
-    growth = kernel.growth_state(streams["growth"])
+    names = ("macro", "growth", "exit", "fund", "entry")
+    states = {name: kernel.stream_state(streams[name]) for name in names}
     n_used = kernel.simulate(
         kernel.pack_scalars(inputs.scalars), inputs.mu, inputs.cell_allowed, inputs.land,
         inputs.attraction_cum, inputs.fund_inflow, inputs.fund_leverage, inputs.fund_alloc_cum,
         inputs.fund_max_deals, inputs.services0, inputs.drift_shift, inputs.steps_per_year,
         inputs.n_years, firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive,
         firms.pipeline, firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund,
-        firms.n_used, streams["macro"], growth, streams["exit"], streams["fund"],
-        streams["entry"], ann, ann_ind, ann_park, ann_serv, history, *workspace)
-    kernel.set_growth_state(streams["growth"], growth)
+        firms.n_used, *(states[name] for name in names), ann, ann_ind, ann_park, ann_serv,
+        history, *workspace)
+    for name in names:
+        kernel.set_stream_state(streams[name], states[name])
     firms.n_used = int(n_used)

@@ -99,10 +99,12 @@ def population_layout(baseline: Baseline, params: ModelParams) -> PopulationLayo
 def synthesize(layout: PopulationLayout, rng: np.random.Generator, logy, industry, park, rd, age,
                alive) -> int:
     """Draw one population into the first slots of the given firm columns (compiled); returns the
-    number of firms."""
-    return int(kernel.synthesize_population(layout.vector, layout.cell_output, layout.counts,
-                                            layout.bigs, rng, logy, industry, park, rd, age,
-                                            alive))
+    number of firms. ``rng`` advances by the draws, as if numpy had made them."""
+    state = kernel.stream_state(rng)
+    n = int(kernel.synthesize_population(layout.vector, layout.cell_output, layout.counts,
+                                         layout.bigs, state, logy, industry, park, rd, age, alive))
+    kernel.set_stream_state(rng, state)
+    return n
 
 
 def build_population(baseline: Baseline, params: ModelParams, rng: np.random.Generator

@@ -1,31 +1,27 @@
 """A batch's random streams for the compiled kernel, seeded in compiled code.
 
 Every replication draws from its own named streams: PCG64 generators seeded from the children of
-the replication's ``SeedSequence`` (:func:`sim.model.inputs.random_streams`, the definition). Made
-one by one in Python, the six streams the kernel takes and the growth stream cost about 0.45 ms
-per replication (hashing each child ``SeedSequence``, building a ``PCG64`` and a ``Generator``,
-handing it to numba), as much as a small region's whole run. A batch instead:
+the replication's ``SeedSequence`` (:func:`sim.model.inputs.random_streams`, the definition). The
+kernel steps the streams itself, on their states (see "the random streams" in
+:mod:`sim.engines.kernel`), so a batch needs only each stream's starting state. Made one by one in
+Python (a child ``SeedSequence``, its hashing, a ``PCG64``) those cost about 0.25 ms per
+replication, a good part of a small region's whole run. Here every child seed of a batch is
+hashed in one compiled call (:func:`child_seed_words`: numpy's ``SeedSequence`` algorithm, the
+entropy pool mixed from the entropy and spawn key, then ``generate_state(4, uint64)``) and PCG64
+is seeded from those words as numpy seeds it (:func:`pcg64_state`).
 
-* hashes every child seed in one compiled call (:func:`child_seed_words`, numpy's
-  ``SeedSequence`` algorithm: the entropy pool mixed from the entropy and spawn key, then
-  ``generate_state(4, uint64)``), seeds PCG64 from those words as numpy does
-  (:func:`pcg64_state`), and
-* loads the states into generators kept for the thread (:class:`KernelStreams`), already in the
-  typed list the kernel reads, so no generator is created or converted per replication.
-
-The states are numpy's own, bit for bit (the tests compare them for many seeds, including
-entropy over 32 bits and large replication numbers); a seed in a form this module does not
-hash (entropy given as a sequence, a pool size other than 4) is seeded by numpy itself.
+The states are numpy's own, bit for bit (the tests compare them for many seeds, including entropy
+over 32 bits and large replication numbers); a seed in a form this module does not hash (entropy
+given as a sequence, a pool size other than 4) is seeded by numpy itself.
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
-from numba import njit, typed
+from numba import njit
 
-from sim.model.inputs import STREAMS
+from sim.engines.kernel import PCG64_MULTIPLIER, state_words, stream_state
+from sim.model.inputs import STREAMS, random_streams
 
 #: numpy's SeedSequence constants (numpy/random/bit_generator.pyx).
 _INIT_A, _MULT_A = np.uint32(0x43b0d7e5), np.uint32(0x931e8875)
@@ -34,9 +30,7 @@ _MIX_L, _MIX_R = np.uint32(0xca01f9dd), np.uint32(0x4973f715)
 _XSHIFT = np.uint32(16)
 POOL_SIZE = 4
 
-#: PCG64's 128-bit multiplier (the LCG step is ``state * multiplier + inc``).
-PCG64_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
-_MASK32, _MASK64, _MASK128 = (1 << 32) - 1, (1 << 64) - 1, (1 << 128) - 1
+_MASK32, _MASK128 = (1 << 32) - 1, (1 << 128) - 1
 
 
 @njit(cache=True)
@@ -137,11 +131,6 @@ def pcg64_state(words) -> tuple[int, int]:
     return ((inc + initstate) * PCG64_MULTIPLIER + inc) & _MASK128, inc
 
 
-def state_words(state: int, inc: int) -> np.ndarray:
-    """(state, inc) as the kernel's four words (state high, state low, inc high, inc low)."""
-    return np.array([state >> 64, state & _MASK64, inc >> 64, inc & _MASK64], np.uint64)
-
-
 def seeded_states(seeds: list, names: tuple[str, ...]) -> np.ndarray:
     """PCG64 (state, inc) of every replication's streams ``names``, as words: array
     ``(len(seeds), len(names), 4)``, the same states :func:`random_streams` gives."""
@@ -151,12 +140,9 @@ def seeded_states(seeds: list, names: tuple[str, ...]) -> np.ndarray:
     for r, seed in enumerate(seeds):
         entropy = assembled_entropy(seed)
         if entropy is None:  # numpy seeds it
-            from sim.model.inputs import random_streams
-
             named = random_streams(seed, names)
             for k, name in enumerate(names):
-                st = named[name].bit_generator.state["state"]
-                states[r, k] = state_words(st["state"], st["inc"])
+                states[r, k] = stream_state(named[name])
             continue
         hashed.append(r)
         words += entropy
@@ -169,37 +155,3 @@ def seeded_states(seeds: list, names: tuple[str, ...]) -> np.ndarray:
             for k in range(len(names)):
                 states[r, k] = state_words(*pcg64_state(seed_words[i, k]))
     return states
-
-
-class KernelStreams(threading.local):
-    """Generators the kernel draws from, kept for the thread and reloaded for each batch.
-
-    Handing a numpy ``Generator`` to numba the first time costs tens of microseconds; these are
-    handed over once, in the typed list the kernel takes, and only their PCG64 states change from
-    batch to batch. Per thread, because a batch advances its generators while it runs."""
-
-    def __init__(self):
-        self.generators: list[np.random.Generator] = []
-        self.typed = None  # made on first use: a typed list costs a compilation
-
-    def load(self, states: np.ndarray):
-        """The typed list whose first ``states.shape[0] * states.shape[1]`` generators are at the
-        given (state, inc) words, in order; the list may hold more (unused) generators."""
-        flat = states.reshape(-1, 4)
-        while len(self.generators) < len(flat):
-            rng = np.random.Generator(np.random.PCG64(0))
-            if self.typed is None:
-                self.typed = typed.List()
-            self.typed.append(rng)
-            self.generators.append(rng)
-        for rng, w in zip(self.generators, flat):
-            rng.bit_generator.state = {
-                "bit_generator": "PCG64",
-                "state": {"state": (int(w[0]) << 64) | int(w[1]),
-                          "inc": (int(w[2]) << 64) | int(w[3])},
-                "has_uint32": 0, "uinteger": 0}
-        return self.typed
-
-
-#: The current thread's kernel generators.
-KERNEL_GENERATORS = KernelStreams()
