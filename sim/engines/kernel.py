@@ -562,9 +562,11 @@ def allocate_big_firms(cell_output, counts, n_big, big, threshold):
 
 
 @njit(cache=True, error_model="numpy")
-def population_layout(cell_output, above_scale_firms, big, n_big, thr):
+def population_layout(cell_output, above_scale_firms, big, big_below, n_big, thr):
     """The seed-independent part of the population (ODD 5.3 steps 1-3): firms and very large
-    firms per cell. Returns (counts, bigs, unplaced big firms)."""
+    firms per cell. Returns (counts, bigs, unplaced big firms, lifted, firms in cells with
+    output): ``lifted`` marks the cells whose firms' cap below ``big`` has to be lifted
+    (:func:`cell_bounds`)."""
     counts = allocate_counts(cell_output, above_scale_firms)
     bigs = np.zeros_like(counts)
     unplaced = 0
@@ -576,7 +578,16 @@ def population_layout(cell_output, above_scale_firms, big, n_big, thr):
             if counts[p, j] * thr > cell_output[p, j] + 1e-12:
                 # Fewer firms where the cell's output cannot keep them all above the threshold.
                 counts[p, j] = max(1, int(math.floor(cell_output[p, j] / thr)))
-    return counts, bigs, unplaced
+    lifted = np.zeros(counts.shape, np.bool_)
+    n_fitted = 0
+    for p in range(P):
+        for j in range(J):
+            if counts[p, j] > 0 and cell_output[p, j] > 0:
+                n_fitted += counts[p, j]
+                if not math.isnan(big):
+                    lifted[p, j] = cell_bounds(cell_output[p, j], counts[p, j], bigs[p, j], thr,
+                                               big, big_below)[2]
+    return counts, bigs, unplaced, lifted, n_fitted
 
 
 @njit(cache=True, error_model="numpy")

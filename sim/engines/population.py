@@ -71,23 +71,19 @@ def population_layout(baseline: Baseline, params: ModelParams) -> PopulationLayo
     cell = np.ascontiguousarray(baseline.cell_output, dtype=float)
     big = baseline.big_firm_threshold
     n_big = baseline.big_firms if big is not None else 0
-    counts, bigs, unplaced = kernel.population_layout(
-        cell, int(baseline.above_scale_firms), np.nan if big is None else float(big), int(n_big),
-        thr)
+    big_below = np.nan if big is None else float(np.nextafter(big, 0))
+    counts, bigs, unplaced, lifted, n_above = kernel.population_layout(
+        cell, int(baseline.above_scale_firms), np.nan if big is None else float(big), big_below,
+        int(n_big), thr)
     notes: list[str] = []
     if unplaced:
         notes.append(f"{unplaced} of {baseline.big_firms} firms above {big:g} 亿元 could not "
                      "be placed within the cell outputs")
-    big_below = np.nan if big is None else float(np.nextafter(big, 0))
-    fitted = (counts > 0) & (cell > 0)
     if big is not None:
-        for p, j in zip(*np.nonzero(fitted)):
-            n, b, total = int(counts[p, j]), int(bigs[p, j]), float(cell[p, j])
-            _, _, lifted = kernel.cell_bounds(total, n, b, thr, float(big), big_below)
-            if lifted:
-                notes.append(f"cell {baseline.parks[p]}/{baseline.industries[j]}: output too "
-                             f"large for {b} firms above {big:g}; more are allowed")
-    n_above = int(counts[fitted].sum())
+        for p, j in zip(*np.nonzero(lifted)):
+            notes.append(f"cell {baseline.parks[p]}/{baseline.industries[j]}: output too large "
+                         f"for {int(bigs[p, j])} firms above {big:g}; more are allowed")
+    n_above = int(n_above)
     n_sub = int(round(fp.subscale_ratio * n_above))
     vector = kernel.pack_population({
         "thr": thr, "pareto_alpha": fp.pareto_alpha, "subscale_log_sd": fp.subscale_log_sd,
