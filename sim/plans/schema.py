@@ -427,21 +427,23 @@ class Plan(BaseModel):
     def find(self, indicator: str, *, scope: str | None = "region", year: int | None = None,
              role: str | None = None, threshold: float | None = None) -> list[Figure]:
         """Figures of ``indicator`` matching the filters (``scope=None`` matches any scope)."""
-        return [f for f in self._by_indicator().get(indicator, ())
-                if (scope is None or f.scope == scope)
-                and (year is None or f.year == year) and (role is None or f.role == role)
+        return [f for f in self._by_indicator().get(indicator if scope is None
+                                                    else (indicator, scope), ())
+                if (year is None or f.year == year) and (role is None or f.role == role)
                 and (threshold is None or f.threshold == threshold)]
 
-    def _by_indicator(self) -> dict[str, list[Figure]]:
-        """The figures grouped by indicator, in plan order: built once per figures tuple (the
-        model looks figures up dozens of times per compilation, once per parameter draw). A copy
-        with other figures (``as_of``, ``with_factors``) holds another tuple, so it rebuilds."""
+    def _by_indicator(self) -> dict[str | tuple[str, str], list[Figure]]:
+        """The figures grouped by indicator and by (indicator, scope), in plan order: built once
+        per figures tuple (the model looks figures up dozens of times per compilation, once per
+        parameter draw). A copy with other figures (``as_of``, ``with_factors``) holds another
+        tuple, so it rebuilds."""
         figures = self.figures
         cached = _FIGURE_INDEX.get(id(figures))
         if cached is None or cached[0] is not figures:
-            index: dict[str, list[Figure]] = {}
+            index: dict[str | tuple[str, str], list[Figure]] = {}
             for f in figures:
                 index.setdefault(f.indicator, []).append(f)
+                index.setdefault((f.indicator, f.scope), []).append(f)
             cached = (figures, index)  # holding the tuple keeps its id from being reused
             if len(_FIGURE_INDEX) >= 256:
                 _FIGURE_INDEX.pop(next(iter(_FIGURE_INDEX)))
