@@ -27,9 +27,9 @@ Figures
       * kernel-only: the same N replications (same seeds, same parameter draws) with only the
         compiled kernel call (``sim.engines.numba_engine.simulate_firms``) on the clock. The
         inputs (``scenario.model_inputs(parameter_rng(seed, r))`` per replication when the
-        scenario varies, else once), the random streams, the firm population
-        (``FirmState.initial``) and the annual arrays are built outside it; their unclocked
-        seconds are printed alongside. Printed with them, as a cross-check that follows the
+        scenario varies, else once), the random streams and their PCG64 states, the firm
+        population (``FirmState.initial``) and the annual arrays are built outside it; their
+        unclocked seconds are printed alongside. Printed with them, as a cross-check that follows the
         engine's code should its kernel call change: the seconds of every call from Python into
         a compiled ``sim.engines`` function while the driver's ``run_replications`` runs the
         same replications in the same process.
@@ -155,7 +155,8 @@ def kernel_only(scenario, n: int) -> dict:
     """The N replications of ``sim.monte_carlo`` (same seeds, same parameter draws, as
     :func:`sim.experiments.runner.run_replications` makes them) with only the kernel call
     timed; the unclocked preparation is timed separately for reference."""
-    from sim.engines.numba_engine import simulate_firms
+    from sim.engines.kernel import stream_state
+    from sim.engines.numba_engine import RUN_STREAMS, simulate_firms
     from sim.engines.state import FirmState, new_annual_arrays
     from sim.experiments.seeding import parameter_rng, replication_seed
     from sim.model.inputs import random_streams
@@ -173,8 +174,9 @@ def kernel_only(scenario, n: int) -> dict:
         streams = random_streams(replication_seed(SEED, r))
         firms = FirmState.initial(inputs, streams["population"])
         arrays = new_annual_arrays(inputs, 0)
+        states = {name: stream_state(streams[name]) for name in RUN_STREAMS}
         t2 = time.perf_counter()
-        simulate_firms(inputs, firms, streams, arrays)
+        simulate_firms(inputs, firms, states, arrays)
         t3 = time.perf_counter()
         compile_s, prepare, kernel = compile_s + t1 - t0, prepare + t2 - t1, kernel + t3 - t2
     return {"wall": kernel, "compile": compile_s, "prepare": prepare, "replications": n,

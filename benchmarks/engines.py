@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sim  # noqa: E402
 from sim.engines import kernel, run_batch, run_engine  # noqa: E402
-from sim.engines.numba_engine import simulate_firms  # noqa: E402
+from sim.engines.numba_engine import RUN_STREAMS, simulate_firms  # noqa: E402
 from sim.engines.mesa_engine import RegionModel  # noqa: E402
 from sim.engines.state import FirmState, finish_run, new_annual_arrays  # noqa: E402
 from sim.model.inputs import ModelInputs, compile_inputs, random_streams  # noqa: E402
@@ -87,7 +87,8 @@ def numba_kernel_runs(inputs: ModelInputs, seeds) -> list[tuple[float, float, fl
     for seed in seeds:
         streams = random_streams(seed)
         firms = FirmState.initial(inputs, streams["population"])
-        prepared.append((firms, streams, new_annual_arrays(inputs, 0)))
+        states = {name: kernel.stream_state(streams[name]) for name in RUN_STREAMS}
+        prepared.append((firms, states, new_annual_arrays(inputs, 0)))
     workspace = kernel.new_workspace(max(f.capacity for f, _, _ in prepared))
     out = []
     for firms, streams, arrays in prepared:

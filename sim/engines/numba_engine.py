@@ -161,32 +161,37 @@ def _run_group(configs: list[_Config], seeds: list, record_firms: bool) -> list:
 
 def run_numba(inputs: ModelInputs, streams: dict, record_firms: bool = False) -> RunResult:
     """One replication on the compiled kernel, with streams already made (``random_streams``):
-    the replication's population, run and price levels, as in a batch."""
+    the replication's population, run and price levels, as in a batch. The streams advance by
+    their draws, as numpy's would."""
     firms = FirmState.initial(inputs, streams["population"])
     arrays = new_annual_arrays(inputs, firms.capacity if record_firms else 0)
-    simulate_firms(inputs, firms, streams, arrays)
+    states = {name: kernel.stream_state(streams[name]) for name in RUN_STREAMS}
+    simulate_firms(inputs, firms, states, arrays)
+    for name in RUN_STREAMS:
+        kernel.set_stream_state(streams[name], states[name])
     draw_price_levels(inputs, streams["prices"], arrays[0])
     return finish_run(inputs, firms, arrays)
 
 
-def simulate_firms(inputs: ModelInputs, firms: FirmState, streams: dict, arrays,
+#: The streams a run draws from after its population (``kernel.simulate``'s order).
+RUN_STREAMS = ("macro", "growth", "exit", "fund", "entry")
+
+
+def simulate_firms(inputs: ModelInputs, firms: FirmState, states: dict, arrays,
                    workspace=None) -> None:
     """The kernel's run alone (``kernel.simulate``): steps ``firms`` through the run, filling
-    ``arrays`` (the annual arrays of :func:`sim.engines.state.new_annual_arrays`); the streams
-    advance as they are drawn from. ``workspace`` (``kernel.new_workspace``) may be reused."""
+    ``arrays`` (the annual arrays of :func:`sim.engines.state.new_annual_arrays`). ``states``
+    maps each of :data:`RUN_STREAMS` to its PCG64 state (``kernel.stream_state``), advanced as
+    the run draws. ``workspace`` (``kernel.new_workspace``) may be reused."""
     ann, ann_ind, ann_park, ann_serv, history = arrays
     if workspace is None or workspace[2].size < firms.capacity:
         workspace = kernel.new_workspace(firms.capacity)
-    names = ("macro", "growth", "exit", "fund", "entry")
-    states = {name: kernel.stream_state(streams[name]) for name in names}
     n_used = kernel.simulate(
         kernel.pack_scalars(inputs.scalars), inputs.mu, inputs.cell_allowed, inputs.land,
         inputs.attraction_cum, inputs.fund_inflow, inputs.fund_leverage, inputs.fund_alloc_cum,
         inputs.fund_max_deals, inputs.services0, inputs.drift_shift, inputs.steps_per_year,
         inputs.n_years, firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive,
         firms.pipeline, firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund,
-        firms.n_used, *(states[name] for name in names), ann, ann_ind, ann_park, ann_serv,
-        history, *workspace)
-    for name in names:
-        kernel.set_stream_state(streams[name], states[name])
+        firms.n_used, *(states[name] for name in RUN_STREAMS), ann, ann_ind, ann_park,
+        ann_serv, history, *workspace)
     firms.n_used = int(n_used)
