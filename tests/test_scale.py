@@ -127,15 +127,35 @@ def test_workers_start_before_the_first_chunk_only_when_a_pool_runs_it():
     from sim.experiments import backends
 
     backends.close_worker_pools(wait=True)
-    for backend, workers, chunks in (("serial", 2, 5), ("processes", 1, 5), ("processes", 2, 1),
-                                     ("dask", 2, 5)):
-        backends.start_workers(backend, workers, chunks)
+    # a Dask scheduler of the user's (address) is left alone: not even connected to here
+    for backend, workers, chunks, address in (("serial", 2, 5, None), ("processes", 1, 5, None),
+                                              ("processes", 2, 1, None),
+                                              ("dask", 2, 5, "tcp://192.0.2.1:8786")):
+        backends.start_workers(backend, workers, chunks, address)
         assert not backends._POOLS, (backend, workers, chunks)
     backends.start_workers("processes", 2, 5)
-    (pool,) = backends._POOLS.values()
+    ((pool, _),) = backends._POOLS.values()
     # the two warm-up tasks were handed out: one process each (spawned on demand)
     assert len(pool._processes) == 2
     backends.close_worker_pools(wait=True)
+
+
+def test_start_workers_starts_the_local_dask_cluster_and_its_imports():
+    from sim.experiments import backends
+
+    backends.close_worker_pools(wait=True)
+    try:
+        backends.start_workers("dask", 2, 1)  # Dask runs even one chunk on its cluster
+        ((key, (client, _)),) = backends._POOLS.items()
+        assert key[:2] == ("dask", 2)
+        assert len(client.scheduler_info()["workers"]) == 2
+        # every worker imports what a chunk needs, without a chunk having been handed out
+        deadline = time.monotonic() + 60
+        while not all(client.run(lambda: "pyarrow.parquet" in sys.modules).values()):
+            assert time.monotonic() < deadline, "the workers never imported the chunk modules"
+            time.sleep(0.1)
+    finally:
+        backends.close_worker_pools(wait=True)
 
 
 @pytest.fixture(scope="module")
@@ -192,11 +212,83 @@ def test_relative_run_dir_with_workers_in_another_directory(tmp_path, monkeypatc
     assert (replications, status) == (6, "complete")
 
 
-def test_dask_starting_its_own_local_cluster_identical_to_serial(uncertain_scenario, scale_dir,
-                                                                  serial_result):
-    result = sim.monte_carlo(str(uncertain_scenario), backend="dask", workers=2,
-                             out=scale_dir / "dask-local", progress=False)
-    assert_same_results(result, serial_result)
+def test_dask_runs_of_a_session_share_one_local_cluster(uncertain_scenario, scale_dir,
+                                                        serial_result):
+    from sim.experiments import backends
+
+    backends.close_worker_pools(wait=True)
+    try:
+        clusters = []
+        for run in ("dask-local-1", "dask-local-2"):
+            result = sim.monte_carlo(str(uncertain_scenario), backend="dask", workers=2,
+                                     out=scale_dir / run, progress=False)
+            assert_same_results(result, serial_result)
+            ((client, _),) = backends._POOLS.values()
+            clusters.append((client, client.scheduler.address,
+                             sorted(client.scheduler_info()["workers"])))
+        # the second run found the first run's cluster, scheduler and worker processes running
+        assert clusters[1][0] is clusters[0][0] and clusters[1][0].status == "running"
+        assert clusters[1][1:] == clusters[0][1:]
+        assert len(clusters[0][2]) == 2
+    finally:
+        backends.close_worker_pools(wait=True)
+
+
+def test_local_dask_cluster_is_replaced_when_what_workers_inherit_changes(monkeypatch):
+    from sim.experiments import backends
+
+    backends.close_worker_pools(wait=True)
+    try:
+        first = backends.local_cluster(1)
+        assert backends.local_cluster(1) is first
+        monkeypatch.setenv("SEISIM_TEST_CLUSTER_KEY", "changed")
+        second = backends.local_cluster(1)
+        assert second is not first and first.status == "closed"
+        assert first.cluster.status.name == "closed"
+        third = backends.local_cluster(2)
+        assert second.status == "closed" and len(third.scheduler_info()["workers"]) == 2
+        # one set of kept workers at a time: a process pool replaces the cluster
+        backends.worker_pool(2)
+        assert third.status == "closed" and third.cluster.status.name == "closed"
+        assert [key[0] for key in backends._POOLS] == ["processes"]
+    finally:
+        backends.close_worker_pools(wait=True)
+
+
+def test_closing_the_worker_pools_closes_the_local_dask_cluster():
+    from sim.experiments import backends
+
+    backends.close_worker_pools(wait=True)
+    client = backends.local_cluster(1)
+    workers = list(client.cluster.workers.values())
+    backends.close_worker_pools()
+    assert not backends._POOLS
+    assert client.status == "closed" and client.cluster.status.name == "closed"
+    assert all(w.status.name == "closed" for w in workers)
+
+
+def test_a_failed_dask_run_closes_the_local_cluster():
+    import math
+
+    from sim.experiments import backends
+
+    backends.close_worker_pools(wait=True)
+    client = backends.local_cluster(1)
+    with pytest.raises(ValueError, match="math domain error"):
+        list(backends.execute([4.0, -1.0, 9.0], "dask", 1, func=math.sqrt))
+    assert not backends._POOLS
+    assert client.status == "closed" and client.cluster.status.name == "closed"
+
+
+def test_python_exits_cleanly_with_a_kept_local_dask_cluster(tmp_path):
+    code = ("import sim; sim.monte_carlo(sim.load_scenario(%r), 20, 1, backend='dask', "
+            "workers=1, progress=False, out=%r)" % (str(BASE), str(tmp_path / "run")))
+    start = time.monotonic()
+    # the warning when another cluster (this module's) holds the default HTTP port is not at issue
+    proc = subprocess.run([sys.executable, "-W", "ignore:Port 8787 is already in use:UserWarning",
+                           "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert time.monotonic() - start < 60
 
 
 def test_results_do_not_depend_on_chunk_size(scale_dir, serial_result):

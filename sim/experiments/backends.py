@@ -3,8 +3,9 @@
 Backends only decide where :func:`sim.experiments.runner.run_chunk` executes; seeds and chunking are
 fixed before, so every backend gives identical results. The ``processes`` backend uses the *spawn*
 start method, which works in Jupyter and on every OS; the Dask backend connects to an existing
-scheduler (``address``) or starts a ``LocalCluster`` for the run. Workers write their chunks to the
-run directory themselves, so on a cluster it must be on a shared filesystem.
+scheduler (``address``) or runs on a ``LocalCluster`` of its own. Both kinds of local workers are
+started once and kept for the session (see ``_POOLS``). Workers write their chunks to the run
+directory themselves, so on a cluster it must be on a shared filesystem.
 """
 
 from __future__ import annotations
@@ -56,17 +57,25 @@ def _uses_pool(workers: int, n_tasks: int) -> bool:
     return workers > 1 and n_tasks > 1
 
 
-def start_workers(backend: str, workers: int | None, n_tasks: int) -> None:
-    """Start the local worker pool ahead of the first chunk, so that starting the processes and
+def start_workers(backend: str, workers: int | None, n_tasks: int,
+                  address: str | None = None) -> None:
+    """Start the local workers ahead of the first chunk, so that starting the processes and
     their imports overlap what the driver does first (its own warm-up replication). The workers
     do not touch the kernel here: they load it from the cache the driver's warm-up writes, rather
-    than compiling it side by side on a fresh install."""
+    than compiling it side by side on a fresh install. The Dask backend runs even a single chunk
+    on its cluster, so its local cluster starts whatever the number of chunks; a scheduler of the
+    user's (``address``) is already running and is left as it is."""
     workers = workers or default_workers()
-    if backend != "processes" or not _uses_pool(workers, n_tasks):
-        return
-    pool = worker_pool(workers)
-    for _ in range(workers):
-        pool.submit(import_chunk_modules)
+    if backend == "processes" and _uses_pool(workers, n_tasks):
+        pool = worker_pool(workers)
+        for _ in range(workers):
+            pool.submit(import_chunk_modules)
+    elif backend == "dask" and not address:
+        client = local_cluster(workers)
+        # tasks rather than ``client.run``, which blocks until every worker has returned
+        _distributed().fire_and_forget(
+            [client.submit(import_chunk_modules, pure=False, workers=[worker])
+             for worker in client.scheduler_info()["workers"]])
 
 
 def import_chunk_modules() -> None:
@@ -102,40 +111,68 @@ def exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="seisim-parent-watch", daemon=True).start()
 
 
-#: The local worker pool kept between experiments of one session: starting a worker costs a
-#: process start, ``import sim`` and loading the numba cache (1-2 CPU seconds), so an analysis that
-#: runs many small experiments one after another (the required-lever search evaluates lever values
-#: in turn) would otherwise pay it again for each one. Keyed by what a worker inherits at start
-#: and reads files by (worker count, working directory, ``SEISIM_*`` variables): when any of
-#: these changes, the pool is replaced, so workers always look up seeds and statistics where the
-#: driver does.
-_POOLS: dict[tuple, object] = {}
+#: The local workers kept between experiments of one session, a process pool or a Dask
+#: ``LocalCluster``: starting a worker costs a process start, ``import sim`` and loading the numba
+#: cache (1-2 CPU seconds; a Dask cluster 1-2 seconds more), so an analysis that runs many small
+#: experiments one after another (the required-lever search evaluates lever values in turn) would
+#: otherwise pay it again for each one. Keyed by the backend and by what a worker inherits at start
+#: and reads files by (worker count, working directory, ``SEISIM_*`` variables): when any of these
+#: changes, the workers are replaced, so they always look up seeds and statistics where the driver
+#: does. One set at a time, so idle workers of an earlier backend do not hold memory. Each entry is
+#: the workers (pool or client) and the function that stops them.
+_POOLS: dict[tuple, tuple[object, Callable[[bool], None]]] = {}
+
+
+def _kept(backend: str, workers: int, start: Callable[[], tuple]):
+    """The session's workers for ``backend``; ``start()`` starts them (returning them and the
+    function that stops them) when none are kept for the current key."""
+    key = (backend, workers, os.getcwd(),
+           tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEISIM_"))))
+    if key not in _POOLS:
+        close_worker_pools()
+        _POOLS[key] = start()
+    return _POOLS[key][0]
 
 
 def worker_pool(workers: int):
     """The session's pool of ``workers`` spawned processes (created on first use)."""
     import multiprocessing
-    import os
     from concurrent.futures import ProcessPoolExecutor
 
-    key = (workers, os.getcwd(),
-           tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEISIM_"))))
-    pool = _POOLS.get(key)
-    if pool is None:
-        close_worker_pools()
+    def start():
         pool = ProcessPoolExecutor(max_workers=workers,
                                    mp_context=multiprocessing.get_context("spawn"),
                                    initializer=exit_with_parent, initargs=(os.getpid(),))
-        _POOLS[key] = pool
-    return pool
+        return pool, lambda wait: pool.shutdown(wait=wait, cancel_futures=True)
+
+    return _kept("processes", workers, start)
+
+
+def local_cluster(workers: int):
+    """A client of the session's Dask ``LocalCluster`` of ``workers`` processes with one thread
+    each, as a chunk's Python work holds the GIL (created on first use). The client is not made the default
+    one, so the user's own Dask computations do not land on the kept cluster."""
+    import logging
+
+    distributed = _distributed()
+
+    def start():
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                           processes=True, dashboard_address=None,
+                                           silence_logs=logging.ERROR)
+        client = distributed.Client(cluster, set_as_default=False)
+        return client, lambda wait: (client.close(), cluster.close())
+
+    return _kept("dask", workers, start)
 
 
 def close_worker_pools(wait: bool = False) -> None:
-    """Stop every kept pool (at exit, and after a run fails or is interrupted, so no worker keeps
-    computing a cancelled run's chunks); ``wait`` until its workers have exited."""
+    """Stop the kept workers (at exit, and after a run fails or is interrupted, so no worker keeps
+    computing a cancelled run's chunks); ``wait`` until a pool's workers have exited (a Dask
+    cluster always closes before this returns)."""
     while _POOLS:
-        _, pool = _POOLS.popitem()
-        pool.shutdown(wait=wait, cancel_futures=True)
+        _, (_, stop) = _POOLS.popitem()
+        stop(wait)
 
 
 atexit.register(close_worker_pools)
@@ -163,37 +200,47 @@ def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
         raise
 
 
-def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Iterator:
+def _distributed():
+    """The ``distributed`` module, quiet: its worker and scheduler logs would interleave with
+    seisim's progress bar and messages; errors still show."""
     import logging
 
     from sim.compat import optional_import
 
     distributed = optional_import("distributed", "cluster", "--backend dask")
-    Client, LocalCluster, as_completed = (distributed.Client, distributed.LocalCluster,
-                                          distributed.as_completed)
-
     logging.getLogger("distributed").setLevel(logging.ERROR)
+    return distributed
+
+
+def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Iterator:
+    """Run the tasks on the session's local cluster, or on the user's scheduler (``address``)
+    through a client of the run's own, closed at its end; the user's cluster is left running."""
+    distributed = _distributed()
     if address:
         try:
-            client, cluster = Client(address, timeout="20s"), None
+            client = distributed.Client(address, timeout="20s")
         except OSError as exc:
             raise InputError(f"cannot reach the Dask scheduler at {address}: "
                              + " ".join(str(exc).split())) from None
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
+        client = local_cluster(workers)
+    running = distributed.as_completed(loop=client.loop)
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         queue = iter(tasks)
-        running = as_completed([client.submit(func, t, pure=False)
-                                for t in itertools.islice(queue, n_workers * IN_FLIGHT_PER_WORKER)])
+        running.update([client.submit(func, t, pure=False)
+                        for t in itertools.islice(queue, n_workers * IN_FLIGHT_PER_WORKER)])
         for future in running:
             yield future.result()
             future.release()
             for t in itertools.islice(queue, 1):
                 running.add(client.submit(func, t, pure=False))
+    except BaseException:
+        if client.status == "running":  # else its connection to the scheduler is already lost
+            client.cancel(list(running.futures))
+        if not address:
+            close_worker_pools()
+        raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if address:
+            client.close()

@@ -214,7 +214,7 @@ def run_experiment(experiment: Experiment, run_dir: str | Path, *, backend: str 
         store.update_manifest(status="running", backend=backend)
         start = time.perf_counter()
         if tasks:
-            start_workers(backend, workers, len(tasks))
+            start_workers(backend, workers, len(tasks), address)
             warm_up(experiment)
         failures = 0
         total = sum(t.size for t in tasks)
