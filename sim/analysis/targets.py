@@ -32,6 +32,14 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return low, high
 
 
+def by_target(outcomes: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The outcome rows of each target (replication order kept), split in one pass: selecting
+    them target by target would scan the whole table once per target."""
+    if not len(outcomes):
+        return {}
+    return dict(tuple(outcomes.groupby("target", sort=False)))
+
+
 TARGET_COLUMNS = ["target", "indicator", "scope", "year", "threshold", "unit", "qualifier", "kind",
                   "replications", "p_met", "ci_low", "ci_high", "median", "q05", "q95", "mean",
                   "shortfall_median", "shortfall_q90", "first_met_median", "column", "rule",
@@ -45,12 +53,13 @@ def summarize_targets(outcomes: pd.DataFrame, specs: list[TargetSpec]) -> pd.Dat
     replications. Targets the model cannot evaluate are listed with the reason in ``note``.
     """
     rows = []
+    groups = by_target(outcomes)
     for spec in specs:
         row = {"target": spec.id, "indicator": spec.indicator, "scope": spec.scope,
                "year": spec.year, "threshold": spec.threshold, "unit": spec.unit,
                "qualifier": spec.qualifier, "kind": spec.kind, "column": spec.column,
                "rule": spec.rule, "source": spec.source, "note": spec.reason}
-        sub = outcomes[outcomes["target"] == spec.id] if spec.simulated and len(outcomes) else None
+        sub = groups.get(spec.id) if spec.simulated else None
         if sub is None or not len(sub):
             row.update(replications=0, p_met=np.nan, ci_low=np.nan, ci_high=np.nan)
             rows.append(row)
@@ -87,10 +96,11 @@ def first_met_distribution(outcomes: pd.DataFrame, specs: list[TargetSpec],
     """Tidy: target, year, share of replications that first reach the target level that year, and
     the cumulative share reached by that year."""
     rows = []
+    groups = by_target(outcomes)
     for spec in specs:
-        if not spec.evaluable or not len(outcomes):
+        if not spec.evaluable or spec.id not in groups:
             continue
-        first = outcomes.loc[outcomes["target"] == spec.id, "first_met_year"].to_numpy()
+        first = groups[spec.id]["first_met_year"].to_numpy()
         n = len(first)
         if n == 0:
             continue
@@ -108,11 +118,12 @@ def paired_differences(outcomes_a: pd.DataFrame, outcomes_b: pd.DataFrame,
     """B minus A per target, paired by replication (common random numbers): difference in the
     probability met and in the mean value, each with its standard error and 95% interval."""
     rows = []
+    groups_a, groups_b = by_target(outcomes_a), by_target(outcomes_b)
     for spec in specs:
-        if not spec.evaluable:
+        if not spec.evaluable or spec.id not in groups_a or spec.id not in groups_b:
             continue
-        a = outcomes_a[outcomes_a["target"] == spec.id].set_index("replication")["value"]
-        b = outcomes_b[outcomes_b["target"] == spec.id].set_index("replication")["value"]
+        a = groups_a[spec.id].set_index("replication")["value"]
+        b = groups_b[spec.id].set_index("replication")["value"]
         common = a.index.intersection(b.index)
         if len(common) < 2:
             continue

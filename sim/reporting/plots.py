@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from sim.analysis.targets import by_target
 from sim.reporting.fonts import use_cjk_font
 from sim.reporting.present import LIGHT_COLOURS, light
 
@@ -86,8 +87,9 @@ def outcomes_chart(outcomes: pd.DataFrame, targets: pd.DataFrame, *, scope_kind:
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(
         figsize=(9, 0.45 * max(len(rows), 3) + 1.2))
     data, names = [], []
+    groups = by_target(outcomes)
     for r in rows.itertuples():
-        values = outcomes.loc[outcomes["target"] == r.target, "value"].to_numpy()
+        values = groups[r.target]["value"].to_numpy() if r.target in groups else np.empty(0)
         data.append(values / r.threshold)
         names.append((labels or {}).get(r.target)
                      or f"{r.scope.split(':', 1)[1]} {r.indicator} ({r.year})")
