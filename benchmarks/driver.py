@@ -18,9 +18,8 @@ Figures
         ``sim.monte_carlo(scenario, N, seed, backend="serial", progress=False, out=<tmp>)``:
         validation, the driver's warm-up replication, every chunk (inputs, population, kernel,
         tables, outcomes, Parquet writes and checksums), the manifest, the result object, and
-        the modules the call imports on first use (the result object's statistics import
-        scipy.stats, writing Parquet imports pyarrow): what a script that runs one Monte Carlo
-        pays.
+        the modules the call imports on first use (writing Parquet imports pyarrow): what a
+        script that runs one Monte Carlo pays.
       * end-to-end, second call: the same call after a 1-replication ``sim.monte_carlo`` in the
         same process (its time is printed): the steady cost of a run once those imports are
         done, as in a notebook or a long-lived worker.

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.outcomes import TargetSpec
 
@@ -117,6 +116,8 @@ def paired_differences(outcomes_a: pd.DataFrame, outcomes_b: pd.DataFrame,
                        specs: list[TargetSpec]) -> pd.DataFrame:
     """B minus A per target, paired by replication (common random numbers): difference in the
     probability met and in the mean value, each with its standard error and 95% interval."""
+    from scipy import stats  # here, not at the top: importing it takes about a second
+
     rows = []
     groups_a, groups_b = by_target(outcomes_a), by_target(outcomes_b)
     for spec in specs:
