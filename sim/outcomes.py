@@ -226,7 +226,7 @@ def replication_outcomes(annual: pd.DataFrame, specs: list[TargetSpec]) -> pd.Da
     if "structure_converge" in annual.columns:
         variant = np.where(_as_grid(annual["structure_converge"], order, len(reps))[:, 0] > 0.5,
                            "converge", "persist")
-    rows = []
+    targets, values_at, firsts = [], [], []
     for spec in specs:
         if not spec.simulated:
             continue
@@ -245,14 +245,19 @@ def replication_outcomes(annual: pd.DataFrame, specs: list[TargetSpec]) -> pd.Da
         else:
             reached = grid[:, later] >= spec.threshold
             first = np.where(reached.any(axis=1), years[later][reached.argmax(axis=1)], np.nan)
-        frame = pd.DataFrame({"replication": reps, "target": spec.id,
-                              "value": grid[:, at[0]], "first_met_year": first})
-        if variant is not None:
-            frame["structure"] = variant
-        rows.append(frame)
-    if not rows:
+        targets.append(spec.id)
+        values_at.append(grid[:, at[0]])
+        firsts.append(first)
+    if not targets:
         return pd.DataFrame(columns=["replication", "target", "value", "first_met_year"])
-    return pd.concat(rows, ignore_index=True)
+    # One table built once (target by target, replications in order within each), not one
+    # table per target concatenated.
+    columns = {"replication": np.tile(reps, len(targets)),
+               "target": np.repeat(np.array(targets, dtype=object), len(reps)),
+               "value": np.concatenate(values_at), "first_met_year": np.concatenate(firsts)}
+    if variant is not None:
+        columns["structure"] = np.tile(variant.astype(object), len(targets))
+    return pd.DataFrame(columns)
 
 
 def _replication_grid(annual: pd.DataFrame):
