@@ -159,6 +159,10 @@ def _run_group(configs: list[_Config], seeds: list, record_firms: bool) -> list:
     return out
 
 
+#: The streams a run draws from after its population (``kernel.simulate``'s order).
+RUN_STREAMS = ("macro", "growth", "exit", "fund", "entry")
+
+
 def run_numba(inputs: ModelInputs, streams: dict, record_firms: bool = False) -> RunResult:
     """One replication on the compiled kernel, with streams already made (``random_streams``):
     the replication's population, run and price levels, as in a batch. The streams advance by
@@ -171,10 +175,6 @@ def run_numba(inputs: ModelInputs, streams: dict, record_firms: bool = False) ->
         kernel.set_stream_state(streams[name], states[name])
     draw_price_levels(inputs, streams["prices"], arrays[0])
     return finish_run(inputs, firms, arrays)
-
-
-#: The streams a run draws from after its population (``kernel.simulate``'s order).
-RUN_STREAMS = ("macro", "growth", "exit", "fund", "entry")
 
 
 def simulate_firms(inputs: ModelInputs, firms: FirmState, states: dict, arrays,
