@@ -28,10 +28,10 @@ Figures
         inputs (``scenario.model_inputs(parameter_rng(seed, r))`` per replication when the
         scenario varies, else once), the random streams and their PCG64 states, the firm
         population (``FirmState.initial``) and the annual arrays are built outside it; their
-        unclocked seconds are printed alongside. Printed with them, as a cross-check that follows the
-        engine's code should its kernel call change: the seconds of every call from Python into
-        a compiled ``sim.engines`` function while the driver's ``run_replications`` runs the
-        same replications in the same process.
+        unclocked seconds are printed alongside. Printed with them, as a cross-check that
+        follows the engine's code should its kernel call change: the seconds of every call from
+        Python into a compiled ``sim.engines`` function while the driver's ``run_replications``
+        runs the same replications in the same process.
       * the fractions end-to-end / kernel-only replications/s (= kernel seconds / end-to-end
         seconds; target >= 0.85), from the median runs and from the best runs.
       * where the rest goes: one further second call, under cProfile: cumulative seconds of the

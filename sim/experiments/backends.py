@@ -150,8 +150,8 @@ def worker_pool(workers: int):
 
 def local_cluster(workers: int):
     """A client of the session's Dask ``LocalCluster`` of ``workers`` processes with one thread
-    each, as a chunk's Python work holds the GIL (created on first use). The client is not made the default
-    one, so the user's own Dask computations do not land on the kept cluster."""
+    each, as a chunk's Python work holds the GIL (created on first use). The client is not made
+    the default one, so the user's own Dask computations do not land on the kept cluster."""
     import logging
 
     distributed = _distributed()
