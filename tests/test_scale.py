@@ -22,6 +22,7 @@ import pytest
 
 import sim
 from sim.cli import main
+from sim.errors import InputError
 from sim.experiments.seeding import parameter_rng
 from sim.experiments.store import RunStore, file_digest
 from sim.reporting.results import load_result
@@ -146,16 +147,42 @@ def test_start_workers_starts_the_local_dask_cluster_and_its_imports():
     backends.close_worker_pools(wait=True)
     try:
         backends.start_workers("dask", 2, 1)  # Dask runs even one chunk on its cluster
-        ((key, (client, _)),) = backends._POOLS.items()
-        assert key[:2] == ("dask", 2)
+        # it starts in the background, and the run's call takes that cluster over
+        assert [t.name for t in backends._STARTING] == ["seisim-dask-start"]
+        client = backends.local_cluster(2)
+        assert not backends._STARTING
+        ((key, (kept, _)),) = backends._POOLS.items()
+        assert key[:2] == ("dask", 2) and kept is client
         assert len(client.scheduler_info()["workers"]) == 2
         # every worker imports what a chunk needs, without a chunk having been handed out
         deadline = time.monotonic() + 60
         while not all(client.run(lambda: "pyarrow.parquet" in sys.modules).values()):
             assert time.monotonic() < deadline, "the workers never imported the chunk modules"
             time.sleep(0.1)
+        # the workers run without the statistical profiler (no dashboard to show it)
+        import dask
+
+        enabled = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+        assert list(enabled.values()) == [False, False]
+        # a kept cluster is not started again
+        backends.start_workers("dask", 2, 1)
+        assert not backends._STARTING and backends.local_cluster(2) is client
     finally:
         backends.close_worker_pools(wait=True)
+
+
+def test_a_failed_background_start_is_reported_by_the_run(monkeypatch):
+    from sim.experiments import backends
+
+    def unavailable():
+        raise InputError("no cluster here")
+
+    backends.close_worker_pools(wait=True)
+    monkeypatch.setattr(backends, "_distributed", unavailable)
+    backends.start_workers("dask", 2, 1)  # returns; the error waits for the run
+    with pytest.raises(InputError, match="no cluster here"):
+        backends.local_cluster(2)
+    assert not backends._POOLS and not backends._STARTING
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from sim.errors import InputError
@@ -70,12 +71,38 @@ def start_workers(backend: str, workers: int | None, n_tasks: int,
         pool = worker_pool(workers)
         for _ in range(workers):
             pool.submit(import_chunk_modules)
-    elif backend == "dask" and not address:
+    elif backend == "dask" and not address and not _local_cluster_kept(workers):
+        # In the background: importing ``distributed`` and starting the cluster (1-2 s) overlap
+        # the driver's warm-up; the run's first call of ``local_cluster`` waits for it.
+        thread = threading.Thread(target=_start_local_cluster, args=(workers,), daemon=True,
+                                  name="seisim-dask-start")
+        _STARTING.append(thread)
+        thread.start()
+
+
+#: Threads starting the local Dask cluster ahead of a run (see ``start_workers``).
+_STARTING: list[threading.Thread] = []
+
+
+def _start_local_cluster(workers: int) -> None:
+    """Start the session's local cluster and have every worker import what a chunk needs."""
+    try:
         client = local_cluster(workers)
         # tasks rather than ``client.run``, which blocks until every worker has returned
         _distributed().fire_and_forget(
             [client.submit(import_chunk_modules, pure=False, workers=[worker])
              for worker in client.scheduler_info()["workers"]])
+    except Exception:  # noqa: BLE001 - the run's own ``local_cluster`` call retries and reports
+        pass
+
+
+def _wait_for_start() -> None:
+    """Wait for a cluster being started in the background (other than by this thread)."""
+    for thread in list(_STARTING):
+        if thread is not threading.current_thread():
+            thread.join()
+            if thread in _STARTING:
+                _STARTING.remove(thread)
 
 
 def import_chunk_modules() -> None:
@@ -123,11 +150,16 @@ def exit_with_parent(parent_pid: int) -> None:
 _POOLS: dict[tuple, tuple[object, Callable[[bool], None]]] = {}
 
 
+def _pool_key(backend: str, workers: int) -> tuple:
+    return (backend, workers, os.getcwd(),
+            tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEISIM_"))))
+
+
 def _kept(backend: str, workers: int, start: Callable[[], tuple]):
     """The session's workers for ``backend``; ``start()`` starts them (returning them and the
     function that stops them) when none are kept for the current key."""
-    key = (backend, workers, os.getcwd(),
-           tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("SEISIM_"))))
+    _wait_for_start()
+    key = _pool_key(backend, workers)
     if key not in _POOLS:
         close_worker_pools()
         _POOLS[key] = start()
@@ -148,28 +180,47 @@ def worker_pool(workers: int):
     return _kept("processes", workers, start)
 
 
+#: Dask settings of the kept local cluster's workers. The statistical profiler samples every
+#: thread's stack 100 times a second for the dashboard's profile page, which this cluster does not
+#: serve (``dashboard_address=None``); with a chunk on every core its sampling, and the switches
+#: of the GIL it forces, slowed runs by several per cent.
+LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
+def _local_cluster_kept(workers: int) -> bool:
+    return _pool_key("dask", workers) in _POOLS
+
+
 def local_cluster(workers: int):
     """A client of the session's Dask ``LocalCluster`` of ``workers`` processes with one thread
-    each, as a chunk's Python work holds the GIL (created on first use). The client is not made
-    the default one, so the user's own Dask computations do not land on the kept cluster."""
+    each, as a chunk's Python work holds the GIL (created on first use, or taken over from
+    ``start_workers``). The client is not made the default one, so the user's own Dask
+    computations do not land on the kept cluster."""
+    _wait_for_start()
     import logging
+
+    import dask
 
     distributed = _distributed()
 
     def start():
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
-                                           silence_logs=logging.ERROR)
+        # Nannies copy the configuration into their worker processes as the cluster starts.
+        with dask.config.set(LOCAL_WORKER_CONFIG):
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                               processes=True, dashboard_address=None,
+                                               silence_logs=logging.ERROR)
         client = distributed.Client(cluster, set_as_default=False)
         return client, lambda wait: (client.close(), cluster.close())
 
     return _kept("dask", workers, start)
 
 
+
 def close_worker_pools(wait: bool = False) -> None:
     """Stop the kept workers (at exit, and after a run fails or is interrupted, so no worker keeps
     computing a cancelled run's chunks); ``wait`` until a pool's workers have exited (a Dask
     cluster always closes before this returns)."""
+    _wait_for_start()
     while _POOLS:
         _, (_, stop) = _POOLS.popitem()
         stop(wait)
