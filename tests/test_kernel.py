@@ -224,6 +224,25 @@ def test_growth_normals_are_numpys_draw_for_draw():
         assert rng.standard_normal() == ref.standard_normal()  # the stream is where numpy's is
 
 
+def test_eligible_firms_are_grouped_by_industry_with_cumulative_weights():
+    rng = np.random.default_rng(3)
+    J = 7
+    # firms laid out by industry, then entrants in no order, and industries left empty
+    ind = np.concatenate([np.sort(rng.choice([0, 2, 3, 5], 900)), rng.choice([0, 2, 3, 5, 6], 300)])
+    for n_elig in (0, 1, 40, 650):
+        elig = np.sort(rng.choice(ind.size, n_elig, replace=False)).astype(np.int64)
+        weights = rng.random(ind.size)[:n_elig]
+        idx, cum = np.full(ind.size, -1), np.full(ind.size, np.nan)
+        count, start = np.full(J, -1), np.full(J + 1, -1)
+        kernel.eligible_by_industry(ind, elig, weights, n_elig, idx, cum, count, start)
+        for j in range(J):
+            mine = ind[elig] == j  # the industry's firms in slot order, sums in that order
+            expected = np.cumsum(weights[mine]) if mine.any() else np.zeros(0)
+            assert count[j] == mine.sum() and start[j + 1] - start[j] == count[j]
+            assert np.array_equal(idx[start[j]:start[j + 1]], elig[mine])
+            assert np.array_equal(cum[start[j]:start[j + 1]], expected)  # exact, not close
+
+
 # -- streams seeded in compiled code ------------------------------------------------------------
 def _numpy_states(seed, names):
     named = random_streams(seed, names)

@@ -1038,23 +1038,45 @@ def raise_capital(s, f_inflow, f_max_deals, cash, deals):
 def eligible_by_industry(ind, elig_list, elig_wlist, n_elig, elig_idx, elig_cum, elig_count,
                          elig_start):
     """ODD 7.9: the step's eligible firms grouped by industry (slot order within an industry)
-    with cumulative selection weights. Mesa: ``RegionModel._eligible_by_industry``."""
+    with cumulative selection weights. Mesa: ``RegionModel._eligible_by_industry``.
+
+    Consecutive eligible firms mostly share an industry (the population is laid out by cell), so
+    the count, the next position and the running sum of the current industry are kept in
+    registers while it lasts rather than read back from memory for every firm; the sums are the
+    same additions in the same order."""
     J = elig_count.size
     elig_count[:] = 0
+    last, run = -1, 0
     for k_e in range(n_elig):
-        elig_count[ind[elig_list[k_e]]] += 1
+        j = ind[elig_list[k_e]]
+        if j != last:
+            if last >= 0:
+                elig_count[last] = run
+            last, run = j, elig_count[j]
+        run += 1
+    if last >= 0:
+        elig_count[last] = run
     elig_start[0] = 0
     for j in range(J):
         elig_start[j + 1] = elig_start[j] + elig_count[j]
     elig_count[:] = 0
+    last, pos, acc = -1, 0, 0.0
     for k_e in range(n_elig):
         i = elig_list[k_e]
         j = ind[i]
-        pos = elig_start[j] + elig_count[j]
+        if j != last:
+            if last >= 0:
+                elig_count[last] = pos - elig_start[last]
+            last, pos = j, elig_start[j] + elig_count[j]
+            if pos > elig_start[j]:
+                acc = elig_cum[pos - 1]
         w = elig_wlist[k_e]
-        elig_cum[pos] = w if elig_count[j] == 0 else elig_cum[pos - 1] + w
+        acc = w if pos == elig_start[j] else acc + w
+        elig_cum[pos] = acc
         elig_idx[pos] = i
-        elig_count[j] += 1
+        pos += 1
+    if last >= 0:
+        elig_count[last] = pos - elig_start[last]
 
 
 @njit(cache=True, error_model="numpy")
