@@ -31,7 +31,7 @@ Figures
       session (the local pool is kept between runs) or on a cluster started beforehand: before
       the clock, the child runs 2 chunks per worker on other seeds with the same backend (for
       Dask on a LocalCluster it started itself with the settings of the run's own cluster,
-      ``sim.experiments.backends.LOCAL_WORKER_CONFIG``, passed as ``address``). The serial run it is
+      ``sim.experiments.backends.LOCAL_CLUSTER_CONFIG``, passed as ``address``). The serial run it is
       compared with is warm too (its warm-up replication), so this pair is like for like; the
       pair above charges the workers' start-up to the processes and Dask runs only.
   (c) driver peak RSS at ``--replications`` and ``--large`` replications of ``--large-scenario``
@@ -93,9 +93,9 @@ def child(spec: dict) -> dict:
             import dask
             from distributed import LocalCluster
 
-            from sim.experiments.backends import LOCAL_WORKER_CONFIG
+            from sim.experiments.backends import LOCAL_CLUSTER_CONFIG
 
-            with dask.config.set(LOCAL_WORKER_CONFIG):  # set up as the run's own cluster is
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):  # set up as the run's own cluster is
                 cluster = LocalCluster(n_workers=spec["workers"], threads_per_worker=1,
                                        processes=True, dashboard_address=None,
                                        silence_logs=logging.ERROR)

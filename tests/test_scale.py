@@ -159,11 +159,17 @@ def test_start_workers_starts_the_local_dask_cluster_and_its_imports():
         while not all(client.run(lambda: "pyarrow.parquet" in sys.modules).values()):
             assert time.monotonic() < deadline, "the workers never imported the chunk modules"
             time.sleep(0.1)
-        # the workers run without the statistical profiler (no dashboard to show it)
+        # the workers and the scheduler run with the cluster's settings (no profiler, slower
+        # monitors), and this process's own Dask settings are left as they were
         import dask
 
-        enabled = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
-        assert list(enabled.values()) == [False, False]
+        settings = backends.LOCAL_CLUSTER_CONFIG
+        seen = client.run(lambda: {key: dask.config.get(key) for key in settings})
+        assert list(seen.values()) == [settings, settings]
+        assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval) == 1.0
+        assert {n.memory_manager.memory_monitor_interval for n in client.cluster.workers.values()
+                } == {1.0}
+        assert dask.config.get("distributed.worker.profile.enabled") is True
         # a kept cluster is not started again
         backends.start_workers("dask", 2, 1)
         assert not backends._STARTING and backends.local_cluster(2) is client

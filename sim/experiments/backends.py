@@ -180,11 +180,19 @@ def worker_pool(workers: int):
     return _kept("processes", workers, start)
 
 
-#: Dask settings of the kept local cluster's workers. The statistical profiler samples every
-#: thread's stack 100 times a second for the dashboard's profile page, which this cluster does not
-#: serve (``dashboard_address=None``); with a chunk on every core its sampling, and the switches
-#: of the GIL it forces, slowed runs by several per cent.
-LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+#: Dask settings of the kept local cluster: its scheduler, nannies and workers share the cores
+#: with the chunks, so what they do besides scheduling is cut back. The workers' statistical
+#: profiler (100 stack samples a second) and the system monitor feed a dashboard this cluster does
+#: not serve (``dashboard_address=None``); every event loop's responsiveness check runs once a
+#: second instead of 50 times; the nannies check their worker's memory once a second instead of
+#: ten times. On 2 cores with a chunk on each, this took the Dask backend from 5-30 % slower than
+#: the ``processes`` backend to level with it (``benchmarks/montecarlo.py``).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 def _local_cluster_kept(workers: int) -> bool:
@@ -204,8 +212,9 @@ def local_cluster(workers: int):
     distributed = _distributed()
 
     def start():
-        # Nannies copy the configuration into their worker processes as the cluster starts.
-        with dask.config.set(LOCAL_WORKER_CONFIG):
+        # The scheduler and the nannies read it as the cluster starts, and the nannies copy it
+        # into their worker processes.
+        with dask.config.set(LOCAL_CLUSTER_CONFIG):
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                                processes=True, dashboard_address=None,
                                                silence_logs=logging.ERROR)
