@@ -31,17 +31,20 @@ Figures
       session (the local pool is kept between runs) or on a cluster started beforehand: before
       the clock, the child runs 2 chunks per worker on other seeds with the same backend (for
       Dask on a LocalCluster it started itself with the settings of the run's own cluster,
-      ``sim.experiments.backends.LOCAL_CLUSTER_CONFIG``, passed as ``address``). The serial run it is
-      compared with is warm too (its warm-up replication), so this pair is like for like; the
+      ``sim.experiments.backends.LOCAL_CLUSTER_CONFIG``, passed as ``address``). The serial run
+      it is compared with is warm too (its warm-up replication), so this pair is like for like; the
       pair above charges the workers' start-up to the processes and Dask runs only.
   (c) driver peak RSS at ``--replications`` and ``--large`` replications of ``--large-scenario``
       (default Fuling baseline, chunk size 100), processes backend with 2 workers.
   (d) replications/s of the Chongqing baseline, processes backend with 2 workers (from (a)).
 
 (a), (b) and (d) use ``--repeats`` runs of each backend (all printed) and report the median and
-the best run. Each run also reports CPU time used by *other* processes on the machine meanwhile
-(from /proc/stat, minus this benchmark's own processes), so a figure disturbed by other load is
-visible; the timings of a 2-core VM vary by 10-20 % from run to run even when it is quiet.
+the best run. The runs alternate, round by round (serial, processes, Dask, warm processes,
+warm Dask, then again), because the speed of a shared VM drifts over minutes: measured one
+backend after the other, a ratio would compare different machines. Each run also reports CPU time
+used by *other* processes on the machine meanwhile (from /proc/stat, minus this benchmark's own
+processes), so a figure disturbed by other load is visible; the timings of a 2-core VM vary by
+10-20 % from run to run even when it is quiet.
 """
 
 from __future__ import annotations
@@ -176,21 +179,29 @@ def measure(scenario: Path, replications: int, backend: str, workers: int | None
     return result
 
 
-def repeated(label: str, repeats: int, *args, **kwargs) -> dict:
-    """``repeats`` runs; median and best (minimum) wall time and start-up."""
-    runs = [measure(*args, **kwargs) for _ in range(repeats)]
-    walls = [r["wall"] for r in runs]
-    startups = [r["startup"] for r in runs]
-    shutdowns = [r["shutdown"] for r in runs]
-    foreign = max(r["foreign_cpu"] for r in runs)
-    print(f"  {label}\n    wall s: {', '.join(f'{w:.2f}' for w in walls)}"
-          f"; start-up s: {', '.join(f'{u:.2f}' for u in startups)}"
-          f"; shut-down s: {', '.join(f'{d:.2f}' for d in shutdowns)}"
-          + (f"  [other processes: up to {foreign:.1f} CPU-s]" if foreign > 0.5 else ""),
-          flush=True)
-    best = min(runs, key=lambda r: r["wall"])
-    return {"median": statistics.median(walls), "best": best["wall"],
-            "startup_median": statistics.median(startups), "startup_best": best["startup"]}
+def interleaved(repeats: int, configs: dict[str, tuple[tuple, dict]]) -> dict[str, dict]:
+    """``repeats`` rounds, each measuring every configuration once (label -> ``measure``
+    arguments), so a slow drift of the machine's speed touches every configuration alike rather
+    than the ones measured last; per configuration the median and best (minimum) wall time and
+    start-up."""
+    runs: dict[str, list[dict]] = {label: [] for label in configs}
+    for _ in range(repeats):
+        for label, (args, kwargs) in configs.items():
+            runs[label].append(measure(*args, **kwargs))
+    out = {}
+    for label, rs in runs.items():
+        walls = [r["wall"] for r in rs]
+        listed = {key: ", ".join(f"{r[key]:.2f}" for r in rs) for key in ("startup", "shutdown")}
+        foreign = max(r["foreign_cpu"] for r in rs)
+        print(f"  {label}\n    wall s: {', '.join(f'{w:.2f}' for w in walls)}"
+              f"; start-up s: {listed['startup']}; shut-down s: {listed['shutdown']}"
+              + (f"  [other processes: up to {foreign:.1f} CPU-s]" if foreign > 0.5 else ""),
+              flush=True)
+        best = min(rs, key=lambda r: r["wall"])
+        out[label] = {"median": statistics.median(walls), "best": best["wall"],
+                      "startup_median": statistics.median(r["startup"] for r in rs),
+                      "startup_best": best["startup"]}
+    return out
 
 
 def calibration_running() -> bool:
@@ -234,14 +245,17 @@ def main() -> None:
 
     print(f"\n(a)+(d) {CHONGQING.relative_to(ROOT)}, {n} replications, chunk size 100 "
           f"({-(-n // 100)} chunks)")
-    serial = repeated("serial", args.repeats, CHONGQING, n, "serial", None)
-    procs = repeated("processes, 2 workers", args.repeats, CHONGQING, n, "processes", 2)
-    dask = repeated("dask, LocalCluster of 2 started for run", args.repeats, CHONGQING, n,
-                    "dask", 2)
-    procs_warm = repeated("processes, 2 workers kept warm from an earlier run", args.repeats,
-                          CHONGQING, n, "processes", 2, warm_workers=True)
-    dask_warm = repeated("dask, LocalCluster of 2 started and warmed beforehand (--address)",
-                         args.repeats, CHONGQING, n, "dask", 2, warm_workers=True)
+    print("  (the runs alternate: each round runs every configuration once)")
+    measured = interleaved(args.repeats, {
+        "serial": ((CHONGQING, n, "serial", None), {}),
+        "processes, 2 workers": ((CHONGQING, n, "processes", 2), {}),
+        "dask, LocalCluster of 2 started for run": ((CHONGQING, n, "dask", 2), {}),
+        "processes, 2 workers kept warm from an earlier run": (
+            (CHONGQING, n, "processes", 2), {"warm_workers": True}),
+        "dask, LocalCluster of 2 started and warmed beforehand (--address)": (
+            (CHONGQING, n, "dask", 2), {"warm_workers": True}),
+    })
+    serial, procs, dask, procs_warm, dask_warm = measured.values()
     fig = {}
     for stat in ("median", "best"):
         rs, rp = n / serial[stat], n / procs[stat]
