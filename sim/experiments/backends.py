@@ -185,8 +185,9 @@ def worker_pool(workers: int):
 #: profiler (100 stack samples a second) and the system monitor feed a dashboard this cluster does
 #: not serve (``dashboard_address=None``); every event loop's responsiveness check runs once a
 #: second instead of 50 times; the nannies check their worker's memory once a second instead of
-#: ten times. On 2 cores with a chunk on each, this took the Dask backend from 5-30 % slower than
-#: the ``processes`` backend to level with it (``benchmarks/montecarlo.py``).
+#: ten times. This cut an idle worker's CPU from about 4 % of a core to 0.5 %, and on 2 cores with
+#: a chunk on each the Dask backend's overhead over ``processes`` at 10,000 replications from
+#: +20-40 % to +4-11 % (``benchmarks/montecarlo.py``).
 LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.system-monitor.interval": "2s",
@@ -213,7 +214,8 @@ def local_cluster(workers: int):
 
     def start():
         # The scheduler and the nannies read it as the cluster starts, and the nannies copy it
-        # into their worker processes.
+        # into their worker processes. (``dask.config.set`` is process-wide: other threads see
+        # these settings for the second the start takes.)
         with dask.config.set(LOCAL_CLUSTER_CONFIG):
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                                processes=True, dashboard_address=None,
@@ -222,7 +224,6 @@ def local_cluster(workers: int):
         return client, lambda wait: (client.close(), cluster.close())
 
     return _kept("dask", workers, start)
-
 
 
 def close_worker_pools(wait: bool = False) -> None:
