@@ -90,6 +90,7 @@ class _Timer(ast.NodeTransformer):
 
     def __init__(self, slots: dict[str, int]):
         self.slots = slots
+        self.found: set[str] = set()
 
     def _called(self, node) -> str | None:
         # a loop or branch counts by its header; statements in its body are timed one by one
@@ -114,6 +115,7 @@ class _Timer(ast.NodeTransformer):
                 if name is None:
                     out.append(stmt)
                     continue
+                self.found.add(name)
                 out += ast.parse("_t0 = _cycles()").body + [stmt] + ast.parse(
                     f"_acc[{self.slots[name]}] += _cycles() - _t0").body
             setattr(node, field, out)
@@ -127,7 +129,11 @@ def timed_copy(func, slots: dict[str, int], namespace: dict, rename: dict[str, s
     fdef.decorator_list = []
     fdef.name += "_timed"
     fdef.args.args.insert(0, ast.arg("_acc"))
-    tree = _Timer(slots).visit(tree)
+    timer = _Timer(slots)
+    tree = timer.visit(tree)
+    if set(slots) - timer.found:  # the kernel changed: say so rather than print a zero
+        raise SystemExit(f"{func.py_func.__name__} no longer calls "
+                         f"{', '.join(sorted(set(slots) - timer.found))}; update PHASES")
     for call in ast.walk(tree):  # calls of other timed copies pass the totals on
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) \
                 and call.func.id in rename:
