@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import inspect
 import os
 import sys
@@ -43,7 +44,7 @@ import machine  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sim.engines import kernel  # noqa: E402
-from sim.engines.numba_engine import RUN_STREAMS  # noqa: E402
+from sim.engines.numba_engine import RUN_STREAMS, simulate_firms  # noqa: E402
 from sim.engines.state import FirmState, new_annual_arrays  # noqa: E402
 from sim.model.inputs import random_streams  # noqa: E402
 
@@ -157,21 +158,24 @@ def build_timed():
 
 
 def run(fn, prefix, inputs, seed):
-    """One run of ``fn`` (the kernel's ``simulate`` or its timed copy): seconds, cycles, annual."""
+    """One run of ``fn`` (the kernel's ``simulate`` or its timed copy, called with ``prefix``
+    first): seconds, cycles, annual array. The run goes through the engine's own
+    ``simulate_firms``, with ``kernel.simulate`` stood in for by ``fn`` during the call, so the
+    arguments are always the ones the engine passes."""
     streams = random_streams(seed)
     firms = FirmState.initial(inputs, streams["population"])
     states = {name: kernel.stream_state(streams[name]) for name in RUN_STREAMS}
-    ann, ann_ind, ann_park, ann_serv, history = new_annual_arrays(inputs, 0)
+    arrays = new_annual_arrays(inputs, 0)
     workspace = kernel.new_workspace(firms.capacity)
-    t, c = time.perf_counter(), cycles()
-    fn(*prefix, kernel.pack_scalars(inputs.scalars), inputs.mu, inputs.cell_allowed, inputs.land,
-       inputs.attraction_cum, inputs.fund_inflow, inputs.fund_leverage, inputs.fund_alloc_cum,
-       inputs.fund_max_deals, inputs.services0, inputs.drift_shift, inputs.steps_per_year,
-       inputs.n_years, firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive,
-       firms.pipeline, firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund,
-       firms.n_used, *(states[name] for name in RUN_STREAMS), ann, ann_ind, ann_park, ann_serv,
-       history, *workspace)
-    return time.perf_counter() - t, cycles() - c, ann
+    original = kernel.simulate
+    kernel.simulate = functools.partial(fn, *prefix)
+    try:
+        t, c = time.perf_counter(), cycles()
+        simulate_firms(inputs, firms, states, arrays, workspace)
+        t, c = time.perf_counter() - t, cycles() - c
+    finally:
+        kernel.simulate = original
+    return t, c, arrays[0]
 
 
 def main(argv=None) -> None:
