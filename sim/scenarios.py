@@ -170,6 +170,7 @@ class Scenario:
             raise self.error((key,), err.problem) from None
         self.data_note = ""
         self._base_params: dict[str | None, ModelParams] = {}  # see base_params
+        self._set_draws: dict[tuple, tuple[dict, ModelParams]] = {}  # see _drawn_set_params
         if spec.as_of is not None:
             self._cut_plan_at(spec.as_of)
         # One parameter set per structural variant the replications may use (ODD 7.16).
@@ -295,12 +296,26 @@ class Scenario:
 
     def _drawn_set_params(self, draw: dict, variant: str | None) -> ModelParams:
         """The set's parameters with its posterior ``draw`` and the scenario's ``params``, the
-        structural variant as written (possibly ``pooled``)."""
+        structural variant as written (possibly ``pooled``).
+
+        A set holds a few dozen posterior draws and a Monte Carlo run samples one per
+        replication, so each (variant, draw) is validated once and kept (parameters are
+        immutable)."""
+        key = (variant, id(draw))
+        cached = self._set_draws.get(key)
+        if cached is not None and cached[0] is draw:
+            return cached[1]
         try:
-            return self.parameter_sets.get(variant, self.parameter_set).params.updated(
+            params = self.parameter_sets.get(variant, self.parameter_set).params.updated(
                 draw, self.spec.params or {})
         except ValidationError:
             return self._layered_params(draw, variant, pooled=True)
+        self._set_draws[key] = (draw, params)  # holding the draw keeps its id from being reused
+        return params
+
+    def __getstate__(self) -> dict:
+        """Pickled without the kept draws: a chunk sent to a worker stays small."""
+        return {**self.__dict__, "_set_draws": {}}
 
     def _layered_params(self, draw: dict | None, variant: str | None,
                         pooled: bool = False) -> ModelParams:

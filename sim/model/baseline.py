@@ -25,7 +25,8 @@ from sim.errors import InputError
 from sim.model.params import ModelParams
 from sim.plans.indicators import INDICATORS
 from sim.plans.schema import Figure, Plan
-from sim.plans.sizing import base_figure, find_sizing, published_statistic, sizing_problem
+from sim.plans.sizing import (SIZING_FORMS, Sizing, base_figure, find_sizing, published_statistic,
+                              sizing_problem)
 
 #: SEI value added per unit of SEI output where the plan gives no SEI value added (NBS
 #: input-output tables put high-technology manufacturing near this ratio).
@@ -146,7 +147,7 @@ def region_share(plan: Plan, year: int, notes: list[str]) -> float:
     return share
 
 
-def industry_split(plan: Plan, year: int, industrial_total: float, params: ModelParams,
+def industry_split(plan: Plan, year: int, industrial_total: float, rules: StructureRules,
                    notes: list[str]) -> tuple[dict[str, float], dict[str, float]]:
     """Baseline output of each industrial and services industry.
 
@@ -155,37 +156,37 @@ def industry_split(plan: Plan, year: int, industrial_total: float, params: Model
     the industrial total in proportion to their class floors; industries without a class get
     ``unclassed_fraction`` of the lowest floor; future industries start at zero.
     """
-    alloc = params.allocation
     reader = _Reader(plan, year, notes)
+    industry_output = dict(rules.industry_output)
     industrial = [i for i in plan.industrial_industries]
     services = plan.service_industries
     out_ind: dict[str, float] = {}
     out_srv: dict[str, float] = {}
 
     lines = {i.id: reader.exact("sei_output", f"industry:{i.id}") for i in plan.industries}
-    have_lines = any(f is not None for i, f in lines.items()
-                     if i in {x.id for x in industrial})
+    industrial_ids = {x.id for x in industrial}
+    have_lines = any(f is not None for i, f in lines.items() if i in industrial_ids)
     for s in services:
         f = lines[s.id] or reader.nearest("sei_output", f"industry:{s.id}")
         if f is not None:
             out_srv[s.id] = f.canonical_value
-    if alloc.industry_output:
-        unknown = set(alloc.industry_output) - {i.id for i in plan.industries}
+    if industry_output:
+        unknown = set(industry_output) - {i.id for i in plan.industries}
         if unknown:
             raise InputError(f"allocation.industry_output names unknown industries "
                              f"{sorted(unknown)}")
         for i in industrial:
-            out_ind[i.id] = float(alloc.industry_output.get(i.id, 0.0))
+            out_ind[i.id] = float(industry_output.get(i.id, 0.0))
         for s in services:
-            if s.id in alloc.industry_output:
-                out_srv[s.id] = float(alloc.industry_output[s.id])
+            if s.id in industry_output:
+                out_srv[s.id] = float(industry_output[s.id])
         notes.append("industry outputs taken from the parameter set (allocation.industry_output)")
-        return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
+        return out_ind, _fill_services(services, out_srv, notes)
     if have_lines:
         for i in industrial:
             f = lines[i.id]
             out_ind[i.id] = f.canonical_value if f is not None else 0.0
-        return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
+        return out_ind, _fill_services(services, out_srv, notes)
 
     classes = {}  # size classes of SEI industries only: a non-SEI class sizes nothing here
     for i in industrial + services:
@@ -199,7 +200,7 @@ def industry_split(plan: Plan, year: int, industrial_total: float, params: Model
         active = [i for i in industrial if i.group != "future"] or industrial
         for i in industrial:
             out_ind[i.id] = industrial_total / len(active) if i in active else 0.0
-        return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
+        return out_ind, _fill_services(services, out_srv, notes)
 
     top = floors[-1]
     fixed = 0.0
@@ -214,7 +215,7 @@ def industry_split(plan: Plan, year: int, industrial_total: float, params: Model
             out_ind[i.id] = math.sqrt(classes[i.id] * nxt)
             fixed += out_ind[i.id]
         else:
-            out_ind[i.id] = alloc.unclassed_fraction * floors[0]
+            out_ind[i.id] = rules.unclassed_fraction * floors[0]
             fixed += out_ind[i.id]
     remainder = industrial_total - fixed
     top_floor_sum = top * len(top_members)
@@ -231,14 +232,14 @@ def industry_split(plan: Plan, year: int, industrial_total: float, params: Model
                      f"by {scale:.3f}")
     notes.append("industry outputs inferred from size classes (top class takes the remainder, "
                  "bounded classes the geometric middle, unclassed "
-                 f"{alloc.unclassed_fraction:g} x lowest floor): "
+                 f"{rules.unclassed_fraction:g} x lowest floor): "
                  + ", ".join(f"{k} {v:.0f}" for k, v in out_ind.items() if v > 0))
     for s in services:
         if s.id not in out_srv and s.id in classes:
             c = classes[s.id]
-            out_srv[s.id] = c * alloc.services_top_class_factor if c == top else \
+            out_srv[s.id] = c * rules.services_top_class_factor if c == top else \
                 math.sqrt(c * floors[floors.index(c) + 1])
-    return out_ind, _fill_services(plan, year, services, out_srv, alloc, notes)
+    return out_ind, _fill_services(services, out_srv, notes)
 
 
 def split_year(plan: Plan, year: int) -> int:
@@ -251,7 +252,7 @@ def split_year(plan: Plan, year: int) -> int:
     return min(years, key=lambda y: (abs(y - year), -y))
 
 
-def _fill_services(plan, year, services, out_srv, alloc, notes):
+def _fill_services(services, out_srv, notes):
     for s in services:
         if s.id not in out_srv:
             out_srv[s.id] = 0.0
@@ -390,21 +391,103 @@ def qualified_baselines(plan: Plan) -> list:
                                          ("more_than", "at_least", "about"))]
 
 
-def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> Baseline:
-    """Aggregate base-year state of ``plan`` under ``params`` (see the module docstring)."""
+@dataclass(frozen=True)
+class StructureRules:
+    """The parameters the base year's structure (:func:`base_year_structure`) reads, and only
+    those: with the figures it reads they are its cache key, so a parameter draw that changes
+    none of them reuses the structure."""
+
+    industry_output: tuple[tuple[str, float], ...]
+    unclassed_fraction: float
+    services_top_class_factor: float
+    above_scale_threshold: float
+    land_headroom: float
+    va_ratio: float | None
+    nonsei_va_ratio: float | None
+
+    @classmethod
+    def of(cls, params: ModelParams) -> StructureRules:
+        a = params.allocation
+        return cls(tuple(a.industry_output.items()), a.unclassed_fraction,
+                   a.services_top_class_factor, params.firms.above_scale_threshold,
+                   params.parks.land_headroom, params.economy.va_ratio,
+                   params.economy.nonsei_va_ratio)
+
+
+@dataclass(frozen=True)
+class BaseYearStructure:
+    """How big the base year's industry is and how its SEI output splits over industries, parks
+    and their cells: the expensive, draw-independent part of a baseline."""
+
+    sizing: Sizing
+    share: float                   # SEI share of industrial output, %
+    va_ratio: float | None         # fixed here only when sized on value added
+    nonsei_va_ratio: float | None
+    published_total: float
+    industries: list[str]
+    industry_output: np.ndarray
+    industrial_total: float
+    services: list[str]
+    services_output: np.ndarray
+    nonsei: float
+    parks: list[str]
+    park_output: np.ndarray
+    cell: np.ndarray
+    allowed: np.ndarray
+    land: np.ndarray
+    notes: tuple[str, ...]
+
+
+#: Indicators the structure reads (sizing forms, derived SEI output, industry lines and size
+#: classes, park lines and targets); a plan sized on value added adds its SEI value added.
+STRUCTURE_INDICATORS = frozenset({ind for form in SIZING_FORMS for ind in form}
+                                 | {"sei_output_growth", "cluster_class"})
+_STRUCTURE_PLANS: dict[tuple[int, int], tuple] = {}
+_STRUCTURES: dict[tuple, tuple] = {}
+_CACHE_SIZE = 256
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+def base_year_structure(plan: Plan, factors: dict[str, float], year: int,
+                        rules: StructureRules) -> BaseYearStructure | None:
+    """The structure of ``plan``'s base ``year`` with its qualified figures multiplied by
+    ``factors`` (None when no figures size that year), computed once per distinct input.
+
+    A Monte Carlo run compiles a baseline per parameter draw, but draws rarely touch what sizes
+    and splits the industry (Chongqing's drawn figures are its firm count, value added and fund
+    amounts). The structure is therefore computed from a copy of the plan holding only the
+    figures of :data:`STRUCTURE_INDICATORS` and from :class:`StructureRules` alone: its result
+    can depend on nothing else, so those figures' factors and the rules are a complete key."""
+    found = _STRUCTURE_PLANS.get((id(plan), year))
+    if found is None or found[0] is not plan:  # holding the plan keeps its id from being reused
+        sizing = find_sizing(plan, year)
+        indicators = STRUCTURE_INDICATORS | (
+            {"sei_value_added"} if sizing is not None and sizing.form[0] != "sei_output" else set())
+        figures = tuple(f for f in plan.figures if f.indicator in indicators)
+        found = (plan, plan.model_copy(update={"figures": figures}), {f.id for f in figures})
+        _remember(_STRUCTURE_PLANS, (id(plan), year), found)
+    _, part, ids = found
+    drawn = tuple((k, v) for k, v in factors.items() if k in ids)
+    key = (id(plan), year, drawn, rules)
+    cached = _STRUCTURES.get(key)
+    if cached is None or cached[0] is not plan:
+        cached = (plan, _structure(part.with_factors(dict(drawn)), year, rules))
+        _remember(_STRUCTURES, key, cached)
+    return cached[1]
+
+
+def _structure(plan: Plan, year: int, rules: StructureRules) -> BaseYearStructure | None:
+    """:func:`base_year_structure`, computed."""
     notes: list[str] = []
-    plan = plan.with_factors(params.allocation.figure_factors)
-    year = default_base_year(plan) if year is None else int(year)
     sizing = find_sizing(plan, year)
     if sizing is None:
-        starts = sorted({y for y in plan.baseline_years if find_sizing(plan, y) is not None})
-        raise InputError(f"no figures size the industry in base year {year} in {plan.region} "
-                         f"({plan.version}); years a run can start from: "
-                         f"{', '.join(map(str, starts)) or 'none'} (seisim plan check "
-                         f"{plan.region})", file=plan.file, path=("horizon", "start"))
+        return None
     notes.append(f"base year {year} sized by {sizing.describe()}")
-    reader = _Reader(plan, year, notes)
-    econ = params.economy
     if plan.non_sei_industries:
         notes.append("industries the plan does not count as SEI are part of the rest of "
                      "industry: " + ", ".join(i.id for i in plan.non_sei_industries))
@@ -430,8 +513,8 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
     else:
         # Sized on value added: output follows from value-added ratios (ODD 7.17).
         industry_va, share_va = sizing.values
-        va_ratio = econ.va_ratio or _sei_va_ratio_from_plan(plan, year, notes)
-        nonsei_va_ratio = econ.nonsei_va_ratio or LITERATURE_NONSEI_VA_RATIO
+        va_ratio = rules.va_ratio or _sei_va_ratio_from_plan(plan, year, notes)
+        nonsei_va_ratio = rules.nonsei_va_ratio or LITERATURE_NONSEI_VA_RATIO
         sei_va = industry_va * share_va / 100
         industrial_guess = total_printed = sei_va / va_ratio
         services_lines = 0.0
@@ -445,14 +528,14 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
     if not plan.industrial_industries:
         raise InputError(f"plan {plan.region} ({plan.version}) flags no industrial industry as "
                          "SEI (sei: true): there are no firms to simulate", file=plan.file)
-    at = year if params.allocation.industry_output else split_year(plan, year)
+    at = year if rules.industry_output else split_year(plan, year)
     if at == year:
-        ind_split, srv_split = industry_split(plan, year, industrial_guess, params, notes)
+        ind_split, srv_split = industry_split(plan, year, industrial_guess, rules, notes)
     else:
         other_total = region_output(plan, at, notes) - sum(
             f.canonical_value for s in plan.service_industries
             for f in plan.find("sei_output", scope=f"industry:{s.id}", year=at))
-        ind_split, srv_split = industry_split(plan, at, other_total, params, notes)
+        ind_split, srv_split = industry_split(plan, at, other_total, rules, notes)
         scale = industrial_guess / other_total
         ind_split = {k: v * scale for k, v in ind_split.items()}
         srv_split = {k: v * scale for k, v in srv_split.items()}
@@ -483,9 +566,41 @@ def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> 
 
     parks, park_output, allowed = _parks(plan, year, industries, industry_output, notes)
     cell = ipf(industry_output, park_output, allowed.T).T  # (P, J)
-    _merge_subthreshold_cells(cell, params.firms.above_scale_threshold, parks, industries, notes)
+    _merge_subthreshold_cells(cell, rules.above_scale_threshold, parks, industries, notes)
     park_output = cell.sum(axis=1)
-    land = _park_land(plan, parks, park_output, params, notes)
+    land = _park_land(plan, parks, park_output, rules.land_headroom)
+    return BaseYearStructure(
+        sizing, share, va_ratio, nonsei_va_ratio, published_total, industries, industry_output,
+        industrial_total, services, services_output, nonsei, parks, park_output, cell, allowed,
+        land, tuple(notes))
+
+
+def build_baseline(plan: Plan, params: ModelParams, year: int | None = None) -> Baseline:
+    """Aggregate base-year state of ``plan`` under ``params`` (see the module docstring)."""
+    factors = params.allocation.figure_factors
+    drawn = plan.with_factors(factors)
+    year = default_base_year(drawn) if year is None else int(year)
+    structure = base_year_structure(plan, factors, year, StructureRules.of(params))
+    if structure is None:
+        starts = sorted({y for y in drawn.baseline_years if find_sizing(drawn, y) is not None})
+        raise InputError(f"no figures size the industry in base year {year} in {plan.region} "
+                         f"({plan.version}); years a run can start from: "
+                         f"{', '.join(map(str, starts)) or 'none'} (seisim plan check "
+                         f"{plan.region})", file=plan.file, path=("horizon", "start"))
+    plan = drawn
+    notes = list(structure.notes)
+    reader = _Reader(plan, year, notes)
+    sizing, share, va_ratio, nonsei_va_ratio = (structure.sizing, structure.share,
+                                                structure.va_ratio, structure.nonsei_va_ratio)
+    industries, services, parks = (list(structure.industries), list(structure.services),
+                                   list(structure.parks))
+    # Copies: the structure is shared by every draw that leaves it unchanged.
+    industry_output, services_output = (structure.industry_output.copy(),
+                                        structure.services_output.copy())
+    park_output, cell, allowed, land = (structure.park_output.copy(), structure.cell.copy(),
+                                        structure.allowed.copy(), structure.land.copy())
+    industrial_total, nonsei = structure.industrial_total, structure.nonsei
+    published_total = structure.published_total
 
     # Firm counts.
     f = reader.exact("sei_firm_count") or reader.nearest("sei_firm_count")
@@ -700,17 +815,17 @@ def _parks(plan: Plan, year: int, industries: list[str], industry_output: np.nda
     return parks, outputs, allowed
 
 
-def _park_land(plan: Plan, parks: list[str], park_output: np.ndarray, params: ModelParams,
-               notes: list[str]) -> np.ndarray:
+def _park_land(plan: Plan, parks: list[str], park_output: np.ndarray,
+               land_headroom: float) -> np.ndarray:
     land = np.empty(len(parks))
     for k, park in enumerate(parks):
         targets = plan.find("sei_output", scope=f"park:{park}", role="target")
         if park == REGION_PARK:  # a plan without parks: land is not what limits entry
             land[k] = UNLIMITED_LAND
         elif targets:
-            land[k] = params.parks.land_headroom * max(f.canonical_value for f in targets)
+            land[k] = land_headroom * max(f.canonical_value for f in targets)
         else:
-            land[k] = params.parks.land_headroom * 2 * park_output[k]
+            land[k] = land_headroom * 2 * park_output[k]
     return land
 
 

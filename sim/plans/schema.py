@@ -375,6 +375,14 @@ class PlanFile(StrictModel):
 _FIGURE_INDEX: dict[int, tuple] = {}
 
 
+def _index_figures(figures: tuple, index: dict) -> None:
+    """Keep ``index`` as the index of ``figures`` (holding the tuple keeps its id from being
+    reused)."""
+    if len(_FIGURE_INDEX) >= 256:
+        _FIGURE_INDEX.pop(next(iter(_FIGURE_INDEX)))
+    _FIGURE_INDEX[id(figures)] = (figures, index)
+
+
 class Plan(BaseModel):
     """One version of a region's plan: what the model, the audit and target evaluation read."""
 
@@ -444,10 +452,8 @@ class Plan(BaseModel):
             for f in figures:
                 index.setdefault(f.indicator, []).append(f)
                 index.setdefault((f.indicator, f.scope), []).append(f)
-            cached = (figures, index)  # holding the tuple keeps its id from being reused
-            if len(_FIGURE_INDEX) >= 256:
-                _FIGURE_INDEX.pop(next(iter(_FIGURE_INDEX)))
-            _FIGURE_INDEX[id(figures)] = cached
+            _index_figures(figures, index)
+            return index
         return cached[1]
 
     def value(self, indicator: str, *, scope: str = "region", year: int,
@@ -472,8 +478,16 @@ class Plan(BaseModel):
             middle = sum(f.value) / 2 if f.is_range else f.value
             return f.model_copy(update={"value": middle * factors[f.id]})
 
-        return self.model_copy(update={"figures": tuple(
-            drawn(f) if f.id in factors else f for f in self.figures)})
+        replaced = {id(f): drawn(f) for f in self.figures if f.id in factors}
+        figures = tuple(replaced.get(id(f), f) for f in self.figures)
+        # The copy's index is this plan's with the drawn figures in their places (a Monte Carlo
+        # run makes one copy per parameter draw; only the lists holding a drawn figure change).
+        index = dict(self._by_indicator())
+        for f in replaced.values():
+            for key in (f.indicator, (f.indicator, f.scope)):
+                index[key] = [replaced.get(id(g), g) for g in index[key]]
+        _index_figures(figures, index)
+        return self.model_copy(update={"figures": figures})
 
     @property
     def baseline_years(self) -> list[int]:

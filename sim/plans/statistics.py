@@ -198,11 +198,19 @@ class Statistics:
     def find(self, measure: str | None = None, *, year: int | None = None,
              period: str | None = None, through: float | None = None) -> list[Statistic]:
         """Statistics matching the filters; ``through`` keeps those dated at or before a year."""
-        return [s for s in self.items
-                if (measure is None or s.measure == measure)
-                and (year is None or s.year == year)
+        items = self.items if measure is None else self._by_measure.get(measure, ())
+        return [s for s in items
+                if (year is None or s.year == year)
                 and (period is None or s.period == period)
                 and (through is None or s.year <= through)]
+
+    @functools.cached_property
+    def _by_measure(self) -> dict[str, tuple[Statistic, ...]]:
+        """The items grouped by measure, in file order (every model compilation looks some up)."""
+        groups: dict[str, list[Statistic]] = {}
+        for s in self.items:
+            groups.setdefault(s.measure, []).append(s)
+        return {measure: tuple(found) for measure, found in groups.items()}
 
     def __len__(self) -> int:
         return len(self.items)
