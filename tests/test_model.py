@@ -803,3 +803,87 @@ def test_parameter_layers_validated_together_equal_one_at_a_time():
         one_by_one = one_by_one.updated(layer)
     assert base.updated(*layers) == one_by_one
     assert base.updated(*layers).firms.industry_drift == {"b": 0.02}  # a keyed map is one value
+
+
+def test_updating_some_sections_equals_validating_the_whole_model():
+    """``updated`` validates only the sections its overrides touch and shares the rest; the
+    result must be what validating the whole model gives, and an invalid value must fail as it
+    does there."""
+    from pydantic import ValidationError
+
+    from sim.model.params import ModelParams
+
+    base = ModelParams().updated({"firms": {"drift": 0.09}, "economy": {"nonsei_growth": 0.04}})
+    layers = ({"funds": {"leverage": 3.2}, "allocation": {"figure_factors": {"x": 1.05}}},
+              {"structure": {"variant": "converge"}, "funds": {"additionality": 0.7}})
+    fast = base.updated(*layers)
+    whole = base._updated_whole(layers)
+    assert fast == whole and fast.model_dump() == whole.model_dump()
+    assert fast.firms is base.firms and fast.funds is not base.funds  # untouched: shared
+    assert fast.funds.leverage == 3.2 and fast.funds.additionality == 0.7
+    for bad in ({"funds": {"leverage": "many"}}, {"funds": {"no_such_field": 1}},
+                {"no_such_section": {"x": 1}}, {"steps_per_year": 0}):
+        with pytest.raises(ValidationError) as fast_error:
+            base.updated(bad)
+        with pytest.raises(ValidationError) as whole_error:
+            base._updated_whole((bad,))
+        assert fast_error.value.errors() == whole_error.value.errors()
+
+
+def test_base_year_structure_is_reused_only_when_what_it_reads_is_unchanged():
+    """The base year's sizing and split are computed once per distinct (figures it reads, rules):
+    Chongqing's drawn figures (firm count, value added, fund amounts) leave it unchanged, a drawn
+    sizing figure or a changed rule does not. Reused or not, a baseline equals one built with
+    nothing kept, and changing a baseline's arrays never reaches the next one."""
+    import sim.model.baseline as baseline_module
+    from sim.api import as_scenario
+    from sim.model.baseline import StructureRules, base_year_structure, build_baseline
+
+    sc = as_scenario({"name": "q", "region": "chongqing"})
+    params = sc.draw_params(np.random.default_rng(3))
+    factors = params.allocation.figure_factors
+    assert factors and not {"sei_output_2020", "sei_output_share_2020"} & set(factors)
+    rules = StructureRules.of(params)
+    first = base_year_structure(sc.plan, factors, 2020, rules)
+    other = sc.draw_params(np.random.default_rng(4)).allocation.figure_factors
+    assert other != factors and base_year_structure(sc.plan, other, 2020, rules) is first
+    share = sc.plan.figure("sei_output_share_2020").value
+    moved = base_year_structure(sc.plan, {**factors, "sei_output_share_2020": 1.1}, 2020, rules)
+    assert moved is not first and moved.share == pytest.approx(share * 1.1, rel=1e-12)
+    assert moved.nonsei < first.nonsei
+    resplit = base_year_structure(sc.plan, factors, 2020, StructureRules.of(
+        params.updated({"allocation": {"unclassed_fraction": 0.25}})))
+    assert resplit is not first
+    assert not np.array_equal(resplit.industry_output, first.industry_output)
+
+    kept = build_baseline(sc.plan, params, 2020)
+    kept.industry_output *= 2.0
+    kept.cell_output[:] = 0.0
+    baseline_module._STRUCTURES.clear()
+    baseline_module._STRUCTURE_PLANS.clear()
+    fresh = build_baseline(sc.plan, params, 2020)
+    again = build_baseline(sc.plan, params, 2020)
+    for b in (fresh, again):
+        assert b.industry_output.sum() == pytest.approx(7600, rel=1e-12)
+        assert b.cell_output.sum() == pytest.approx(7600, rel=1e-12)
+        assert b.notes == fresh.notes
+    for name in ("industry_output", "cell_output", "park_output", "park_land",
+                 "services_output", "attraction_weights"):
+        np.testing.assert_array_equal(getattr(fresh, name), getattr(again, name))
+
+
+def test_posterior_draws_are_validated_once_and_not_pickled():
+    import pickle
+
+    sc = sim.load_scenario("scenarios/fuling-baseline.yaml")
+    pset = sc.parameter_set
+    assert len(pset.draws) > 1
+    draw = pset.draws[0]
+    first = sc._drawn_set_params(draw, None)
+    assert sc._drawn_set_params(draw, None) is first
+    assert first == pset.params.updated(draw, sc.spec.params or {})
+    # A different dict with the same values is validated again (keys are draw identities).
+    assert sc._drawn_set_params(dict(draw), None) == first
+    copy = pickle.loads(pickle.dumps(sc))
+    assert copy._set_draws == {}
+    assert copy.draw_params(np.random.default_rng(1)) == sc.draw_params(np.random.default_rng(1))

@@ -333,3 +333,23 @@ def test_item_only_in_one_version(tmp_path):
     assert sim.plans.load(path).parks == ()
     assert [p.id for p in sim.plans.load(path, "2023").parks] == ["park_a"]
     assert sim.plans.load(path, "2023").figures == ()
+
+
+def test_a_plan_with_drawn_figures_finds_what_a_fresh_index_finds():
+    """``with_factors`` derives the copy's figure index from the original's: every look-up must
+    return the drawn figures, in plan order, as an index built from scratch would."""
+    import sim.plans.schema as schema
+
+    plan = sim.plans.load("chongqing", "001")
+    factors = {f.id: 1.05 for f in plan.figures if f.role == "baseline"}
+    drawn = plan.with_factors(dict(list(factors.items())[::3]))
+    derived = drawn._by_indicator()
+    schema._FIGURE_INDEX.pop(id(drawn.figures))
+    rebuilt = drawn._by_indicator()
+    assert derived is not rebuilt and derived.keys() == rebuilt.keys()
+    for key in rebuilt:
+        assert [id(f) for f in derived[key]] == [id(f) for f in rebuilt[key]]
+    for f in (f for f in drawn.figures if f.role == "baseline"):
+        assert drawn.find(f.indicator, scope=f.scope, year=f.year, role=f.role)[0].value == (
+            [g for g in drawn.figures if (g.indicator, g.scope, g.year, g.role)
+             == (f.indicator, f.scope, f.year, f.role)][0].value)

@@ -248,3 +248,16 @@ def test_statistics_lookup_sees_files_added_edited_and_removed(tmp_path, monkeyp
     assert load_statistics("demo").items[0].value == 26.5
     path.unlink()
     assert load_statistics("demo") is None
+
+
+@pytest.mark.parametrize("region", ["chongqing", "fuling", "chengdu"])
+def test_find_by_measure_keeps_file_order_and_every_filter(region):
+    stats = load_statistics(region)
+    for measure in {s.measure for s in stats.items} | {"no_such_measure"}:
+        for year in (None, *sorted({s.year for s in stats.items})):
+            for period in (None, "year"):
+                expected = [s for s in stats.items if s.measure == measure
+                            and (year is None or s.year == year)
+                            and (period is None or s.period == period)]
+                assert stats.find(measure, year=year, period=period) == expected
+    assert stats.find() == list(stats.items)
