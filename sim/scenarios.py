@@ -171,6 +171,7 @@ class Scenario:
         self.data_note = ""
         self._base_params: dict[str | None, ModelParams] = {}  # see base_params
         self._set_draws: dict[tuple, tuple[dict, ModelParams]] = {}  # see _drawn_set_params
+        self._prior_keys: dict[int, tuple] = {}  # see prior_keys
         if spec.as_of is not None:
             self._cut_plan_at(spec.as_of)
         # One parameter set per structural variant the replications may use (ODD 7.16).
@@ -315,7 +316,7 @@ class Scenario:
 
     def __getstate__(self) -> dict:
         """Pickled without the kept draws: a chunk sent to a worker stays small."""
-        return {**self.__dict__, "_set_draws": {}}
+        return {**self.__dict__, "_set_draws": {}, "_prior_keys": {}}
 
     def _layered_params(self, draw: dict | None, variant: str | None,
                         pooled: bool = False) -> ModelParams:
@@ -389,8 +390,12 @@ class Scenario:
     def prior_keys(self, pset) -> list[str]:
         """The model's prior-driven parameters (:data:`PRIORS`) this scenario leaves open: not set
         in its ``params``, not given its own distribution, not fixed by the parameter set."""
-        fixed = set(dotted_keys(self.spec.params or {})) | set(self.spec.uncertainties) | pset.keys
-        return [key for key in PRIORS if key not in fixed]
+        cached = self._prior_keys.get(id(pset))
+        if cached is None or cached[0] is not pset:  # asked once per parameter draw
+            fixed = (set(dotted_keys(self.spec.params or {})) | set(self.spec.uncertainties)
+                     | pset.keys)
+            cached = self._prior_keys[id(pset)] = (pset, [k for k in PRIORS if k not in fixed])
+        return list(cached[1])
 
     @property
     def varies(self) -> bool:

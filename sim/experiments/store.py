@@ -48,11 +48,16 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    """Write ``frame`` to ``path`` whole or not at all. Converted on this thread: a chunk's
+    table is small, and a worker shares the machine with the other workers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False, nthreads=1), tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -385,10 +385,14 @@ def draw_figure_factors(plan: Plan, params: ModelParams, rng: np.random.Generato
 
 def qualified_baselines(plan: Plan) -> list:
     """Baseline figures printed as a range ("more than", "at least", "about", or [low, high]), in
-    plan order."""
-    return [f for f in plan.figures
-            if f.role == "baseline" and (f.is_range or f.qualifier in
-                                         ("more_than", "at_least", "about"))]
+    plan order (found once per figures tuple: a Monte Carlo run draws them per replication)."""
+    figures = plan.figures
+    cached = _QUALIFIED.get(id(figures))
+    if cached is None or cached[0] is not figures:  # holding the tuple keeps its id unique
+        cached = (figures, [f for f in figures if f.role == "baseline" and (
+            f.is_range or f.qualifier in ("more_than", "at_least", "about"))])
+        _remember(_QUALIFIED, id(figures), cached)
+    return list(cached[1])
 
 
 @dataclass(frozen=True)
@@ -442,6 +446,7 @@ class BaseYearStructure:
 #: classes, park lines and targets); a plan sized on value added adds its SEI value added.
 STRUCTURE_INDICATORS = frozenset({ind for form in SIZING_FORMS for ind in form}
                                  | {"sei_output_growth", "cluster_class"})
+_QUALIFIED: dict[int, tuple] = {}
 _STRUCTURE_PLANS: dict[tuple[int, int], tuple] = {}
 _STRUCTURES: dict[tuple, tuple] = {}
 _CACHE_SIZE = 256

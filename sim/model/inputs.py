@@ -98,10 +98,10 @@ def drift_path(drift: np.ndarray, rest_growth: float, structure, n_steps: int,
         raise InputError("structure.variant 'pooled' is drawn per Monte Carlo replication; a single "
                          "run needs 'persist' or 'converge'", key="params.structure.variant",
                          path=("params", "structure", "variant"))
-    since = start_year if structure.since is None else structure.since
-    t = np.maximum(start_year - since + np.arange(n_steps) * dt, 0.0)
     if structure.variant == "persist":
         return np.tile(drift, (n_steps, 1))
+    since = start_year if structure.since is None else structure.since
+    t = np.maximum(start_year - since + np.arange(n_steps) * dt, 0.0)
     fade = 0.5 ** (t / structure.half_life)
     return rest_growth + np.outer(fade, drift - rest_growth)
 
@@ -196,8 +196,7 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
                             for f in funds])
     fund_leverage = np.array([f.leverage if levers.fund.leverage is None else levers.fund.leverage
                               for f in funds])
-    fund_alloc_cum = (np.vstack([_cumulative(alloc) for _ in funds]) if funds
-                      else np.zeros((0, len(industries))))
+    fund_alloc_cum = np.tile(_cumulative(alloc), (len(funds), 1))  # every fund: one allocation
     # Deployment capacity: a fund team closes at most this many deals a step, whatever its cash.
     fund_max_deals = np.array([
         max(1, math.ceil(fup.deployment_capacity * f.annual_investment * dt / fup.ticket))
