@@ -449,7 +449,9 @@ STRUCTURE_INDICATORS = frozenset({ind for form in SIZING_FORMS for ind in form}
 _QUALIFIED: dict[int, tuple] = {}
 _STRUCTURE_PLANS: dict[tuple[int, int], tuple] = {}
 _STRUCTURES: dict[tuple, tuple] = {}
-_CACHE_SIZE = 256
+#: Entries per cache, oldest dropped first. A worker receives its own copy of the plan with every
+#: chunk, so each chunk adds an entry that holds that copy (about 0.2 MB) alive.
+_CACHE_SIZE = 32
 
 
 def _remember(cache: dict, key, value) -> None:
