@@ -790,3 +790,34 @@ def test_chengdu_report_lists_the_assumption_it_rests_on(chengdu_run):
     line = next(line for line in report.splitlines() if "(`sei_va_share_assumed_2022`)" in line)
     assert line.startswith("- SEI share of industrial value added 2022 = 5.0%-15.0% (drawn")
     assert "; assumed by seisim data maintainers: " in line
+
+
+def test_an_edited_statistics_file_resizes_the_next_baseline(tmp_path):
+    """A base year sized from the region's statistics file follows an edit of that file in the
+    same session, although the base year's structure is kept between parameter draws."""
+    import os
+
+    sized_by_statistics = VA_PLAN.split("  - id: sei_va_share_2022")[0] + VA_TARGET
+    plan = load_va(tmp_path, sized_by_statistics)
+    folder = tmp_path / "plan" / "statistics"
+    folder.mkdir()
+    path = folder / "vademo.yaml"
+
+    def publish(share: float) -> None:
+        path.write_text(
+            "format: seisim-statistics/1\nregion: vademo\nstatistics:\n"
+            "  - id: va_share_2022\n    measure: sei_share_of_industrial_value_added\n"
+            f"    year: 2022\n    value: {share}\n    unit: \"%\"\n"
+            "    source: \"Demo bulletin 2022\"\n    published: 2023-03\n", encoding="utf-8")
+        stamp = path.stat().st_mtime_ns + 10**9 * publish.edits  # a clearly later edit
+        os.utime(path, ns=(stamp, stamp))
+        publish.edits += 1
+
+    publish.edits = 0
+    publish(15.0)
+    first = build_baseline(plan, ModelParams())
+    assert share_of_industrial_va(first) == pytest.approx(15.0, rel=1e-12)
+    publish(12.0)
+    second = build_baseline(plan, ModelParams())
+    assert share_of_industrial_va(second) == pytest.approx(12.0, rel=1e-12)
+    assert second.sei_industrial_output < first.sei_industrial_output

@@ -27,6 +27,7 @@ from sim.plans.indicators import INDICATORS
 from sim.plans.schema import Figure, Plan
 from sim.plans.sizing import (SIZING_FORMS, Sizing, base_figure, find_sizing, published_statistic,
                               sizing_problem)
+from sim.plans.statistics import load_statistics
 
 #: SEI value added per unit of SEI output where the plan gives no SEI value added (NBS
 #: input-output tables put high-technology manufacturing near this ratio).
@@ -447,7 +448,7 @@ class BaseYearStructure:
 STRUCTURE_INDICATORS = frozenset({ind for form in SIZING_FORMS for ind in form}
                                  | {"sei_output_growth", "cluster_class"})
 _QUALIFIED: dict[int, tuple] = {}
-_STRUCTURE_PLANS: dict[tuple[int, int], tuple] = {}
+_STRUCTURE_PLANS: dict[tuple[int, int, int], tuple] = {}
 _STRUCTURES: dict[tuple, tuple] = {}
 #: Entries per cache, oldest dropped first. A worker receives its own copy of the plan with every
 #: chunk, so each chunk adds an entry that holds that copy (about 0.2 MB) alive.
@@ -469,21 +470,30 @@ def base_year_structure(plan: Plan, factors: dict[str, float], year: int,
     and splits the industry (Chongqing's drawn figures are its firm count, value added and fund
     amounts). The structure is therefore computed from a copy of the plan holding only the
     figures of :data:`STRUCTURE_INDICATORS` and from :class:`StructureRules` alone: its result
-    can depend on nothing else, so those figures' factors and the rules are a complete key."""
-    found = _STRUCTURE_PLANS.get((id(plan), year))
-    if found is None or found[0] is not plan:  # holding the plan keeps its id from being reused
+    can depend on nothing else, so those figures' factors and the rules are a complete key. A
+    sizing figure may also come from the region's statistics file, which a user may edit during
+    a session: the statistics as loaded now (a new object once the file changes) are part of the
+    key too."""
+    stats = load_statistics(plan.region, plan.file)
+    held = (plan, stats)  # holding them keeps their ids from being reused
+
+    def holds(entry) -> bool:
+        return entry is not None and entry[0][0] is plan and entry[0][1] is stats
+
+    found = _STRUCTURE_PLANS.get((id(plan), id(stats), year))
+    if not holds(found):
         sizing = find_sizing(plan, year)
         indicators = STRUCTURE_INDICATORS | (
             {"sei_value_added"} if sizing is not None and sizing.form[0] != "sei_output" else set())
         figures = tuple(f for f in plan.figures if f.indicator in indicators)
-        found = (plan, plan.model_copy(update={"figures": figures}), {f.id for f in figures})
-        _remember(_STRUCTURE_PLANS, (id(plan), year), found)
+        found = (held, plan.model_copy(update={"figures": figures}), {f.id for f in figures})
+        _remember(_STRUCTURE_PLANS, (id(plan), id(stats), year), found)
     _, part, ids = found
     drawn = tuple((k, v) for k, v in factors.items() if k in ids)
-    key = (id(plan), year, drawn, rules)
+    key = (id(plan), id(stats), year, drawn, rules)
     cached = _STRUCTURES.get(key)
-    if cached is None or cached[0] is not plan:
-        cached = (plan, _structure(part.with_factors(dict(drawn)), year, rules))
+    if not holds(cached):
+        cached = (held, _structure(part.with_factors(dict(drawn)), year, rules))
         _remember(_STRUCTURES, key, cached)
     return cached[1]
 
