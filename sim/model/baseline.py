@@ -16,6 +16,7 @@ silent. Rules, in order of preference:
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -455,10 +456,16 @@ _STRUCTURES: dict[tuple, tuple] = {}
 _CACHE_SIZE = 32
 
 
+_CACHE_LOCK = threading.Lock()
+
+
 def _remember(cache: dict, key, value) -> None:
-    if len(cache) >= _CACHE_SIZE:
-        cache.pop(next(iter(cache)))
-    cache[key] = value
+    """Keep ``key``: ``value``, dropping the oldest entry of a full cache (one thread at a time:
+    a thread-pool worker may compile inputs on several threads)."""
+    with _CACHE_LOCK:
+        if len(cache) >= _CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[key] = value
 
 
 def base_year_structure(plan: Plan, factors: dict[str, float], year: int,

@@ -8,6 +8,7 @@ the object the model and the audit use.
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from typing import Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
@@ -373,14 +374,16 @@ class PlanFile(StrictModel):
 #: oldest entries dropped first. A module-level cache rather than a private attribute, because a
 #: model's private attributes take part in its equality.
 _FIGURE_INDEX: dict[int, tuple] = {}
+_FIGURE_INDEX_LOCK = threading.Lock()
 
 
 def _index_figures(figures: tuple, index: dict) -> None:
     """Keep ``index`` as the index of ``figures`` (holding the tuple keeps its id from being
-    reused)."""
-    if len(_FIGURE_INDEX) >= 256:
-        _FIGURE_INDEX.pop(next(iter(_FIGURE_INDEX)))
-    _FIGURE_INDEX[id(figures)] = (figures, index)
+    reused), one thread at a time."""
+    with _FIGURE_INDEX_LOCK:
+        if len(_FIGURE_INDEX) >= 256:
+            _FIGURE_INDEX.pop(next(iter(_FIGURE_INDEX)))
+        _FIGURE_INDEX[id(figures)] = (figures, index)
 
 
 class Plan(BaseModel):
