@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.caching import MISSING, IdentityCache
 from sim.errors import InputError, nearest
 from sim.model.baseline import draw_figure_factors, qualified_baselines
 from sim.model.inputs import ModelInputs, compile_inputs
@@ -170,8 +171,7 @@ class Scenario:
             raise self.error((key,), err.problem) from None
         self.data_note = ""
         self._base_params: dict[str | None, ModelParams] = {}  # see base_params
-        self._set_draws: dict[tuple, tuple[dict, ModelParams]] = {}  # see _drawn_set_params
-        self._prior_keys: dict[int, tuple] = {}  # see prior_keys
+        self._new_caches()
         if spec.as_of is not None:
             self._cut_plan_at(spec.as_of)
         # One parameter set per structural variant the replications may use (ODD 7.16).
@@ -302,21 +302,29 @@ class Scenario:
         A set holds a few dozen posterior draws and a Monte Carlo run samples one per
         replication, so each (variant, draw) is validated once and kept (parameters are
         immutable)."""
-        key = (variant, id(draw))
-        cached = self._set_draws.get(key)
-        if cached is not None and cached[0] is draw:
-            return cached[1]
+        params = self._set_draws.get((draw,), variant)
+        if params is not MISSING:
+            return params
         try:
             params = self.parameter_sets.get(variant, self.parameter_set).params.updated(
                 draw, self.spec.params or {})
         except ValidationError:
             return self._layered_params(draw, variant, pooled=True)
-        self._set_draws[key] = (draw, params)  # holding the draw keeps its id from being reused
-        return params
+        return self._set_draws.put((draw,), variant, params)
+
+    def _new_caches(self) -> None:
+        """What this scenario keeps between parameter draws: each posterior draw of its sets,
+        validated (:meth:`_drawn_set_params`), and its prior keys per set (:meth:`prior_keys`)."""
+        self._set_draws = IdentityCache(1024)
+        self._prior_keys = IdentityCache(16)
 
     def __getstate__(self) -> dict:
-        """Pickled without the kept draws: a chunk sent to a worker stays small."""
-        return {**self.__dict__, "_set_draws": {}, "_prior_keys": {}}
+        """Pickled without the caches: a chunk sent to a worker stays small."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_set_draws", "_prior_keys")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._new_caches()
 
     def _layered_params(self, draw: dict | None, variant: str | None,
                         pooled: bool = False) -> ModelParams:
@@ -390,12 +398,12 @@ class Scenario:
     def prior_keys(self, pset) -> list[str]:
         """The model's prior-driven parameters (:data:`PRIORS`) this scenario leaves open: not set
         in its ``params``, not given its own distribution, not fixed by the parameter set."""
-        cached = self._prior_keys.get(id(pset))
-        if cached is None or cached[0] is not pset:  # asked once per parameter draw
+        keys = self._prior_keys.get((pset,))
+        if keys is MISSING:  # asked once per parameter draw
             fixed = (set(dotted_keys(self.spec.params or {})) | set(self.spec.uncertainties)
                      | pset.keys)
-            cached = self._prior_keys[id(pset)] = (pset, [k for k in PRIORS if k not in fixed])
-        return list(cached[1])
+            keys = self._prior_keys.put((pset,), (), [k for k in PRIORS if k not in fixed])
+        return list(keys)
 
     @property
     def varies(self) -> bool:

@@ -885,5 +885,21 @@ def test_posterior_draws_are_validated_once_and_not_pickled():
     # A different dict with the same values is validated again (keys are draw identities).
     assert sc._drawn_set_params(dict(draw), None) == first
     copy = pickle.loads(pickle.dumps(sc))
-    assert copy._set_draws == {}
+    assert len(sc._set_draws) > 0 and len(copy._set_draws) == 0
     assert copy.draw_params(np.random.default_rng(1)) == sc.draw_params(np.random.default_rng(1))
+
+
+def test_identity_cache_keys_by_the_objects_themselves_and_stays_bounded():
+    """Caches of derived data (figure index, base-year structure) must never hand one object's
+    result to another, equal or not, and must not grow without bound."""
+    from sim.caching import MISSING, IdentityCache
+
+    cache = IdentityCache(3)
+    a, b = [1, 2], [1, 2]  # equal, not identical
+    assert cache.put((a,), "k", None) is None
+    assert cache.get((a,), "k") is None  # a kept None is not a miss
+    assert cache.get((b,), "k") is MISSING and cache.get((a,), "other") is MISSING
+    for k in range(5):
+        cache.put((a,), k, k)
+    assert len(cache) == 3 and cache.get((a,), "k") is MISSING  # the oldest went first
+    assert [cache.get((a,), k) for k in range(5)] == [MISSING, MISSING, 2, 3, 4]

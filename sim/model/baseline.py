@@ -16,12 +16,12 @@ silent. Rules, in order of preference:
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
 
+from sim.caching import MISSING, IdentityCache
 from sim.errors import InputError
 from sim.model.params import ModelParams
 from sim.plans.indicators import INDICATORS
@@ -389,12 +389,11 @@ def qualified_baselines(plan: Plan) -> list:
     """Baseline figures printed as a range ("more than", "at least", "about", or [low, high]), in
     plan order (found once per figures tuple: a Monte Carlo run draws them per replication)."""
     figures = plan.figures
-    cached = _QUALIFIED.get(id(figures))
-    if cached is None or cached[0] is not figures:  # holding the tuple keeps its id unique
-        cached = (figures, [f for f in figures if f.role == "baseline" and (
+    found = _QUALIFIED.get((figures,))
+    if found is MISSING:
+        found = _QUALIFIED.put((figures,), (), [f for f in figures if f.role == "baseline" and (
             f.is_range or f.qualifier in ("more_than", "at_least", "about"))])
-        _remember(_QUALIFIED, id(figures), cached)
-    return list(cached[1])
+    return list(found)
 
 
 @dataclass(frozen=True)
@@ -448,24 +447,11 @@ class BaseYearStructure:
 #: classes, park lines and targets); a plan sized on value added adds its SEI value added.
 STRUCTURE_INDICATORS = frozenset({ind for form in SIZING_FORMS for ind in form}
                                  | {"sei_output_growth", "cluster_class"})
-_QUALIFIED: dict[int, tuple] = {}
-_STRUCTURE_PLANS: dict[tuple[int, int, int], tuple] = {}
-_STRUCTURES: dict[tuple, tuple] = {}
-#: Entries per cache, oldest dropped first. A worker receives its own copy of the plan with every
-#: chunk, so each chunk adds an entry that holds that copy (about 0.2 MB) alive.
-_CACHE_SIZE = 32
-
-
-_CACHE_LOCK = threading.Lock()
-
-
-def _remember(cache: dict, key, value) -> None:
-    """Keep ``key``: ``value``, dropping the oldest entry of a full cache (one thread at a time:
-    a thread-pool worker may compile inputs on several threads)."""
-    with _CACHE_LOCK:
-        if len(cache) >= _CACHE_SIZE:
-            cache.pop(next(iter(cache)))
-        cache[key] = value
+#: At most 32 entries each: a worker receives its own copy of the plan with every chunk, so each
+#: chunk adds entries that hold that copy (about 0.2 MB) alive.
+_QUALIFIED = IdentityCache(32)
+_STRUCTURE_PLANS = IdentityCache(32)
+_STRUCTURES = IdentityCache(32)
 
 
 def base_year_structure(plan: Plan, factors: dict[str, float], year: int,
@@ -481,28 +467,22 @@ def base_year_structure(plan: Plan, factors: dict[str, float], year: int,
     sizing figure may also come from the region's statistics file, which a user may edit during
     a session: the statistics as loaded now (a new object once the file changes) are part of the
     key too."""
-    stats = load_statistics(plan.region, plan.file)
-    held = (plan, stats)  # holding them keeps their ids from being reused
-
-    def holds(entry) -> bool:
-        return entry is not None and entry[0][0] is plan and entry[0][1] is stats
-
-    found = _STRUCTURE_PLANS.get((id(plan), id(stats), year))
-    if not holds(found):
+    sources = (plan, load_statistics(plan.region, plan.file))
+    found = _STRUCTURE_PLANS.get(sources, year)
+    if found is MISSING:
         sizing = find_sizing(plan, year)
         indicators = STRUCTURE_INDICATORS | (
             {"sei_value_added"} if sizing is not None and sizing.form[0] != "sei_output" else set())
         figures = tuple(f for f in plan.figures if f.indicator in indicators)
-        found = (held, plan.model_copy(update={"figures": figures}), {f.id for f in figures})
-        _remember(_STRUCTURE_PLANS, (id(plan), id(stats), year), found)
-    _, part, ids = found
+        found = _STRUCTURE_PLANS.put(sources, year, (plan.model_copy(update={"figures": figures}),
+                                                     {f.id for f in figures}))
+    part, ids = found
     drawn = tuple((k, v) for k, v in factors.items() if k in ids)
-    key = (id(plan), id(stats), year, drawn, rules)
-    cached = _STRUCTURES.get(key)
-    if not holds(cached):
-        cached = (held, _structure(part.with_factors(dict(drawn)), year, rules))
-        _remember(_STRUCTURES, key, cached)
-    return cached[1]
+    structure = _STRUCTURES.get(sources, (year, drawn, rules))
+    if structure is MISSING:
+        structure = _STRUCTURES.put(sources, (year, drawn, rules),
+                                    _structure(part.with_factors(dict(drawn)), year, rules))
+    return structure
 
 
 def _structure(plan: Plan, year: int, rules: StructureRules) -> BaseYearStructure | None:

@@ -8,12 +8,12 @@ the object the model and the audit use.
 from __future__ import annotations
 
 import datetime as _dt
-import threading
 from typing import Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
                       model_validator)
 
+from sim.caching import MISSING, IdentityCache
 from sim.errors import nearest
 from sim.plans.indicators import INDICATORS, UNIT_FACTORS, suggest_indicator
 
@@ -370,20 +370,10 @@ class PlanFile(StrictModel):
         return self.default_version or next(iter(self.versions))
 
 
-#: Figures grouped by indicator, per figures tuple (see :meth:`Plan._by_indicator`); bounded,
-#: oldest entries dropped first. A module-level cache rather than a private attribute, because a
-#: model's private attributes take part in its equality.
-_FIGURE_INDEX: dict[int, tuple] = {}
-_FIGURE_INDEX_LOCK = threading.Lock()
-
-
-def _index_figures(figures: tuple, index: dict) -> None:
-    """Keep ``index`` as the index of ``figures`` (holding the tuple keeps its id from being
-    reused), one thread at a time."""
-    with _FIGURE_INDEX_LOCK:
-        if len(_FIGURE_INDEX) >= 256:
-            _FIGURE_INDEX.pop(next(iter(_FIGURE_INDEX)))
-        _FIGURE_INDEX[id(figures)] = (figures, index)
+#: Figures grouped by indicator, per figures tuple (see :meth:`Plan._by_indicator`). A module-level
+#: cache rather than a private attribute, because a model's private attributes take part in its
+#: equality.
+_FIGURE_INDEX = IdentityCache(256)
 
 
 class Plan(BaseModel):
@@ -449,15 +439,14 @@ class Plan(BaseModel):
         parameter draw). A copy with other figures (``as_of``, ``with_factors``) holds another
         tuple, so it rebuilds."""
         figures = self.figures
-        cached = _FIGURE_INDEX.get(id(figures))
-        if cached is None or cached[0] is not figures:
-            index: dict[str | tuple[str, str], list[Figure]] = {}
+        index = _FIGURE_INDEX.get((figures,))
+        if index is MISSING:
+            index = {}
             for f in figures:
                 index.setdefault(f.indicator, []).append(f)
                 index.setdefault((f.indicator, f.scope), []).append(f)
-            _index_figures(figures, index)
-            return index
-        return cached[1]
+            _FIGURE_INDEX.put((figures,), (), index)
+        return index
 
     def value(self, indicator: str, *, scope: str = "region", year: int,
               threshold: float | None = None) -> float | None:
@@ -489,7 +478,7 @@ class Plan(BaseModel):
         for f in replaced.values():
             for key in (f.indicator, (f.indicator, f.scope)):
                 index[key] = [replaced.get(id(g), g) for g in index[key]]
-        _index_figures(figures, index)
+        _FIGURE_INDEX.put((figures,), (), index)
         return self.model_copy(update={"figures": figures})
 
     @property
