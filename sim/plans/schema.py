@@ -436,8 +436,9 @@ class Plan(BaseModel):
     def _by_indicator(self) -> dict[str | tuple[str, str], list[Figure]]:
         """The figures grouped by indicator and by (indicator, scope), in plan order: built once
         per figures tuple (the model looks figures up dozens of times per compilation, once per
-        parameter draw). A copy with other figures (``as_of``, ``with_factors``) holds another
-        tuple, so it rebuilds."""
+        parameter draw). A copy with other figures holds another tuple and so another index:
+        ``as_of``'s copy builds its own on first use, ``with_factors`` derives its copy's from
+        this one."""
         figures = self.figures
         index = _FIGURE_INDEX.get((figures,))
         if index is MISSING:
