@@ -21,8 +21,9 @@ Figures
       start-up with the spawn start method, every chunk's Parquet writes, the manifest). The
       figure "excluding the pool start-up" subtracts the time from handing out the chunks until
       the workers began computing (mean over the 2 workers of the start of their first chunk =
-      its completion time seen by the driver minus the chunk's own duration): spawning the
-      processes, ``import sim`` and loading the numba cache in each.
+      its completion time seen by the driver minus the chunk's own duration): for the driver,
+      which is one of the 2 workers, almost nothing; for the pool's process, spawning it,
+      ``import sim`` and loading the numba cache.
   (b) Dask overhead: wall time of ``backend="dask"`` with a 2-worker LocalCluster started for
       the run (``workers=2``, no ``address``) over ``processes`` with 2 workers, same
       replications; target <= 1.15 (15 % overhead). Also without either start-up (for Dask it

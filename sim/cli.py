@@ -196,7 +196,7 @@ def _use_agg() -> None:
 def add_backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["serial", "processes", "dask"], default="processes",
                    help="where the work runs (default: processes)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument("--workers", type=int, default=None, help="processes computing chunks, this one included (default: cores)")
     p.add_argument("--address", default=None,
                    help="Dask scheduler address, e.g. tcp://host:8786 (backend dask)")
 

@@ -134,11 +134,54 @@ def test_workers_start_before_the_first_chunk_only_when_a_pool_runs_it():
                                               ("dask", 2, 5, "tcp://192.0.2.1:8786")):
         backends.start_workers(backend, workers, chunks, address)
         assert not backends._POOLS, (backend, workers, chunks)
-    backends.start_workers("processes", 2, 5)
+    backends.start_workers("processes", 3, 5)
     ((pool, _),) = backends._POOLS.values()
-    # the two warm-up tasks were handed out: one process each (spawned on demand)
+    # the driver is one of the 3 workers: two warm-up tasks were handed out, one process each
+    # (spawned on demand)
     assert len(pool._processes) == 2
     backends.close_worker_pools(wait=True)
+
+
+def computed_where(task: tuple[int, float]) -> tuple[int, int]:
+    """A task for the processes backend: (its index, the id of the process that ran it)."""
+    index, seconds = task
+    time.sleep(seconds)
+    return index, os.getpid()
+
+
+def test_the_driver_is_one_of_the_processes_workers():
+    from sim.experiments import backends
+
+    backends.close_worker_pools(wait=True)
+    try:
+        # a new pool: its process takes seconds to start, so the driver computes short tasks
+        # itself rather than hand them to a process that is not running yet
+        start = time.monotonic()
+        ran = list(backends.execute([(0, 0.01), (1, 0.01)], "processes", 2, func=computed_where))
+        assert sorted(ran) == [(0, os.getpid()), (1, os.getpid())]
+        assert time.monotonic() - start < 1.0
+        # once the pool runs, the tasks are shared: each computed once, some by the driver and
+        # some by the pool's one process
+        ((pool, _),) = backends._POOLS.values()
+        pool.submit(backends.import_chunk_modules).result()
+        ran = list(backends.execute([(i, 0.1) for i in range(16)], "processes", 2,
+                                    func=computed_where))
+        assert sorted(index for index, _ in ran) == list(range(16))
+        (worker,) = pool._processes
+        assert {pid for _, pid in ran} == {os.getpid(), worker}
+    finally:
+        backends.close_worker_pools(wait=True)
+
+
+def test_a_task_failing_in_the_driver_stops_the_run_and_its_pool():
+    import math
+
+    from sim.experiments import backends
+
+    backends.close_worker_pools(wait=True)
+    with pytest.raises(ValueError, match="math domain error"):
+        list(backends.execute([4.0, -1.0, 9.0], "processes", 2, func=math.sqrt))
+    assert not backends._POOLS
 
 
 def test_start_workers_starts_the_local_dask_cluster_and_its_imports():

@@ -1,8 +1,9 @@
 """Where chunks run: this process, a local process pool, or a Dask cluster.
 
 Backends only decide where :func:`sim.experiments.runner.run_chunk` executes; seeds and chunking are
-fixed before, so every backend gives identical results. The ``processes`` backend uses the *spawn*
-start method, which works in Jupyter and on every OS; the Dask backend connects to an existing
+fixed before, so every backend gives identical results. The ``processes`` backend with ``workers``
+workers is this process and a pool of ``workers - 1`` processes started with the *spawn* method,
+which works in Jupyter and on every OS; the Dask backend connects to an existing
 scheduler (``address``) or runs on a ``LocalCluster`` of its own. Both kinds of local workers are
 started once and kept for the session (see ``_POOLS``). Workers write their chunks to the run
 directory themselves, so on a cluster it must be on a shared filesystem.
@@ -11,6 +12,7 @@ directory themselves, so on a cluster it must be on a shared filesystem.
 from __future__ import annotations
 
 import atexit
+import collections
 import itertools
 import os
 import threading
@@ -68,8 +70,8 @@ def start_workers(backend: str, workers: int | None, n_tasks: int,
     user's (``address``) is already running and is left as it is."""
     workers = workers or default_workers()
     if backend == "processes" and _uses_pool(workers, n_tasks):
-        pool = worker_pool(workers)
-        for _ in range(workers):
+        pool = worker_pool(workers - 1)  # the driver is the other worker (see ``_processes``)
+        for _ in range(workers - 1):
             pool.submit(import_chunk_modules)
     elif backend == "dask" and not address and not _local_cluster_kept(workers):
         # In the background: importing ``distributed`` and starting the cluster (1-2 s) overlap
@@ -112,8 +114,9 @@ def import_chunk_modules() -> None:
     import sim.experiments.runner  # noqa: F401
 
 
-#: Chunks in flight per worker: enough to keep workers busy, few enough that the driver's memory
-#: does not grow with the number of chunks.
+#: Chunks in flight per Dask worker: enough to keep workers busy (a task's round trip through the
+#: scheduler takes milliseconds), few enough that the driver's memory does not grow with the
+#: number of chunks. (A pool process of the ``processes`` backend: ``TASKS_PER_POOL_PROCESS``.)
 IN_FLIGHT_PER_WORKER = 3
 
 
@@ -166,18 +169,18 @@ def _kept(backend: str, workers: int, start: Callable[[], tuple]):
     return _POOLS[key][0]
 
 
-def worker_pool(workers: int):
-    """The session's pool of ``workers`` spawned processes (created on first use)."""
+def worker_pool(processes: int):
+    """The session's pool of ``processes`` spawned processes (created on first use)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     def start():
-        pool = ProcessPoolExecutor(max_workers=workers,
+        pool = ProcessPoolExecutor(max_workers=processes,
                                    mp_context=multiprocessing.get_context("spawn"),
                                    initializer=exit_with_parent, initargs=(os.getpid(),))
         return pool, lambda wait: pool.shutdown(wait=wait, cancel_futures=True)
 
-    return _kept("processes", workers, start)
+    return _kept("processes", processes, start)
 
 
 #: Dask settings of the kept local cluster: its scheduler, nannies and workers share the cores
@@ -240,25 +243,112 @@ atexit.register(close_worker_pools)
 
 
 def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
-    from concurrent.futures import FIRST_COMPLETED, wait
+    """Run the tasks on ``workers`` processes: this one and a pool of ``workers - 1``.
 
-    queue = iter(tasks)
-    pool = worker_pool(workers)
-    pending = set()
+    The driver is one of the workers because it would otherwise sit idle waiting for results,
+    and because it is the one process that needs no start-up: it has imported ``sim`` and loaded
+    the numba kernel (its warm-up replication). Between its own tasks it passes on the pool's
+    finished ones; :class:`_PoolFeeder` hands the pool its share meanwhile."""
+    from concurrent.futures import wait
+
+    pool = worker_pool(workers - 1)
+    started = [pool.submit(import_chunk_modules) for _ in range(workers - 1)]
+    wait(started, timeout=STARTED_WAIT_SECONDS)  # a kept pool answers at once
+    feeder = _PoolFeeder(pool, func, tasks, started)
     try:
-        pending = {pool.submit(func, t)
-                   for t in itertools.islice(queue, workers * IN_FLIGHT_PER_WORKER)}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
-                for t in itertools.islice(queue, 1):
-                    pending.add(pool.submit(func, t))
+        while (step := feeder.next_step()) is not None:
+            finished, task = step
+            yield finished.result() if finished is not None else func(task)
     except BaseException:
-        for future in pending:
-            future.cancel()
+        feeder.stop()
         close_worker_pools()
         raise
+
+
+#: Seconds the driver waits for a kept pool's processes to say they are running before it
+#: computes a first task itself (a kept pool answers in milliseconds; a new one takes seconds).
+STARTED_WAIT_SECONDS = 0.05
+
+#: Tasks handed to each pool process at a time: the one it computes and the next, so it starts
+#: the next without waiting for the driver. More would leave the driver idle at the end of a run,
+#: waiting for tasks it could have computed (a task handed out cannot be taken back).
+TASKS_PER_POOL_PROCESS = 2
+
+
+class _PoolFeeder:
+    """The tasks of one ``processes`` run, shared between the driver and its pool.
+
+    A pool process gets tasks only once it has started (answered its ``import_chunk_modules``
+    task), so a new pool never holds back a task the driver could compute, and a run of a few
+    tasks never waits for the pool. The pool is topped up from the pool's own thread, as soon as
+    one of its processes starts or finishes a task, because the driver may be busy computing a
+    task of its own at that moment. The driver takes the rest: first any task the pool has
+    finished (to pass on its result), then the next task to compute, then it waits for the pool.
+    """
+
+    def __init__(self, pool, func: Callable, tasks: list, started: list) -> None:
+        import queue
+
+        self.pool, self.func, self.started = pool, func, started
+        self.todo = collections.deque(tasks)
+        self.in_flight: set = set()
+        self.finished: queue.SimpleQueue = queue.SimpleQueue()
+        self.errors: list[BaseException] = []
+        self.stopped = False
+        self.lock = threading.RLock()
+        self.hand_out()
+        for future in started:
+            future.add_done_callback(self.hand_out)
+
+    def hand_out(self, _=None) -> None:
+        """Top the started pool processes up to :data:`TASKS_PER_POOL_PROCESS` tasks each. Runs
+        in the pool's thread too, so an error is kept for the driver's thread to raise."""
+        with self.lock:
+            try:
+                capacity = TASKS_PER_POOL_PROCESS * sum(_has_started(f) for f in self.started)
+                while not self.stopped and self.todo and len(self.in_flight) < capacity:
+                    future = self.pool.submit(self.func, self.todo.popleft())
+                    self.in_flight.add(future)
+                    future.add_done_callback(self._finish)
+            except Exception as exc:  # noqa: BLE001 - raised by ``next_step`` in the run's thread
+                self.errors.append(exc)
+                self.stopped = True
+
+    def _finish(self, future) -> None:
+        with self.lock:
+            self.in_flight.discard(future)
+            self.finished.put(future)
+        self.hand_out()
+
+    def next_step(self):
+        """(a finished pool future, None) or (None, a task for the driver to compute), or None
+        when every task is done; blocks while the pool computes the last ones."""
+        with self.lock:
+            if self.errors:
+                raise self.errors[0]
+            if not self.finished.empty():
+                return self.finished.get(), None
+            if self.todo:
+                return None, self.todo.popleft()
+            if not self.in_flight:
+                return None
+        return self.finished.get(), None
+
+    def stop(self) -> None:
+        """Hand out nothing more and cancel what the pool has not started."""
+        with self.lock:
+            self.stopped = True
+            for future in list(self.in_flight):
+                future.cancel()
+
+
+def _has_started(future) -> bool:
+    """Whether a pool process has answered its ``import_chunk_modules`` task; a pool that could
+    not start it (a broken pool) is reported here rather than left to the driver alone."""
+    if not future.done():
+        return False
+    future.result()
+    return True
 
 
 def _distributed():
