@@ -173,6 +173,52 @@ def test_the_driver_is_one_of_the_processes_workers():
         backends.close_worker_pools(wait=True)
 
 
+def test_the_pool_gets_two_tasks_per_process_until_fewer_are_left_than_workers():
+    from concurrent.futures import Future
+
+    from sim.experiments import backends
+
+    class Pool:  # hands out futures the test completes, as a pool process would
+        def __init__(self):
+            self.handed = []
+
+        def submit(self, func, task):
+            future = Future()
+            future.set_running_or_notify_cancel()
+            self.handed.append((task, future))
+            return future
+
+    pool, started = Pool(), Future()
+    feeder = backends._PoolFeeder(pool, None, list(range(6)), [started], workers=2)
+    assert pool.handed == [] and feeder.next_step() == (None, 0)  # not started: driver computes
+    started.set_result(None)  # the pool's process has started: the one it runs and the next
+    assert [task for task, _ in pool.handed] == [1, 2]
+    pool.handed[0][1].set_result("one")  # topped up as it finishes, whatever the driver does
+    assert [task for task, _ in pool.handed] == [1, 2, 3]
+    finished, task = feeder.next_step()
+    assert (finished.result(), task) == ("one", None)  # results are passed on first
+    assert feeder.next_step() == (None, 4)
+    # one task left, fewer than the 2 workers: it goes to whichever is free first, not to the
+    # pool's queue behind task 3
+    pool.handed[1][1].set_result("two")
+    assert [task for task, _ in pool.handed] == [1, 2, 3]
+    assert feeder.next_step()[0].result() == "two"
+    assert feeder.next_step() == (None, 5)
+    pool.handed[2][1].set_result("three")
+    assert feeder.next_step()[0].result() == "three"
+    assert feeder.next_step() is None
+
+    class BrokenPool:
+        def submit(self, func, task):
+            raise RuntimeError("cannot schedule new futures after shutdown")
+
+    done = Future()
+    done.set_result(None)
+    feeder = backends._PoolFeeder(BrokenPool(), None, [0, 1, 2], [done], workers=2)
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        feeder.next_step()
+
+
 def test_a_task_failing_in_the_driver_stops_the_run_and_its_pool():
     import math
 

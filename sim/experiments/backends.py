@@ -254,7 +254,7 @@ def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
     pool = worker_pool(workers - 1)
     started = [pool.submit(import_chunk_modules) for _ in range(workers - 1)]
     wait(started, timeout=STARTED_WAIT_SECONDS)  # a kept pool answers at once
-    feeder = _PoolFeeder(pool, func, tasks, started)
+    feeder = _PoolFeeder(pool, func, tasks, started, workers)
     try:
         while (step := feeder.next_step()) is not None:
             finished, task = step
@@ -269,9 +269,11 @@ def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
 #: computes a first task itself (a kept pool answers in milliseconds; a new one takes seconds).
 STARTED_WAIT_SECONDS = 0.05
 
-#: Tasks handed to each pool process at a time: the one it computes and the next, so it starts
-#: the next without waiting for the driver. More would leave the driver idle at the end of a run,
-#: waiting for tasks it could have computed (a task handed out cannot be taken back).
+#: Tasks handed to each pool process at a time while many remain: the one it computes and the
+#: next, so it starts the next without waiting for a result's round trip through the driver's
+#: threads (which share the interpreter with the driver's own task). Near the end of a run a
+#: pool process gets one task at a time: a task handed out cannot be taken back, and one waiting
+#: in the pool at the end would leave the driver idle while the pool computes it.
 TASKS_PER_POOL_PROCESS = 2
 
 
@@ -286,10 +288,10 @@ class _PoolFeeder:
     finished (to pass on its result), then the next task to compute, then it waits for the pool.
     """
 
-    def __init__(self, pool, func: Callable, tasks: list, started: list) -> None:
+    def __init__(self, pool, func: Callable, tasks: list, started: list, workers: int) -> None:
         import queue
 
-        self.pool, self.func, self.started = pool, func, started
+        self.pool, self.func, self.started, self.workers = pool, func, started, workers
         self.todo = collections.deque(tasks)
         self.in_flight: set = set()
         self.finished: queue.SimpleQueue = queue.SimpleQueue()
@@ -301,12 +303,15 @@ class _PoolFeeder:
             future.add_done_callback(self.hand_out)
 
     def hand_out(self, _=None) -> None:
-        """Top the started pool processes up to :data:`TASKS_PER_POOL_PROCESS` tasks each. Runs
-        in the pool's thread too, so an error is kept for the driver's thread to raise."""
+        """Top the started pool processes up to :data:`TASKS_PER_POOL_PROCESS` tasks each, or
+        one each once fewer tasks are left than there are workers (so the run's last tasks go to
+        whichever worker is free first). Runs in the pool's thread too, so an error is kept for
+        the driver's thread to raise."""
         with self.lock:
             try:
-                capacity = TASKS_PER_POOL_PROCESS * sum(_has_started(f) for f in self.started)
-                while not self.stopped and self.todo and len(self.in_flight) < capacity:
+                started = sum(_has_started(f) for f in self.started)
+                while not self.stopped and self.todo and len(self.in_flight) < started * (
+                        TASKS_PER_POOL_PROCESS if len(self.todo) >= self.workers else 1):
                     future = self.pool.submit(self.func, self.todo.popleft())
                     self.in_flight.add(future)
                     future.add_done_callback(self._finish)
