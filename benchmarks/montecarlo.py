@@ -24,9 +24,9 @@ Figures
       its completion time seen by the driver minus the chunk's own duration): for the driver,
       which is one of the 2 workers, almost nothing; for the pool's process, spawning it,
       ``import sim`` and loading the numba cache.
-  (b) Dask overhead: wall time of ``backend="dask"`` with a 2-worker LocalCluster started for
-      the run (``workers=2``, no ``address``) over ``processes`` with 2 workers, same
-      replications; target <= 1.15 (15 % overhead). Also without either start-up (for Dask it
+  (b) Dask overhead: wall time of ``backend="dask"`` with a LocalCluster started for the run
+      (``workers=2``, no ``address``: the driver and a cluster of 1 worker, as ``processes`` is
+      the driver and a pool of 1) over ``processes`` with 2 workers, same replications; target <= 1.15 (15 % overhead). Also without either start-up (for Dask it
       includes starting the LocalCluster).
   (a, b) again with the workers already running and warm, as they are for the second run of a
       session (the local pool is kept between runs) or on a cluster started beforehand: before
@@ -250,7 +250,8 @@ def main() -> None:
     measured = interleaved(args.repeats, {
         "serial": ((CHONGQING, n, "serial", None), {}),
         "processes, 2 workers": ((CHONGQING, n, "processes", 2), {}),
-        "dask, LocalCluster of 2 started for run": ((CHONGQING, n, "dask", 2), {}),
+        "dask, LocalCluster started for run (the driver and 1 worker)": (
+            (CHONGQING, n, "dask", 2), {}),
         "processes, 2 workers kept warm from an earlier run": (
             (CHONGQING, n, "processes", 2), {"warm_workers": True}),
         "dask, LocalCluster of 2 started and warmed beforehand (--address)": (

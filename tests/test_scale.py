@@ -173,6 +173,29 @@ def test_the_driver_is_one_of_the_processes_workers():
         backends.close_worker_pools(wait=True)
 
 
+def test_the_driver_is_one_of_the_workers_of_the_local_dask_cluster():
+    from sim.experiments import backends
+
+    def where(task):  # pickled by value for the Dask worker
+        import os
+        import time
+
+        time.sleep(task[1])
+        return task[0], os.getpid()
+
+    backends.close_worker_pools(wait=True)
+    try:
+        client = backends.local_cluster(1)  # kept and warm, as a session's second run finds it
+        client.submit(backends.import_chunk_modules, pure=False).result()
+        ran = list(backends.execute([(i, 0.1) for i in range(12)], "dask", 2, func=where))
+        assert sorted(index for index, _ in ran) == list(range(12))
+        (worker,) = client.run(os.getpid).values()
+        assert {pid for _, pid in ran} == {os.getpid(), worker}
+        assert backends.local_cluster(1) is client  # 2 workers: the driver and this cluster's one
+    finally:
+        backends.close_worker_pools(wait=True)
+
+
 def test_the_pool_gets_two_tasks_per_process_until_fewer_are_left_than_workers():
     from concurrent.futures import Future
 
@@ -182,14 +205,14 @@ def test_the_pool_gets_two_tasks_per_process_until_fewer_are_left_than_workers()
         def __init__(self):
             self.handed = []
 
-        def submit(self, func, task):
+        def submit(self, task):
             future = Future()
             future.set_running_or_notify_cancel()
             self.handed.append((task, future))
             return future
 
     pool, started = Pool(), Future()
-    feeder = backends._PoolFeeder(pool, None, list(range(6)), [started], workers=2)
+    feeder = backends._PoolFeeder(pool.submit, list(range(6)), [started], workers=2)
     assert pool.handed == [] and feeder.next_step() == (None, 0)  # not started: driver computes
     started.set_result(None)  # the pool's process has started: the one it runs and the next
     assert [task for task, _ in pool.handed] == [1, 2]
@@ -208,13 +231,12 @@ def test_the_pool_gets_two_tasks_per_process_until_fewer_are_left_than_workers()
     assert feeder.next_step()[0].result() == "three"
     assert feeder.next_step() is None
 
-    class BrokenPool:
-        def submit(self, func, task):
-            raise RuntimeError("cannot schedule new futures after shutdown")
+    def broken(task):
+        raise RuntimeError("cannot schedule new futures after shutdown")
 
     done = Future()
     done.set_result(None)
-    feeder = backends._PoolFeeder(BrokenPool(), None, [0, 1, 2], [done], workers=2)
+    feeder = backends._PoolFeeder(broken, [0, 1, 2], [done], workers=2)
     with pytest.raises(RuntimeError, match="after shutdown"):
         feeder.next_step()
 
@@ -235,7 +257,8 @@ def test_start_workers_starts_the_local_dask_cluster_and_its_imports():
 
     backends.close_worker_pools(wait=True)
     try:
-        backends.start_workers("dask", 2, 1)  # Dask runs even one chunk on its cluster
+        # Dask runs even one chunk on its cluster; with 3 workers, the driver and 2 processes
+        backends.start_workers("dask", 3, 1)
         # it starts in the background, and the run's call takes that cluster over
         assert [t.name for t in backends._STARTING] == ["seisim-dask-start"]
         client = backends.local_cluster(2)
@@ -260,7 +283,7 @@ def test_start_workers_starts_the_local_dask_cluster_and_its_imports():
                 } == {1.0}
         assert dask.config.get("distributed.worker.profile.enabled") is True
         # a kept cluster is not started again
-        backends.start_workers("dask", 2, 1)
+        backends.start_workers("dask", 3, 1)
         assert not backends._STARTING and backends.local_cluster(2) is client
     finally:
         backends.close_worker_pools(wait=True)
@@ -342,7 +365,8 @@ def test_dask_runs_of_a_session_share_one_local_cluster(uncertain_scenario, scal
     try:
         clusters = []
         for run in ("dask-local-1", "dask-local-2"):
-            result = sim.monte_carlo(str(uncertain_scenario), backend="dask", workers=2,
+            # 3 workers: the driver and a cluster of 2
+            result = sim.monte_carlo(str(uncertain_scenario), backend="dask", workers=3,
                                      out=scale_dir / run, progress=False)
             assert_same_results(result, serial_result)
             ((client, _),) = backends._POOLS.values()

@@ -1,11 +1,11 @@
 """Where chunks run: this process, a local process pool, or a Dask cluster.
 
 Backends only decide where :func:`sim.experiments.runner.run_chunk` executes; seeds and chunking are
-fixed before, so every backend gives identical results. The ``processes`` backend with ``workers``
-workers is this process and a pool of ``workers - 1`` processes started with the *spawn* method,
-which works in Jupyter and on every OS; the Dask backend connects to an existing
+fixed before, so every backend gives identical results. The ``processes`` backend uses the *spawn*
+start method, which works in Jupyter and on every OS; the Dask backend connects to an existing
 scheduler (``address``) or runs on a ``LocalCluster`` of its own. Both kinds of local workers are
-started once and kept for the session (see ``_POOLS``). Workers write their chunks to the run
+started once and kept for the session (see ``_POOLS``), and the driver is one of them: ``workers``
+local workers are this process and ``workers - 1`` others (see ``_shared_with_driver``). Workers write their chunks to the run
 directory themselves, so on a cluster it must be on a shared filesystem.
 """
 
@@ -16,6 +16,7 @@ import collections
 import itertools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 from sim.errors import InputError
@@ -70,14 +71,14 @@ def start_workers(backend: str, workers: int | None, n_tasks: int,
     user's (``address``) is already running and is left as it is."""
     workers = workers or default_workers()
     if backend == "processes" and _uses_pool(workers, n_tasks):
-        pool = worker_pool(workers - 1)  # the driver is the other worker (see ``_processes``)
-        for _ in range(workers - 1):
+        pool = worker_pool(_started_locally(workers))
+        for _ in range(_started_locally(workers)):
             pool.submit(import_chunk_modules)
     elif backend == "dask" and not address and not _local_cluster_kept(workers):
         # In the background: importing ``distributed`` and starting the cluster (1-2 s) overlap
         # the driver's warm-up; the run's first call of ``local_cluster`` waits for it.
-        thread = threading.Thread(target=_start_local_cluster, args=(workers,), daemon=True,
-                                  name="seisim-dask-start")
+        thread = threading.Thread(target=_start_local_cluster, args=(_started_locally(workers),),
+                                  daemon=True, name="seisim-dask-start")
         _STARTING.append(thread)
         thread.start()
 
@@ -200,7 +201,7 @@ LOCAL_CLUSTER_CONFIG = {
 
 
 def _local_cluster_kept(workers: int) -> bool:
-    return _pool_key("dask", workers) in _POOLS
+    return _pool_key("dask", _started_locally(workers)) in _POOLS
 
 
 def local_cluster(workers: int):
@@ -243,18 +244,34 @@ atexit.register(close_worker_pools)
 
 
 def _processes(func: Callable, tasks: list, workers: int) -> Iterator:
-    """Run the tasks on ``workers`` processes: this one and a pool of ``workers - 1``.
+    """Run the tasks on this process and the session's pool of ``workers - 1`` processes."""
+    pool = worker_pool(_started_locally(workers))
+    started = [pool.submit(import_chunk_modules) for _ in range(_started_locally(workers))]
+    yield from _shared_with_driver(func, tasks, workers, lambda task: pool.submit(func, task),
+                                   started)
+
+
+def _started_locally(workers: int) -> int:
+    """The processes a local backend starts for ``workers`` workers: the driver is one of them
+    (at least one, as the Dask backend runs even a single chunk on its cluster)."""
+    return max(1, workers - 1)
+
+
+def _shared_with_driver(func: Callable, tasks: list, workers: int, submit: Callable,
+                        started: list) -> Iterator:
+    """Run the tasks on ``workers`` local workers: this process and the ones ``submit`` hands a
+    task to (a process pool or the session's Dask ``LocalCluster``), whose ``started`` futures
+    (one ``import_chunk_modules`` task per process) finish once each process runs.
 
     The driver is one of the workers because it would otherwise sit idle waiting for results,
     and because it is the one process that needs no start-up: it has imported ``sim`` and loaded
-    the numba kernel (its warm-up replication). Between its own tasks it passes on the pool's
-    finished ones; :class:`_PoolFeeder` hands the pool its share meanwhile."""
-    from concurrent.futures import wait
-
-    pool = worker_pool(workers - 1)
-    started = [pool.submit(import_chunk_modules) for _ in range(workers - 1)]
-    wait(started, timeout=STARTED_WAIT_SECONDS)  # a kept pool answers at once
-    feeder = _PoolFeeder(pool, func, tasks, started, workers)
+    the numba kernel (its warm-up replication). Between its own tasks it passes on the others'
+    finished ones; :class:`_PoolFeeder` hands the others their share meanwhile. A failure, or
+    the run's interruption, cancels what they have not started and stops them."""
+    deadline = time.monotonic() + STARTED_WAIT_SECONDS
+    while not all(f.done() for f in started) and time.monotonic() < deadline:
+        time.sleep(0.005)  # kept workers answer at once; new ones take seconds
+    feeder = _PoolFeeder(submit, tasks, started, workers)
     try:
         while (step := feeder.next_step()) is not None:
             finished, task = step
@@ -288,10 +305,10 @@ class _PoolFeeder:
     finished (to pass on its result), then the next task to compute, then it waits for the pool.
     """
 
-    def __init__(self, pool, func: Callable, tasks: list, started: list, workers: int) -> None:
+    def __init__(self, submit: Callable, tasks: list, started: list, workers: int) -> None:
         import queue
 
-        self.pool, self.func, self.started, self.workers = pool, func, started, workers
+        self.submit, self.started, self.workers = submit, started, workers
         self.todo = collections.deque(tasks)
         self.in_flight: set = set()
         self.finished: queue.SimpleQueue = queue.SimpleQueue()
@@ -312,7 +329,7 @@ class _PoolFeeder:
                 started = sum(_has_started(f) for f in self.started)
                 while not self.stopped and self.todo and len(self.in_flight) < started * (
                         TASKS_PER_POOL_PROCESS if len(self.todo) >= self.workers else 1):
-                    future = self.pool.submit(self.func, self.todo.popleft())
+                    future = self.submit(self.todo.popleft())
                     self.in_flight.add(future)
                     future.add_done_callback(self._finish)
             except Exception as exc:  # noqa: BLE001 - raised by ``next_step`` in the run's thread
@@ -343,8 +360,12 @@ class _PoolFeeder:
         """Hand out nothing more and cancel what the pool has not started."""
         with self.lock:
             self.stopped = True
-            for future in list(self.in_flight):
-                future.cancel()
+            try:
+                for future in list(self.in_flight):
+                    future.cancel()
+            except Exception:  # noqa: BLE001 - a Dask client whose scheduler is gone: the run's
+                pass  # own error is what the caller raises next, and the workers are stopped
+
 
 
 def _has_started(future) -> bool:
@@ -369,17 +390,25 @@ def _distributed():
 
 
 def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Iterator:
-    """Run the tasks on the session's local cluster, or on the user's scheduler (``address``)
-    through a client of the run's own, closed at its end; the user's cluster is left running."""
+    """Run the tasks on the user's scheduler (``address``) through a client of the run's own,
+    closed at its end (the user's cluster is left running), or on the session's local cluster,
+    with the driver as one of the ``workers`` as in the processes backend."""
     distributed = _distributed()
-    if address:
+    if not address:
+        client = local_cluster(_started_locally(workers))
+        if workers > 1:
+            started = [client.submit(import_chunk_modules, pure=False, workers=[worker])
+                       for worker in client.scheduler_info()["workers"]]
+            yield from _shared_with_driver(
+                func, tasks, workers, lambda task: client.submit(func, task, pure=False),
+                started)
+            return
+    else:
         try:
             client = distributed.Client(address, timeout="20s")
         except OSError as exc:
             raise InputError(f"cannot reach the Dask scheduler at {address}: "
                              + " ".join(str(exc).split())) from None
-    else:
-        client = local_cluster(workers)
     running = distributed.as_completed(loop=client.loop)
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
