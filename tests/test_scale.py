@@ -369,7 +369,10 @@ def test_dask_runs_of_a_session_share_one_local_cluster(uncertain_scenario, scal
             result = sim.monte_carlo(str(uncertain_scenario), backend="dask", workers=3,
                                      out=scale_dir / run, progress=False)
             assert_same_results(result, serial_result)
-            ((client, _),) = backends._POOLS.values()
+            # the driver computes while the cluster starts in the background (a run this short
+            # may finish first); the next call takes the cluster the run started
+            client = backends.local_cluster(2)
+            assert len(backends._POOLS) == 1
             clusters.append((client, client.scheduler.address,
                              sorted(client.scheduler_info()["workers"])))
         # the second run found the first run's cluster, scheduler and worker processes running

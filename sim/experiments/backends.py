@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import itertools
 import os
 import threading
@@ -99,13 +100,53 @@ def _start_local_cluster(workers: int) -> None:
         pass
 
 
+def _local_cluster_in_background(processes: int):
+    """The session's local cluster of ``processes`` workers, taken (or started) on a thread of
+    its own, so the driver computes chunks meanwhile instead of waiting the second or two a new
+    cluster takes. Returns a future of its client and one future per worker process, finished
+    once that process has imported what a chunk needs (or failed with the cluster's error)."""
+    from concurrent.futures import Future
+
+    client_ready: Future = Future()
+    started = [Future() for _ in range(processes)]
+
+    def start() -> None:
+        try:
+            client = local_cluster(processes)
+            client_ready.set_result(client)
+            for worker, future in zip(client.scheduler_info()["workers"], started):
+                probe = client.submit(import_chunk_modules, pure=False, workers=[worker])
+                probe.add_done_callback(lambda probe, future=future: _pass_on(probe, future))
+        except BaseException as exc:  # noqa: BLE001 - raised by the run that waits for it
+            for future in (client_ready, *started):
+                if not future.done():
+                    future.set_exception(exc)
+
+    thread = threading.Thread(target=start, daemon=True, name="seisim-dask-start")
+    _STARTING.append(thread)
+    thread.start()
+    return client_ready, started
+
+
+def _pass_on(probe, future) -> None:
+    """Finish ``future`` as the Dask future ``probe`` finished."""
+    try:
+        probe.result()
+    except BaseException as exc:  # noqa: BLE001 - passed on, not swallowed
+        future.set_exception(exc)
+    else:
+        future.set_result(None)
+
+
 def _wait_for_start() -> None:
-    """Wait for a cluster being started in the background (other than by this thread)."""
+    """Wait for a cluster being started in the background. A starting thread waits only for
+    the ones started before it (so two never wait for each other); any other thread, for all."""
     for thread in list(_STARTING):
-        if thread is not threading.current_thread():
-            thread.join()
-            if thread in _STARTING:
-                _STARTING.remove(thread)
+        if thread is threading.current_thread():
+            return
+        thread.join()
+        with contextlib.suppress(ValueError):  # another thread may have removed it
+            _STARTING.remove(thread)
 
 
 def import_chunk_modules() -> None:
@@ -394,15 +435,14 @@ def _dask(func: Callable, tasks: list, workers: int, address: str | None) -> Ite
     closed at its end (the user's cluster is left running), or on the session's local cluster,
     with the driver as one of the ``workers`` as in the processes backend."""
     distributed = _distributed()
+    if not address and workers > 1:
+        client, started = _local_cluster_in_background(_started_locally(workers))
+        yield from _shared_with_driver(
+            func, tasks, workers, lambda task: client.result().submit(func, task, pure=False),
+            started)
+        return
     if not address:
-        client = local_cluster(_started_locally(workers))
-        if workers > 1:
-            started = [client.submit(import_chunk_modules, pure=False, workers=[worker])
-                       for worker in client.scheduler_info()["workers"]]
-            yield from _shared_with_driver(
-                func, tasks, workers, lambda task: client.submit(func, task, pure=False),
-                started)
-            return
+        client = local_cluster(1)
     else:
         try:
             client = distributed.Client(address, timeout="20s")
