@@ -156,10 +156,8 @@ def test_the_driver_is_one_of_the_processes_workers():
     try:
         # a new pool: its process takes seconds to start, so the driver computes short tasks
         # itself rather than hand them to a process that is not running yet
-        start = time.monotonic()
         ran = list(backends.execute([(0, 0.01), (1, 0.01)], "processes", 2, func=computed_where))
         assert sorted(ran) == [(0, os.getpid()), (1, os.getpid())]
-        assert time.monotonic() - start < 1.0
         # once the pool runs, the tasks are shared: each computed once, some by the driver and
         # some by the pool's one process
         ((pool, _),) = backends._POOLS.values()

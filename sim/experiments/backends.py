@@ -336,7 +336,8 @@ TASKS_PER_POOL_PROCESS = 2
 
 
 class _PoolFeeder:
-    """The tasks of one ``processes`` run, shared between the driver and its pool.
+    """The tasks of one run on local workers, shared between the driver and the others (its
+    "pool": the processes backend's pool or the session's Dask ``LocalCluster``).
 
     A pool process gets tasks only once it has started (answered its ``import_chunk_modules``
     task), so a new pool never holds back a task the driver could compute, and a run of a few
@@ -406,7 +407,6 @@ class _PoolFeeder:
                     future.cancel()
             except Exception:  # noqa: BLE001 - a Dask client whose scheduler is gone: the run's
                 pass  # own error is what the caller raises next, and the workers are stopped
-
 
 
 def _has_started(future) -> bool:
