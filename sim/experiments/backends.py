@@ -5,8 +5,9 @@ fixed before, so every backend gives identical results. The ``processes`` backen
 start method, which works in Jupyter and on every OS; the Dask backend connects to an existing
 scheduler (``address``) or runs on a ``LocalCluster`` of its own. Both kinds of local workers are
 started once and kept for the session (see ``_POOLS``), and the driver is one of them: ``workers``
-local workers are this process and ``workers - 1`` others (see ``_shared_with_driver``). Workers write their chunks to the run
-directory themselves, so on a cluster it must be on a shared filesystem.
+local workers are this process and ``workers - 1`` others (see ``_shared_with_driver``). Workers
+write their chunks to the run directory themselves, so on a cluster it must be on a shared
+filesystem.
 """
 
 from __future__ import annotations
@@ -77,27 +78,12 @@ def start_workers(backend: str, workers: int | None, n_tasks: int,
             pool.submit(import_chunk_modules)
     elif backend == "dask" and not address and not _local_cluster_kept(workers):
         # In the background: importing ``distributed`` and starting the cluster (1-2 s) overlap
-        # the driver's warm-up; the run's first call of ``local_cluster`` waits for it.
-        thread = threading.Thread(target=_start_local_cluster, args=(_started_locally(workers),),
-                                  daemon=True, name="seisim-dask-start")
-        _STARTING.append(thread)
-        thread.start()
+        # the driver's warm-up; the run takes the cluster over (an error is the run's to report).
+        _local_cluster_in_background(_started_locally(workers))
 
 
 #: Threads starting the local Dask cluster ahead of a run (see ``start_workers``).
 _STARTING: list[threading.Thread] = []
-
-
-def _start_local_cluster(workers: int) -> None:
-    """Start the session's local cluster and have every worker import what a chunk needs."""
-    try:
-        client = local_cluster(workers)
-        # tasks rather than ``client.run``, which blocks until every worker has returned
-        _distributed().fire_and_forget(
-            [client.submit(import_chunk_modules, pure=False, workers=[worker])
-             for worker in client.scheduler_info()["workers"]])
-    except Exception:  # noqa: BLE001 - the run's own ``local_cluster`` call retries and reports
-        pass
 
 
 def _local_cluster_in_background(processes: int):
