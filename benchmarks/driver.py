@@ -2,7 +2,7 @@
 time of ``seisim solve`` and ``seisim sensitivity`` before and after designs ran on the driver.
 
     python benchmarks/driver.py [--replications 1000] [--repeats 3] [--before dfc7339]
-                                [--skip-before] [--solve-replications 200]
+                                [--skip-before] [--skip-analyses] [--solve-replications 200]
 
 Run it on quiet cores (no calibration, test run or other benchmark alongside). Every measured run
 is a fresh Python subprocess (``--child``) that imports ``sim`` and loads the numba kernel from its
@@ -28,12 +28,18 @@ Figures
         inputs (``scenario.model_inputs(parameter_rng(seed, r))`` per replication when the
         scenario varies, else once), the random streams and their PCG64 states, the firm
         population (``FirmState.initial``) and the annual arrays are built outside it; their
-        unclocked seconds are printed alongside. Printed with them, as a cross-check that
-        follows the engine's code should its kernel call change: the seconds of every call from
-        Python into a compiled ``sim.engines`` function while the driver's ``run_replications``
-        runs the same replications in the same process.
+        unclocked seconds are printed alongside.
+      * compiled code as the driver runs it: the seconds of every call from Python into a
+        compiled ``sim.engines`` function while the driver's ``run_replications`` runs the same
+        replications in the same process, in the driver's chunks (one batch per chunk of the
+        experiment's chunk size, 100): each replication's population, run and price levels, and
+        the seeding of its streams. It follows the engine's code wherever its kernel call goes.
+        Everything else of an end-to-end run is Python: inputs, tables, outcomes, files.
       * the fractions end-to-end / kernel-only replications/s (= kernel seconds / end-to-end
-        seconds; target >= 0.85), from the median runs and from the best runs.
+        seconds; target >= 0.85), from the median runs and from the best runs; and the share of
+        the end-to-end second call spent in compiled code (compiled seconds / its seconds).
+        The first counts the initial population (drawn per replication, in compiled code) as
+        overhead, the second as simulation.
       * where the rest goes: one further second call, under cProfile: cumulative seconds of the
         functions that make up the driver, a chunk and a replication (``BREAKDOWN``), each as a
         share of the call. In that call the driver's warm-up replication is timed on its own,
@@ -190,6 +196,7 @@ def kernel_in_driver(scenario, n: int) -> float:
     figure still counts it while ``kernel_only`` would need updating."""
     from numba.core.dispatcher import Dispatcher
 
+    from sim.experiments.driver import Experiment
     from sim.experiments.runner import run_replications
 
     spent = [0.0]
@@ -211,8 +218,11 @@ def kernel_in_driver(scenario, n: int) -> float:
             if isinstance(value, Dispatcher) and value.py_func.__module__.startswith("sim."):
                 patched.append((module, attr, value))
                 setattr(module, attr, timed(value))
+    size = Experiment({"": scenario}, n, SEED).chunk_size
     try:
-        run_replications(scenario, range(n), SEED, scenario.spec.monte_carlo.engine)
+        for first in range(0, n, size):  # the driver's chunks: one batch each
+            run_replications(scenario, range(first, min(first + size, n)), SEED,
+                             scenario.spec.monte_carlo.engine)
     finally:
         for module, attr, value in patched:
             setattr(module, attr, value)
@@ -331,9 +341,10 @@ def end_to_end_vs_kernel(scenario: str, n: int, repeats: int) -> dict:
     print(f"    kernel-only                  {k['text']}" + note(kernel))
     print(f"      outside the clock, median s: compile inputs "
           f"{statistics.median(r['compile'] for r in kernel):.2f}, streams + population + arrays "
-          f"{statistics.median(r['prepare'] for r in kernel):.2f}; cross-check, compiled calls "
-          f"inside the driver's run_replications: "
-          f"{statistics.median(r['in_driver'] for r in kernel):.2f} s")
+          f"{statistics.median(r['prepare'] for r in kernel):.2f}")
+    compiled = figures([{"wall": r["in_driver"]} for r in kernel], n)
+    print(f"    compiled code in the driver's chunks (population, run, prices, seeding) "
+          f"{compiled['text']}")
     fractions = {}
     for label, group in (("end-to-end, fresh process", cold),
                          ("end-to-end, second call", second)):
@@ -346,6 +357,9 @@ def end_to_end_vs_kernel(scenario: str, n: int, repeats: int) -> dict:
     for label, (med, best) in fractions.items():
         print(f"    fraction {label} / kernel-only: {med:.3f} (median runs; best runs {best:.3f}); "
               f"target >= {TARGET_FRACTION}: {'met' if med >= TARGET_FRACTION else 'NOT met'}")
+    share = compiled["median"] / figures(second, n)["median"]
+    print(f"    share of the end-to-end second call spent in compiled code: {share:.3f} (medians; "
+          f"the rest is Python)")
     total = prof["wall"] + prof["warm_up"]
     print(f"    where the time goes: the second call under cProfile, {total:.2f} s with the "
           f"warm-up (unprofiled median {figures(second, n)['median']:.2f} s); cumulative s and "
@@ -358,7 +372,7 @@ def end_to_end_vs_kernel(scenario: str, n: int, repeats: int) -> dict:
         print(f"      {label:<48} {seconds:7.3f} {seconds / total:6.1%}")
     cold_med, cold_best = fractions["end-to-end, fresh process"]
     return {"fraction": cold_med, "fraction_best": cold_best,
-            "fraction_second": fractions["end-to-end, second call"][0],
+            "fraction_second": fractions["end-to-end, second call"][0], "compiled_share": share,
             "rate_kernel": n / k["median"], "rate_e2e": n / figures(cold, n)["median"]}
 
 
@@ -459,6 +473,8 @@ def main() -> None:
                         help=f"reference commit of (2) (default {BEFORE})")
     parser.add_argument("--skip-before", action="store_true",
                         help="(2) in the current tree only")
+    parser.add_argument("--skip-analyses", action="store_true",
+                        help="(1) only: no analysis commands")
     parser.add_argument("--solve-replications", type=int, default=200,
                         help="replications per lever value of the solve run in (2)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -477,20 +493,21 @@ def main() -> None:
           "replications")
     fig = {sc: end_to_end_vs_kernel(sc, n, args.repeats) for sc in SCENARIOS}
 
-    print(f"\n(2) analysis commands, {'current tree only' if args.skip_before else ''}"
-          f"{'' if args.skip_before else f'before ({args.before}) and current tree'}, "
-          f"backend processes, {WORKERS} workers")
-    trees = {}
-    before = None
-    try:
-        if not args.skip_before:
-            before = reference_tree(args.before)
-            trees[f"before ({args.before})"] = before
-        trees["current"] = ROOT
-        analyses(trees, args.repeats, args.solve_replications)
-    finally:
-        if before is not None:
-            remove_tree(before)
+    if not args.skip_analyses:
+        print(f"\n(2) analysis commands, {'current tree only' if args.skip_before else ''}"
+              f"{'' if args.skip_before else f'before ({args.before}) and current tree'}, "
+              f"backend processes, {WORKERS} workers")
+        trees = {}
+        before = None
+        try:
+            if not args.skip_before:
+                before = reference_tree(args.before)
+                trees[f"before ({args.before})"] = before
+            trees["current"] = ROOT
+            analyses(trees, args.repeats, args.solve_replications)
+        finally:
+            if before is not None:
+                remove_tree(before)
 
     print(f"\nother processes used at most {max(FOREIGN):.1f} CPU-s during any measured run "
           f"(total {sum(FOREIGN):.1f} CPU-s; 0 = quiet machine)")
@@ -498,7 +515,7 @@ def main() -> None:
     print(f"chongqing-baseline end-to-end (fresh process) / kernel-only, serial, {n} "
           f"replications: {cq['fraction']:.3f} ({cq['rate_e2e']:.1f} vs {cq['rate_kernel']:.1f} "
           f"replications/s; second call in a process {cq['fraction_second']:.3f}; target >= "
-          f"{TARGET_FRACTION})")
+          f"{TARGET_FRACTION}; compiled share of the second call {cq['compiled_share']:.3f})")
 
 if __name__ == "__main__":
     main()
