@@ -92,6 +92,30 @@ def test_results_do_not_depend_on_how_replications_are_batched(fuling, fuling_va
     _same(mixed[1], run_engine(longer, seeds[1]))
 
 
+@pytest.mark.parametrize("engine", ["numba", "mesa"])
+def test_a_batch_that_keeps_no_firm_tables_gives_the_same_results(fuling, fuling_variants,
+                                                                   engine):
+    """Without firm tables, the replications of a numba batch share one replication's slots: each
+    must still start from clean slots (the variants enter and invest differently, so an earlier
+    replication leaves more used slots, stakes and pipelines behind than the next one uses)."""
+    n = 7 if engine == "numba" else 2
+    seeds = _seeds(n, entropy=5)
+    inputs = [fuling_variants[r % 3] for r in range(n)]
+    kept = run_batch(inputs, seeds, engine=engine)
+    assert len({r.firms.n_used for r in kept}) > 1 or engine == "mesa"
+    assert any(r.firms.stake.any() for r in kept)
+    for a, b in zip(kept, run_batch(inputs, seeds, engine=engine, keep_firms=False)):
+        assert b.firms is None
+        for field in ("raw", "by_industry", "by_park", "by_services"):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    # Per-firm history needs the firm tables: asking for it keeps them.
+    recorded = run_batch(inputs[:2], seeds[:2], engine=engine, record_firms=True,
+                         keep_firms=False)
+    for a, b in zip(kept, recorded):
+        assert b.firms is not None and len(b.firm_table())
+        assert np.array_equal(a.raw, b.raw)
+
+
 def test_run_batch_is_deterministic_and_integer_seeds_work(fuling):
     a = run_batch(fuling, [3, 4])
     b = run_batch(fuling, [np.random.SeedSequence(3), np.random.SeedSequence(4)])

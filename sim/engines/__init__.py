@@ -23,7 +23,8 @@ ENGINES = ("numba", "mesa")
 
 def run_batch(inputs: ModelInputs | Sequence[ModelInputs],
               seeds: Sequence[np.random.SeedSequence | int], engine: str = "numba",
-              record_firms: bool = False, *, errors: str = "raise") -> list:
+              record_firms: bool = False, *, errors: str = "raise",
+              keep_firms: bool = True) -> list:
     """Replications of ``inputs`` (one :class:`ModelInputs` for all, or one per seed), one per seed;
     a list of RunResult in seed order.
 
@@ -35,6 +36,10 @@ def run_batch(inputs: ModelInputs | Sequence[ModelInputs],
     A replication whose values stop being finite raises its :class:`InputError` (``errors="raise"``,
     the first such replication in seed order) or, with ``errors="return"``, stands in the list as
     that exception, the other results intact.
+
+    ``keep_firms=False`` (a Monte Carlo chunk, which keeps only the yearly arrays): the results
+    carry no final firm table (``firms`` is None), so on numba the replications share one
+    replication's firm slots, whatever the batch size. ``record_firms`` keeps them.
     """
     if engine not in ENGINES:
         raise InputError(f"unknown engine '{engine}' (choose one of {', '.join(ENGINES)})")
@@ -51,9 +56,13 @@ def run_batch(inputs: ModelInputs | Sequence[ModelInputs],
     if engine == "numba":
         from sim.engines.numba_engine import run_numba_batch
 
-        results = run_numba_batch(configs, seeds, record_firms)
+        results = run_numba_batch(configs, seeds, record_firms, keep_firms)
     else:
         results = [_run_mesa(i, seed, record_firms) for i, seed in zip(configs, seeds)]
+        if not (keep_firms or record_firms):
+            for result in results:
+                if not isinstance(result, Exception):
+                    result.firms = None
     if errors == "raise":
         for result in results:
             if isinstance(result, Exception):

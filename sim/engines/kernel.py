@@ -1459,28 +1459,36 @@ def add_firm(i, size, j, p, J, rd_new, logy, ind, park, rd, age, alive, cell, bu
 @njit(cache=True, error_model="numpy", nogil=True)
 def simulate_batch(config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALLOC, F_MAX_DEALS,
                    SERV0, SHIFT, POP, CELL, COUNTS, BIGS, PRICES_, spy, n_years, STREAMS,
-                   slots, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t, stake_f,
-                   n_used, ANN, ANN_IND, ANN_PARK, ANN_SERV, hist_at, HIST):
+                   first, caps, logy, ind, park, rd, age, alive, pipe, pipe_t, stake, stake_t,
+                   stake_f, n_used, ANN, ANN_IND, ANN_PARK, ANN_SERV, hist_at, HIST):
     """Replications ``r = 0, 1, ...`` of configurations of one shape (industries, parks, funds,
     services, years): replication r runs configuration ``config[r]`` (row of the stacked inputs
     ``S ... PRICES_``, with its layout ``COUNTS``/``BIGS``) with the streams
     the PCG64 states ``STREAMS[r]`` (one row of four words per stream, :data:`KERNEL_STREAMS`
     order; advanced): its initial population, the run and its price levels. Its
-    firms occupy slots ``slots[r]:slots[r + 1]`` of the flat firm arrays (``n_used[r]`` of them
-    used at the end), its annual rows are ``ANN[r]`` ..., and with per-firm history
+    firms occupy slots ``first[r]:first[r] + caps[r]`` of the flat firm arrays (``n_used[r]`` of
+    them used at the end), its annual rows are ``ANN[r]`` ..., and with per-firm history
     (``hist_at[-1] > 0``) its history is ``HIST[hist_at[r]:hist_at[r + 1]]`` as a
-    (years + 1, slots) table. Each replication touches only its own slices (the workspace is
-    rewritten before it is read), so results do not depend on how replications are batched."""
+    (years + 1, slots) table. Replications may share slots (``first`` all 0, when the caller
+    keeps no final firm table: one replication's memory for the whole batch, and no fresh pages
+    to fault in): slots an earlier replication wrote are zeroed before the next one starts, so
+    each starts from zeroed slots as in a fresh table, and the workspace is rewritten before it
+    is read. Results do not depend on how replications are batched, nor on sharing."""
     rows = n_years + 1
     cap_max = 0
     for r in range(config.size):
-        cap_max = max(cap_max, slots[r + 1] - slots[r])
+        cap_max = max(cap_max, caps[r])
     work, work_i = np.zeros((N_WORK, cap_max)), np.zeros((2, cap_max), np.int64)
     cell, busy = np.zeros(cap_max, np.int32), np.zeros(cap_max, np.int8)
     raw = np.zeros(cap_max, np.uint64)
+    written = 0  # slots below this may hold an earlier replication's firms
     for r in range(config.size):
         u = config[r]
-        a, b = slots[r], slots[r + 1]
+        a = first[r]
+        b = a + caps[r]
+        for i in range(a, min(b, written)):
+            logy[i], ind[i], park[i], rd[i], age[i], alive[i] = 0.0, 0, 0, 0.0, 0.0, 0
+            pipe[i], pipe_t[i], stake[i], stake_t[i], stake_f[i] = 0.0, 0.0, 0.0, 0.0, 0
         st = STREAMS[r]
         n0 = synthesize_population(POP[u], CELL[u], COUNTS[u], BIGS[u], st[R_POPULATION],
                                    logy[a:b], ind[a:b], park[a:b], rd[a:b], age[a:b], alive[a:b])
@@ -1495,4 +1503,5 @@ def simulate_batch(config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALL
             stake_f[a:b], n0, st[R_MACRO], st[R_GROWTH], st[R_EXIT],
             st[R_FUND], st[R_ENTRY], ANN[r], ANN_IND[r], ANN_PARK[r],
             ANN_SERV[r], history, work, work_i, cell, busy, raw)
+        written = max(written, a + n_used[r])
         price_levels(PRICES_[u], n_years, st[R_PRICES], ANN[r])

@@ -58,10 +58,12 @@ def _shape(inputs: ModelInputs) -> tuple:
 
 
 def run_numba_batch(inputs: list[ModelInputs], seeds: list, record_firms: bool = False,
-                    ) -> list[RunResult | Exception]:
+                    keep_firms: bool = True) -> list[RunResult | Exception]:
     """Replication ``r`` runs ``inputs[r]`` with ``seeds[r]``. A replication whose values stop
     being finite gets its :class:`~sim.errors.InputError` in its place in the list (the caller
-    decides whether to raise)."""
+    decides whether to raise). Without ``keep_firms`` (and without ``record_firms``, whose firm
+    table needs them) the results carry no final firm table and the replications share one
+    replication's firm slots: a Monte Carlo chunk's memory does not grow with its size."""
     if len(inputs) != len(seeds):
         raise ValueError(f"{len(inputs)} inputs for {len(seeds)} seeds")
     configs: list[_Config] = []
@@ -80,12 +82,14 @@ def run_numba_batch(inputs: list[ModelInputs], seeds: list, record_firms: bool =
     results: list = [None] * len(seeds)
     for reps in groups.values():
         for r, result in zip(reps, _run_group([configs[config_of[r]] for r in reps],
-                                              [seeds[r] for r in reps], record_firms)):
+                                              [seeds[r] for r in reps], record_firms,
+                                              keep_firms or record_firms)):
             results[r] = result
     return results
 
 
-def _run_group(configs: list[_Config], seeds: list, record_firms: bool) -> list:
+def _run_group(configs: list[_Config], seeds: list, record_firms: bool,
+               keep_firms: bool) -> list:
     """Replications whose configurations share one shape: one compiled call."""
     distinct: dict[int, int] = {}
     order: list[_Config] = []
@@ -97,9 +101,9 @@ def _run_group(configs: list[_Config], seeds: list, record_firms: bool) -> list:
             order.append(c)
         config[r] = u
     ins = [c.inputs for c in order]
-    first = ins[0]
-    J, P, NS = first.mu.shape[1], first.land.size, first.services0.size
-    rows = first.n_years + 1
+    J, P, NS = ins[0].mu.shape[1], ins[0].land.size, ins[0].services0.size
+    spy, n_years = int(ins[0].steps_per_year), int(ins[0].n_years)
+    rows = n_years + 1
 
     def stack(get, dtype=float):
         return np.ascontiguousarray(np.stack([np.asarray(get(i), dtype=dtype) for i in ins]))
@@ -119,10 +123,10 @@ def _run_group(configs: list[_Config], seeds: list, record_firms: bool) -> list:
 
     R = len(configs)
     caps = np.array([c.capacity for c in configs], np.int64)
-    slots = np.zeros(R + 1, np.int64)
-    np.cumsum(caps, out=slots[1:])
-    total = int(slots[-1])
-    firms = FirmState.empty(total)
+    first = np.zeros(R, np.int64)  # shared slots: every replication starts at slot 0
+    if keep_firms:  # each replication's own slots, kept for its result
+        np.cumsum(caps[:-1], out=first[1:])
+    firms = FirmState.empty(int(first[-1] + caps[-1]) if keep_firms else int(caps.max()))
     n_used = np.zeros(R, np.int64)
     ann = np.zeros((R, rows, len(kernel.ANNUAL)))
     ann_ind, ann_park, ann_serv = np.zeros((R, rows, J)), np.zeros((R, rows, P)), \
@@ -135,15 +139,14 @@ def _run_group(configs: list[_Config], seeds: list, record_firms: bool) -> list:
 
     kernel.simulate_batch(
         config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALLOC, F_MAX_DEALS, SERV0, SHIFT,
-        POP, CELL, COUNTS, BIGS, PRICES, int(first.steps_per_year), int(first.n_years), states,
-        slots, firms.logy, firms.industry, firms.park, firms.rd, firms.age, firms.alive,
-        firms.pipeline, firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund,
+        POP, CELL, COUNTS, BIGS, PRICES, spy, n_years, states, first, caps, firms.logy,
+        firms.industry, firms.park, firms.rd, firms.age, firms.alive, firms.pipeline, firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund,
         n_used, ann, ann_ind, ann_park, ann_serv, hist_at, hist)
 
     out = []
     for r, c in enumerate(configs):
-        a, b = int(slots[r]), int(slots[r + 1])
-        state = FirmState(
+        a, b = int(first[r]), int(first[r] + caps[r])
+        state = None if not keep_firms else FirmState(
             logy=firms.logy[a:b], industry=firms.industry[a:b], park=firms.park[a:b],
             rd=firms.rd[a:b], age=firms.age[a:b], alive=firms.alive[a:b],
             pipeline=firms.pipeline[a:b], pipeline_step=firms.pipeline_step[a:b],

@@ -77,7 +77,7 @@ class RunResult:
     by_park: np.ndarray
     by_services: np.ndarray
     firm_history: np.ndarray | None
-    firms: FirmState
+    firms: FirmState | None      # the final firm table; None if the batch did not keep it
 
     @property
     def annual(self) -> pd.DataFrame:
@@ -100,7 +100,7 @@ class RunResult:
         })
 
 
-def finish_run(inputs: ModelInputs, firms: FirmState, arrays) -> RunResult:
+def finish_run(inputs: ModelInputs, firms: FirmState | None, arrays) -> RunResult:
     ann, ann_ind, ann_park, ann_serv, history = arrays
     for name, block in (("annual", ann), ("industry", ann_ind), ("park", ann_park),
                         ("services", ann_serv)):

@@ -95,7 +95,7 @@ def run_replications(scenario: Scenario, replications, seed: int, engine: str = 
         try:
             results = run_batch([inputs for _, inputs in batch],
                                 [replication_seed(seed, r) for r, _ in batch], engine,
-                                errors="return")
+                                errors="return", keep_firms=False)
         except Exception:  # noqa: BLE001 - find the replication that raised, one by one
             results = [_run_alone(inputs, seed, r, engine) for r, inputs in batch]
         for (r, inputs), result in zip(batch, results):
