@@ -29,9 +29,12 @@ class IdentityCache:
     def get(self, objects: tuple, key=()):
         """The value kept for ``objects`` (the same objects, not equal ones) and ``key``, or
         :data:`MISSING`."""
-        entry = self._entries.get((tuple(map(id, objects)), key))
-        if entry is None or any(a is not b for a, b in zip(entry[0], objects)):
+        entry = self._entries.get((tuple([id(o) for o in objects]), key))
+        if entry is None:
             return MISSING
+        for held, given in zip(entry[0], objects):  # a loop: asked many times per draw
+            if held is not given:
+                return MISSING
         return entry[1]
 
     def put(self, objects: tuple, key, value):

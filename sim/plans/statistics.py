@@ -265,15 +265,15 @@ def load_statistics(region: str, plan_file: str | None = None) -> Statistics | N
     file, working directory and ``SEISIM_SEEDS``; which of them exists and its modification time
     are checked on every call, so a file added, edited or removed is seen at once.
     """
-    candidates = _statistics_candidates(region, plan_file, os.getcwd(),
-                                        os.environ.get("SEISIM_SEEDS", ""))
+    cwd = os.getcwd()
+    candidates = _statistics_candidates(region, plan_file, cwd, os.environ.get("SEISIM_SEEDS", ""))
     for path in candidates:
         try:
             status = os.stat(path)
         except OSError:
             continue
         if stat.S_ISREG(status.st_mode):
-            return _read_cached(path, status.st_mtime_ns, _display(path, os.getcwd()))
+            return _read_cached(path, status.st_mtime_ns, _display(path, cwd))
     return None
 
 
