@@ -27,12 +27,11 @@ import numpy as np
 
 from sim.connectors.replication import (check_replication, lever_overrides,
                                         replication_inputs, scenario_specs, target_values)
-from sim.engines.kernel import A_INDEX
 from sim.engines.mesa_engine import RegionModel
+from sim.engines.numba_engine import draw_price_levels
 from sim.engines.state import annual_frame, finish_run
 from sim.experiments.seeding import check_seed, replication_seed
 from sim.model.inputs import random_streams
-from sim.model.prices import price_levels
 
 #: Annual-table columns reported each year besides the targets.
 HEADLINE_COLUMNS = ("sei_output_share", "sei_industrial_output", "total_industrial_output",
@@ -82,9 +81,8 @@ class SEIRegion(RegionModel):
         super().__init__(inputs, sequence, record_firms)
         # Price levels are drawn after a run by run_engine, from their own stream; drawing them
         # first lets every year's reported row be complete (growth at comparable prices).
-        levels = price_levels(inputs.params, inputs.n_years, random_streams(sequence)["prices"])
-        self.arrays[0][:, A_INDEX["industrial_price_level"]] = levels[:, 0]
-        self.arrays[0][:, A_INDEX["gdp_price_level"]] = levels[:, 1]
+        # The engines' own function, so the levels are theirs to the last bit.
+        draw_price_levels(inputs, random_streams(sequence, ("prices",))["prices"], self.arrays[0])
         self.specs = [s for s in scenario_specs(sc) if s.simulated]
         self._row_cache: tuple[int, dict] | None = None
         reporters = {"year": lambda m: int(m.inputs.years[m.year_row])}

@@ -36,7 +36,12 @@ def price_vector(inputs: ModelInputs) -> np.ndarray:
 
 def draw_price_levels(inputs: ModelInputs, rng: np.random.Generator, raw: np.ndarray) -> None:
     """ODD 7.15 (compiled, the function the batched kernel calls): the price-level columns of
-    ``raw``, drawn from the replication's prices stream (``rng`` advances by the draws)."""
+    ``raw``, drawn from the replication's prices stream (``rng`` advances by the draws).
+
+    The model's amounts are nominal while bulletins publish growth at comparable prices, so each
+    replication carries an industrial producer price level and a GDP deflator (base year 1),
+    geometric random walks in yearly steps. No process of the model reads them, so they come from
+    their own stream, after the run, and every engine and connector draws them here."""
     state = kernel.stream_state(rng)
     kernel.price_levels(price_vector(inputs), inputs.n_years, state, raw)
     kernel.set_stream_state(rng, state)
