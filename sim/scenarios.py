@@ -14,6 +14,7 @@ import re
 
 import copy
 import itertools
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -80,7 +81,7 @@ class Distribution(Strict):
             return float(rng.uniform(self.low, self.high))
         if self.dist == "triangular":
             return float(rng.triangular(self.low, self.mode, self.high))
-        return float(self.median * np.exp(self.sigma * rng.standard_normal()))
+        return float(self.median * math.exp(self.sigma * rng.standard_normal()))
 
 
 #: Replications per scenario: the annual rows of ten million replications already fill a disk.
@@ -269,7 +270,7 @@ class Scenario:
                 hi = np.inf if dist.high is None else dist.high
                 probes += [float(np.clip(dist.mean + k * dist.sd, lo, hi)) for k in (-4, 4)]
             if dist.dist == "lognormal":
-                probes += [dist.median * float(np.exp(k * dist.sigma)) for k in (-4, 4)]
+                probes += [dist.median * math.exp(k * dist.sigma) for k in (-4, 4)]
             for value in probes:
                 try:
                     base.updated(nested_override(key, value))

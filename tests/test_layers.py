@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 #: Every module's layer, by longest matching prefix. Lower numbers may not import higher ones.
 LAYERS = {
     "sim._version": 0, "sim.errors": 0, "sim.paths": 0, "sim.fingerprints": 0, "sim.compat": 0,
-    "sim.yamlio": 0, "sim.csvfiles": 0, "sim.caching": 0,
+    "sim.yamlio": 0, "sim.csvfiles": 0, "sim.caching": 0, "sim.portable": 0,
     "sim.plans": 1,                                   # plan and statistics data
     "sim.model": 2, "sim.parameter_sets": 2, "sim.outcomes": 2,   # the model and its targets
     "sim.scenarios": 3,                               # a plan + parameters + levers to run

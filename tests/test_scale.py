@@ -790,3 +790,51 @@ def test_a_design_the_model_cannot_build_fails_before_running(uncertain_scenario
         run_design(load_scenario(uncertain_scenario), points, tmp_path / "d", replications=2,
                    seed=SEED, backend="serial", progress=False)
     assert not (tmp_path / "d").exists()
+
+
+# -- the same bits on any processor ----------------------------------------------------------------
+DISPATCH_CHILD = """
+import hashlib, sys, tempfile
+import sim
+from sim.scenarios import scenario_from_dict
+lognormal = scenario_from_dict({"name": "lognormal", "region": "fuling", "parameters": "builtin",
+    "uncertainties": {"funds.output_per_investment": {"dist": "lognormal", "median": 1.0,
+                                                      "sigma": 0.3},
+                      "firms.drift": {"dist": "uniform", "low": 0.05, "high": 0.1}}})
+for scenario in (sim.load_scenario(sys.argv[1]), lognormal):
+    with tempfile.TemporaryDirectory() as out:
+        annual = sim.monte_carlo(scenario, 30, 5, backend="serial", progress=False,
+                                 out=out + "/run").annual
+        print(hashlib.sha256(annual.to_numpy(dtype=float).tobytes()).hexdigest(), len(annual))
+"""
+
+
+def _vector_features() -> list[str]:
+    """numpy's dispatched AVX-512 loop groups this processor can run."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return [f for f in __cpu_dispatch__
+            if ("AVX512" in f or f == "X86_V4") and __cpu_features__.get(f)]
+
+
+def test_results_do_not_depend_on_numpys_loops_for_this_processor():
+    """On AVX-512 processors numpy's exp, log and power are its own vectorised loops, which differ
+    from the C library's in the last bit for some inputs; a run computed there must give the
+    numbers a processor without them gives. Compared here by switching numpy's AVX-512 loops off
+    (``NPY_DISABLE_CPU_FEATURES``) in one of two otherwise identical runs: the pooled Chongqing
+    baseline (the converging variant's fade, the coverage drift) and lognormal draws."""
+    features = _vector_features()
+    if not features:
+        pytest.skip("this processor runs none of numpy's AVX-512 loops: nothing to switch off")
+    digests = []
+    for disabled in ("", " ".join(features)):
+        env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
+        if disabled:
+            env["NPY_DISABLE_CPU_FEATURES"] = disabled
+        proc = subprocess.run([sys.executable, "-c", DISPATCH_CHILD,
+                               str(ROOT / "scenarios" / "chongqing-baseline.yaml")],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        digests.append(proc.stdout.split("\n"))
+    assert digests[0] == digests[1]
+    assert len(digests[0][0].split()[0]) == 64 and digests[0][0] != digests[0][1]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import sim.portable as portable
 from sim.engines import kernel
 from sim.model.baseline import Baseline
 from sim.model.params import ModelParams
@@ -113,4 +114,4 @@ def build_population(baseline: Baseline, params: ModelParams, rng: np.random.Gen
     industry, park = np.zeros(n, np.int64), np.zeros(n, np.int64)
     alive = np.zeros(n, np.int8)
     synthesize(layout, rng, logy, industry, park, rd, age, alive)
-    return Population(np.exp(logy), industry, park, rd, age, list(layout.notes))
+    return Population(portable.exp(logy), industry, park, rd, age, list(layout.notes))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+import sim.portable as portable
 from sim.engines.kernel import A_INDEX, ANNUAL
 from sim.errors import InputError
 from sim.model.inputs import ModelInputs
@@ -194,7 +195,7 @@ def annual_table(runs, replications=None) -> pd.DataFrame:
         data[name] = raw[:, k]
     va = np.repeat([r[0].baseline.va_ratio for r in runs], rows)
     nonsei_va = np.repeat([r[0].baseline.nonsei_va_ratio for r in runs], rows)
-    coverage = np.concatenate([np.exp(r[0].params.economy.coverage_drift * np.arange(n))
+    coverage = np.concatenate([portable.exp(r[0].params.economy.coverage_drift * np.arange(n))
                                for r, n in zip(runs, rows)])
     data.update(derived_columns(raw, va, nonsei_va, coverage))
     data.update(real_growth_columns(data, rows))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import sim.portable as portable
 from sim.errors import InputError, nearest
 from sim.model.baseline import Baseline, build_baseline
 from sim.model.levers import Levers
@@ -102,7 +103,7 @@ def drift_path(drift: np.ndarray, rest_growth: float, structure, n_steps: int,
         return np.tile(drift, (n_steps, 1))
     since = start_year if structure.since is None else structure.since
     t = np.maximum(start_year - since + np.arange(n_steps) * dt, 0.0)
-    fade = 0.5 ** (t / structure.half_life)
+    fade = portable.power(0.5, t / structure.half_life)
     return rest_growth + np.outer(fade, drift - rest_growth)
 
 
@@ -126,16 +127,17 @@ def compile_inputs(plan: Plan, params: ModelParams | None = None, levers: Levers
                                params.funds, params.economy)
     industries = baseline.industries
     s: dict[str, float] = {}
-    s["dt"], s["sqrt_dt"] = dt, np.sqrt(dt)
-    s["thr"], s["log_thr"] = fp.above_scale_threshold, np.log(fp.above_scale_threshold)
-    s["sigma0"], s["log_sigma_ref"] = fp.sigma, np.log(fp.sigma_ref_size)
+    # Scalars through ``math`` and arrays through :mod:`sim.portable`: the same bits on any CPU.
+    s["dt"], s["sqrt_dt"] = dt, math.sqrt(dt)
+    s["thr"], s["log_thr"] = fp.above_scale_threshold, math.log(fp.above_scale_threshold)
+    s["sigma0"], s["log_sigma_ref"] = fp.sigma, math.log(fp.sigma_ref_size)
     s["sigma_elast"], s["sigma_max"] = fp.sigma_size_elasticity, fp.sigma_max
     s["rd_mean"], s["rd_log_sd"], s["rd_effect"] = baseline.rd_mean, fp.rd_log_sd, fp.rd_growth_effect
     s["rd_mult"] = levers.rd_policy
     s["macro_sigma"], s["macro_rho"] = sp.macro_sigma, sp.macro_persistence ** dt
     s["ind_sigma"], s["ind_rho"] = sp.industry_sigma, sp.industry_persistence ** dt
     s["startup_rate"], s["startup_floor"] = ep.startup_rate, ep.startup_floor
-    s["log_startup_size"], s["startup_log_sd"] = np.log(ep.startup_size), ep.startup_log_sd
+    s["log_startup_size"], s["startup_log_sd"] = math.log(ep.startup_size), ep.startup_log_sd
     s["attract_rate"] = ep.attraction_rate * baseline.above_scale_firms * levers.attraction
     s["attract_size"], s["attract_alpha"] = ep.attraction_size, ep.attraction_alpha
     s["attract_cap"] = 0.1 * baseline.sei_industrial_output
