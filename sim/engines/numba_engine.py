@@ -145,8 +145,9 @@ def _run_group(configs: list[_Config], seeds: list, record_firms: bool,
     kernel.simulate_batch(
         config, S, MU, ALLOWED, LAND, ATTRACT, F_INFLOW, F_LEV, F_ALLOC, F_MAX_DEALS, SERV0, SHIFT,
         POP, CELL, COUNTS, BIGS, PRICES, spy, n_years, states, first, caps, firms.logy,
-        firms.industry, firms.park, firms.rd, firms.age, firms.alive, firms.pipeline, firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund,
-        n_used, ann, ann_ind, ann_park, ann_serv, hist_at, hist)
+        firms.industry, firms.park, firms.rd, firms.age, firms.alive, firms.pipeline,
+        firms.pipeline_step, firms.stake, firms.stake_step, firms.stake_fund, n_used, ann,
+        ann_ind, ann_park, ann_serv, hist_at, hist)
 
     out = []
     for r, c in enumerate(configs):
