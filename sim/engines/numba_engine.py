@@ -6,8 +6,9 @@ reference, this one is the one to use for Monte Carlo.
 
 :func:`run_numba_batch` runs any number of replications in one compiled call
 (``kernel.simulate_batch``): per replication the initial population, the run and the price levels,
-each replication with its own random streams and its own slices of the firm and result arrays. What
-stays in Python is per batch (stacking the configurations' arrays, allocating, building the result
+each replication with its own random streams and its own slices of the result arrays. Its firms
+have slots of their own, or, when the caller keeps no final firm table (a Monte Carlo chunk), the
+slots every replication of the batch uses in turn, cleared in between. What stays in Python is per batch (stacking the configurations' arrays, allocating, building the result
 objects); each replication's streams are seeded in compiled code too (:mod:`sim.engines.streams`).
 One replication is a batch of one, so a replication's result does not depend on the batch it ran
 in.
