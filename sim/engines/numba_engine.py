@@ -8,10 +8,10 @@ reference, this one is the one to use for Monte Carlo.
 (``kernel.simulate_batch``): per replication the initial population, the run and the price levels,
 each replication with its own random streams and its own slices of the result arrays. Its firms
 have slots of their own, or, when the caller keeps no final firm table (a Monte Carlo chunk), the
-slots every replication of the batch uses in turn, cleared in between. What stays in Python is per batch (stacking the configurations' arrays, allocating, building the result
-objects); each replication's streams are seeded in compiled code too (:mod:`sim.engines.streams`).
-One replication is a batch of one, so a replication's result does not depend on the batch it ran
-in.
+slots every replication of the batch uses in turn, cleared in between. What stays in Python is
+per batch (stacking the configurations' arrays, allocating, building the result objects); each
+replication's streams are seeded in compiled code too (:mod:`sim.engines.streams`). One
+replication is a batch of one, so a replication's result does not depend on the batch it ran in.
 """
 
 from __future__ import annotations
