@@ -195,8 +195,8 @@ def annual_table(runs, replications=None) -> pd.DataFrame:
         data[name] = raw[:, k]
     va = np.repeat([r[0].baseline.va_ratio for r in runs], rows)
     nonsei_va = np.repeat([r[0].baseline.nonsei_va_ratio for r in runs], rows)
-    coverage = np.concatenate([portable.exp(r[0].params.economy.coverage_drift * np.arange(n))
-                               for r, n in zip(runs, rows)])
+    coverage = portable.exp(np.concatenate([r[0].params.economy.coverage_drift * np.arange(n)
+                                            for r, n in zip(runs, rows)]))
     data.update(derived_columns(raw, va, nonsei_va, coverage))
     data.update(real_growth_columns(data, rows))
     # The structural variant each run used (ODD 7.16): 1 = converge, 0 = persist.
